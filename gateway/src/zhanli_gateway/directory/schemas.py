@@ -1,0 +1,70 @@
+"""Directory API schemas. Unknown fields are refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from zhanli_shared.auth import Role
+from zhanli_shared.events.contracts.directory import EmploymentStatus, OrgUnitKind
+
+Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
+
+
+class OrgUnitWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    org_unit_id: Identifier
+    name: str = Field(min_length=1, max_length=200, examples=["华东大区"])
+    kind: OrgUnitKind
+    parent_id: Identifier | None = None
+    manager_id: Identifier | None = None
+
+
+class OrgUnitRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    org_unit_id: str
+    name: str
+    kind: str
+    parent_id: str | None
+    manager_id: str | None
+    path: list[str]
+
+
+class EmployeeWrite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    employee_id: Identifier
+    name: str = Field(min_length=1, max_length=200, examples=["王小明"])
+    org_unit_id: Identifier
+    manager_id: Identifier | None = None
+    job_role: str = Field(min_length=1, max_length=64, examples=["salesperson"])
+    roles: list[Role] = Field(default_factory=list)
+    status: EmploymentStatus = EmploymentStatus.ACTIVE
+    hired_on: dt.date | None = None
+
+
+class EmployeeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    employee_id: str
+    name: str
+    org_unit_id: str
+    manager_id: str | None
+    job_role: str
+    roles: list[str]
+    status: str
+    hired_on: dt.date | None
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

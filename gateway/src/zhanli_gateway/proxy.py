@@ -1,0 +1,242 @@
+"""The gateway's hot path: a lean ASGI reverse proxy on a pooled aiohttp client.
+
+``/api/v1/<service>/...`` goes to the service's upstream with the path unchanged. The
+caller's token is verified here (and again in the service: defence in depth). Bodies are
+streamed both ways, never buffered whole. Idempotent requests are retried once on a
+connection failure; an upstream that keeps failing opens its circuit breaker.
+Failures are problem+json: 502 (upstream refused or broke), 503 (breaker open),
+504 (upstream too slow).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import orjson
+import structlog
+from starlette.types import Receive, Scope, Send
+
+from zhanli_shared.auth import TokenVerifier
+from zhanli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, ProblemError
+from zhanli_shared.observability import current_request_id
+
+log = structlog.get_logger("zhanli.proxy")
+
+HOP_BY_HOP = frozenset({
+    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
+    b"trailers", b"transfer-encoding", b"upgrade", b"host", b"content-length",
+})
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+SMALL_BODY = 64 * 1024
+
+
+@dataclass
+class CircuitBreaker:
+    threshold: int
+    reset_s: float
+    failures: int = 0
+    opened_at: float = 0.0
+
+    def allow(self) -> bool:
+        if self.failures < self.threshold:
+            return True
+        return time.monotonic() - self.opened_at >= self.reset_s  # half-open: one try
+
+    def success(self) -> None:
+        self.failures = 0
+
+    def failure(self) -> None:
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+    @property
+    def state(self) -> str:
+        if self.failures < self.threshold:
+            return "closed"
+        return "half-open" if self.allow() else "open"
+
+
+async def send_problem(send: Send, status: int, title: str, detail: str, code: str,
+                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = orjson.dumps({"type": PROBLEM_BASE + code, "title": title, "status": status,
+                         "detail": detail})
+    headers = [(b"content-type", PROBLEM_JSON.encode()),
+               (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class ProxyApp:
+    def __init__(self, upstreams: dict[str, str], *, verifier: TokenVerifier | None,
+                 connect_timeout_s: float = 2.0, read_timeout_s: float = 30.0,
+                 max_connections: int = 256, breaker_threshold: int = 5,
+                 breaker_reset_s: float = 10.0) -> None:
+        self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        self.verifier = verifier
+        self.timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s,
+                                             sock_read=read_timeout_s)
+        self.max_connections = max_connections
+        self.breakers = {name: CircuitBreaker(breaker_threshold, breaker_reset_s)
+                         for name in self.upstreams}
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0,
+                                         ttl_dns_cache=300, keepalive_timeout=60,
+                                         enable_cleanup_closed=True)
+        self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeout,
+                                             auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+                                             skip_auto_headers=("User-Agent", "Accept-Encoding"))
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+            self.session = None
+
+    def service_of(self, path: str) -> str | None:
+        parts = path.split("/", 4)  # '', 'api', 'v1', '<service>', rest
+        if len(parts) >= 4 and parts[1] == "api" and parts[2] == "v1" and parts[3] in self.upstreams:
+            return parts[3]
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        service = self.service_of(scope["path"])
+        assert service is not None and self.session is not None
+        headers: list[tuple[str, str]] = []
+        auth = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+            if name not in HOP_BY_HOP:
+                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+        if self.verifier is not None:
+            try:
+                scheme, _, token = (auth or b"").decode("latin-1").partition(" ")
+                if scheme.lower() != "bearer" or not token:
+                    raise ProblemError("Send 'Authorization: Bearer <token>'.")
+                self.verifier.verify(token.strip())
+            except ProblemError as exc:
+                await send_problem(send, 401, "Authentication required", exc.detail,
+                                   "unauthorized", [(b"www-authenticate", b"Bearer")])
+                return
+        rid = current_request_id()
+        if rid:
+            headers.append(("x-request-id", rid))
+        client = scope.get("client")
+        if client:
+            headers.append(("x-forwarded-for", client[0]))
+        breaker = self.breakers[service]
+        if not breaker.allow():
+            await send_problem(send, 503, "Service unavailable",
+                               f"The {service} service is failing; retry shortly.",
+                               "upstream-unavailable", [(b"retry-after", b"5")])
+            return
+        url = self.upstreams[service] + scope["raw_path"].decode("latin-1")
+        if scope.get("query_string"):
+            url += "?" + scope["query_string"].decode("latin-1")
+        method = scope["method"]
+        body = await self._request_body(scope, receive)
+        attempts = 2 if method in IDEMPOTENT and not callable(body) else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                data = body() if callable(body) else body
+                async with self.session.request(method, url, headers=headers, data=data,
+                                                allow_redirects=False) as resp:
+                    breaker.success() if resp.status < 500 else breaker.failure()
+                    await self._relay_response(resp, send)
+                    return
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                if isinstance(exc, aiohttp.ServerTimeoutError):
+                    breaker.failure()
+                    log.warning("proxy.timeout", service=service)
+                    await send_problem(send, 504, "Gateway timeout",
+                                       f"The {service} service did not answer in time.",
+                                       "upstream-timeout")
+                    return
+                if attempt == attempts:
+                    breaker.failure()
+                    log.warning("proxy.upstream_error", service=service, error=repr(exc))
+                    await send_problem(send, 502, "Bad gateway",
+                                       f"The {service} service is unreachable.",
+                                       "upstream-unreachable")
+                    return
+            except TimeoutError:
+                breaker.failure()
+                await send_problem(send, 504, "Gateway timeout",
+                                   f"The {service} service did not answer in time.",
+                                   "upstream-timeout")
+                return
+
+    async def _request_body(self, scope: Scope, receive: Receive):  # type: ignore[no-untyped-def]
+        """Small bodies are read at once (they can be retried); large or unknown-length
+        bodies are streamed to the upstream as they arrive."""
+        length = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = int(value)
+                break
+        if scope["method"] in ("GET", "HEAD") and not length:
+            return None
+        if length is not None and length <= SMALL_BODY:
+            chunks = []
+            more = True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            return b"".join(chunks)
+
+        async def stream() -> AsyncIterator[bytes]:
+            more = True
+            while more:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                more = message.get("more_body", False)
+
+        return stream
+
+    @staticmethod
+    async def _relay_response(resp: aiohttp.ClientResponse, send: Send) -> None:
+        headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in HOP_BY_HOP]
+        length = resp.headers.get("Content-Length")
+        if length is not None:
+            headers.append((b"content-length", length.encode()))
+        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+        if length is not None and int(length) <= SMALL_BODY:
+            await send({"type": "http.response.body", "body": await resp.read()})
+            return
+        async for chunk in resp.content.iter_chunked(64 * 1024):
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+class GatewayApp:
+    """Routes proxied paths straight to the proxy and everything else to FastAPI."""
+
+    def __init__(self, api: object, proxy: ProxyApp, proxied: object) -> None:
+        self.api = api
+        self.proxy = proxy
+        self.proxied = proxied
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.proxy.service_of(scope["path"]) is not None:
+            await self.proxied(scope, receive, send)  # type: ignore[operator]
+            return
+        await self.api(scope, receive, send)  # type: ignore[operator]
+
+
+async def check_upstream(session: aiohttp.ClientSession, url: str) -> str:
+    try:
+        async with session.get(url + "/health/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
+            return "ok" if r.status == 200 else f"not_ready ({r.status})"
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return "unreachable"

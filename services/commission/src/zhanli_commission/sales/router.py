@@ -1,0 +1,41 @@
+"""Deals and payments: facts pushed by CRM/ERP/finance (or people) through the gateway."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, status
+
+from zhanli_commission.sales import repository, service
+from zhanli_commission.sales.schemas import DealCreate, DealRead, PaymentCreate, PaymentRead
+from zhanli_shared.auth import Role, require_roles
+from zhanli_shared.errors import NotFound
+from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
+
+router = APIRouter(prefix="/api/v1/commission", tags=["sales facts"])
+
+WRITERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN)
+READERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN, Role.SALES_MANAGER, Role.EXECUTIVE)
+
+
+@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealRead,
+             dependencies=[Depends(require_roles(*WRITERS))])
+async def create_deal(body: DealCreate, session: SessionDep, publisher: PublisherDep,
+                      runtime: RuntimeDep) -> DealRead:
+    deal = await service.record_deal(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
+    return DealRead.model_validate(deal)
+
+
+@router.get("/deals/{deal_id}", response_model=DealRead,
+            dependencies=[Depends(require_roles(*READERS))])
+async def read_deal(deal_id: str, session: SessionDep) -> DealRead:
+    deal = await repository.get_deal(session, deal_id)
+    if deal is None:
+        raise NotFound(f"Deal {deal_id!r} not found.")
+    return DealRead.model_validate(deal)
+
+
+@router.post("/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentRead,
+             dependencies=[Depends(require_roles(*WRITERS))])
+async def create_payment(body: PaymentCreate, session: SessionDep, publisher: PublisherDep,
+                         runtime: RuntimeDep) -> PaymentRead:
+    payment = await service.record_payment(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
+    return PaymentRead.model_validate(payment)

@@ -1,0 +1,5 @@
+import zhanli_learning.main  # noqa: F401  (imports every model, registering its tables)
+from zhanli_learning.db import metadata
+from zhanli_shared.migrations import run_alembic_env
+
+run_alembic_env(metadata)

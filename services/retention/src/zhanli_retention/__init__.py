@@ -1,0 +1,1 @@
+"""Zhanli retention service."""

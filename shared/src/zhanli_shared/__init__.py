@@ -1,0 +1,1 @@
+"""Zhanli's common library: every service imports it, it imports no service."""

@@ -1,0 +1,192 @@
+"""Authentication and authorisation every service enforces (defence in depth).
+
+Tokens are JWTs from the enterprise IdP (or the gateway's local issuer in the embedded
+mode). Verification pins the algorithm list, and checks issuer, audience, expiry and
+subject; ``none`` and HMAC algorithms are never accepted with a public key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from zhanli_shared.errors import Forbidden, Unauthorized
+from zhanli_shared.settings import ServiceSettings
+
+ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
+
+
+class Role(StrEnum):
+    HR_ADMIN = "hr_admin"
+    HR_BP = "hr_bp"
+    RECRUITER = "recruiter"
+    SALES_MANAGER = "sales_manager"
+    MENTOR = "mentor"
+    SALESPERSON = "salesperson"
+    FINANCE = "finance"
+    EXECUTIVE = "executive"
+    IT_OPS = "it_ops"
+    INTEGRATION = "integration"
+
+
+# Roles that see every person's data, whatever the org tree says.
+COMPANY_WIDE = frozenset({Role.HR_ADMIN, Role.HR_BP, Role.FINANCE, Role.EXECUTIVE})
+# Roles that see pay and commission figures of people outside their own management chain.
+PAY_READERS = frozenset({Role.HR_ADMIN, Role.HR_BP, Role.FINANCE})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a person (``sub`` = employee id) or another system."""
+
+    subject: str
+    roles: frozenset[str]
+    org_units: frozenset[str] = field(default_factory=frozenset)
+    name: str | None = None
+    kind: str = "user"
+    token_id: str | None = None
+
+    def has_any(self, roles: Iterable[str]) -> bool:
+        return not self.roles.isdisjoint(roles)
+
+    def manages(self, org_path: Sequence[str]) -> bool:
+        """True when a unit on ``org_path`` (root .. unit) is in this principal's scope."""
+        return not self.org_units.isdisjoint(org_path)
+
+    def can_view_person(self, employee_id: str, org_path: Sequence[str]) -> bool:
+        return (
+            employee_id == self.subject
+            or self.has_any(COMPANY_WIDE)
+            or self.manages(org_path)
+        )
+
+    def can_view_pay(self, employee_id: str, org_path: Sequence[str]) -> bool:
+        """Pay and commission: the person, their management chain, finance and HR."""
+        return employee_id == self.subject or self.has_any(PAY_READERS) or self.manages(org_path)
+
+
+class TokenVerifier:
+    def __init__(self, *, issuer: str, audience: str, algorithms: Sequence[str],
+                 public_key: str | None = None, jwks_url: str | None = None,
+                 leeway_s: int = 30) -> None:
+        algs = [a for a in algorithms if a in ASYMMETRIC]
+        if not algs:
+            raise ValueError("auth_algorithms must list at least one asymmetric algorithm")
+        if not public_key and not jwks_url:
+            raise ValueError("configure auth_public_key(_file) or auth_jwks_url")
+        self.issuer, self.audience, self.algorithms = issuer, audience, algs
+        self.public_key = public_key
+        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self.leeway = leeway_s
+
+    @classmethod
+    def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
+        return cls(issuer=s.auth_issuer, audience=s.auth_audience, algorithms=s.auth_algorithms,
+                   public_key=s.public_key_pem(), jwks_url=s.auth_jwks_url, leeway_s=s.auth_leeway_s)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthorized("The bearer token is malformed.") from exc
+        if header.get("alg") not in self.algorithms:
+            raise Unauthorized(f"Token algorithm {header.get('alg')!r} is not accepted.")
+        try:
+            key: Any = self.public_key
+            if self.jwks is not None:
+                key = self.jwks.get_signing_key_from_jwt(token).key
+            claims = jwt.decode(
+                token, key=key, algorithms=self.algorithms, audience=self.audience,
+                issuer=self.issuer, leeway=self.leeway,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("The bearer token has expired.") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"The bearer token is not valid: {exc}") from exc
+        roles = claims.get("roles", [])
+        org_units = claims.get("org_units", [])
+        if not isinstance(roles, list) or not isinstance(org_units, list):
+            raise Unauthorized("The token's roles and org_units must be lists.")
+        return Principal(
+            subject=str(claims["sub"]), roles=frozenset(map(str, roles)),
+            org_units=frozenset(map(str, org_units)), name=claims.get("name"),
+            kind=str(claims.get("kind", "user")), token_id=claims.get("jti"),
+        )
+
+
+class TokenIssuer:
+    """Signs tokens: the gateway's local issuer in the embedded mode, and tests."""
+
+    def __init__(self, private_key_pem: str, *, issuer: str, audience: str,
+                 algorithm: str = "RS256", key_id: str | None = None, ttl_s: int = 3600) -> None:
+        self.key, self.issuer, self.audience = private_key_pem, issuer, audience
+        self.algorithm, self.kid, self.ttl = algorithm, key_id, ttl_s
+
+    def issue(self, subject: str, roles: Iterable[str], *, org_units: Iterable[str] = (),
+              name: str | None = None, kind: str = "user", ttl_s: int | None = None,
+              **extra: Any) -> str:
+        now = dt.datetime.now(dt.UTC)
+        claims = {
+            "iss": self.issuer, "aud": self.audience, "sub": subject,
+            "iat": now, "nbf": now, "exp": now + dt.timedelta(seconds=ttl_s or self.ttl),
+            "jti": uuid.uuid4().hex, "roles": sorted(roles), "org_units": sorted(org_units),
+            "kind": kind, **extra,
+        }
+        if name:
+            claims["name"] = name
+        headers = {"kid": self.kid} if self.kid else None
+        return jwt.encode(claims, self.key, algorithm=self.algorithm, headers=headers)
+
+
+def generate_rsa_keypair() -> tuple[str, str]:
+    """A fresh RSA-2048 key pair as (private PEM, public PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+    return private, public
+
+
+def get_principal(request: Request) -> Principal:
+    """The FastAPI dependency: the verified caller, or 401."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("Send 'Authorization: Bearer <token>'.")
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = verifier.verify(token.strip())
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets through only callers holding one of ``roles``."""
+    allowed = frozenset(roles)
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(allowed):
+            raise Forbidden(f"This needs one of the roles: {', '.join(sorted(allowed))}.")
+        return principal
+
+    return check

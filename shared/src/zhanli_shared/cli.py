@@ -1,0 +1,51 @@
+"""One command line per service: ``serve`` (default) | ``api`` | ``relay`` | ``consume`` |
+``migrate``, so the same package runs as one process on a laptop and as separate
+Deployments in Kubernetes."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from zhanli_shared.migrations import new_revision, upgrade
+from zhanli_shared.runtime import Mode
+from zhanli_shared.settings import ServiceSettings
+
+
+def service_main(
+    *,
+    prog: str,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: Callable[[ServiceSettings, Mode], FastAPI],
+    migrations_dir: Path,
+    argv: Sequence[str] | None = None,
+) -> None:
+    parser = argparse.ArgumentParser(prog=prog, description=f"Run the {prog} service.")
+    parser.add_argument("command", nargs="?", default="serve",
+                        choices=[m.value for m in Mode] + ["migrate", "revision"])
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--revision", default="head", help="migrate: target revision")
+    parser.add_argument("-m", "--message", help="revision: what the new migration does")
+    args = parser.parse_args(argv)
+    settings = settings_factory()
+    if args.host:
+        settings.host = args.host
+    if args.port:
+        settings.port = args.port
+    if args.command == "migrate":
+        upgrade(settings, migrations_dir, args.revision)
+        print(f"{prog}: migrated to {args.revision}")
+        return
+    if args.command == "revision":
+        new_revision(settings, migrations_dir, args.message or "change")
+        return
+    import uvicorn
+
+    app = app_factory(settings, Mode(args.command))
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                access_log=False, loop="auto", http="auto", lifespan="on",
+                timeout_graceful_shutdown=10)

@@ -1,0 +1,235 @@
+"""The consumer runner: at-least-once delivery made idempotent by an inbox.
+
+For each message: open one transaction, record (consumer, event id) in the inbox, run
+the handler, commit; only then commit the Kafka offset. A redelivered event finds its
+inbox row and changes nothing. A handler that keeps failing is retried a bounded number
+of times, then the message goes to the consumer group's dead-letter topic with the
+error, and the consumer goes on. A message that is not a valid event goes there at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from pydantic import ValidationError
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from zhanli_shared.db import utcnow
+from zhanli_shared.events.contracts.base import EventContract, contract_for_topic
+from zhanli_shared.events.envelope import CloudEvent
+from zhanli_shared.events.kafka import dead_letter_topic, make_consumer, make_producer
+from zhanli_shared.events.outbox import EventTables
+from zhanli_shared.observability import bind_event_context, clear_event_context, metrics
+from zhanli_shared.settings import ServiceSettings
+
+log = structlog.get_logger("zhanli.consumer")
+
+Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+
+
+class PoisonMessage(Exception):
+    """A message that can never be handled (not an event, or not its contract)."""
+
+
+@dataclass
+class HandlerRegistry:
+    """Maps event contracts to handlers: ``@registry.on(PaymentReceived)``."""
+
+    handlers: dict[str, tuple[type[EventContract], Handler]] = field(default_factory=dict)
+
+    def on(self, contract: type[EventContract]) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.handlers[contract.topic_name()] = (contract, fn)
+            return fn
+
+        return register
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted(self.handlers)
+
+
+def decode(record: ConsumerRecord) -> tuple[CloudEvent, EventContract]:
+    """Parse the envelope and the payload of its contract, or raise PoisonMessage."""
+    try:
+        envelope = CloudEvent.from_json(record.value)
+    except Exception as exc:
+        raise PoisonMessage(f"not a CloudEvents JSON envelope: {exc}") from exc
+    if envelope.type != record.topic:
+        raise PoisonMessage(f"event type {envelope.type!r} does not match topic {record.topic!r}")
+    try:
+        contract = contract_for_topic(envelope.type)
+        payload = contract.model_validate(envelope.data)
+    except (KeyError, ValidationError) as exc:
+        raise PoisonMessage(f"payload does not match contract {envelope.type}: {exc}") from exc
+    return envelope, payload
+
+
+class ConsumerRunner:
+    def __init__(self, settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession],
+                 tables: EventTables, registry: HandlerRegistry, *,
+                 group_id: str | None = None,
+                 after_commit: Callable[[], None] | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.tables = tables
+        self.registry = registry
+        self.group_id = group_id or settings.consumer_group
+        self.after_commit = after_commit
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self.connected = False
+        self.handled_total = 0
+        self.dead_lettered_total = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name=f"consumer-{self.group_id}")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._close()
+
+    async def _close(self) -> None:
+        for client in (self._consumer, self._dlq):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await client.stop()
+        self._consumer = None
+        self._dlq = None
+        self.connected = False
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping:
+            try:
+                await self._connect()
+                backoff = 0.2
+                await self._poll_forever()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("consumer.reconnect", error=str(exc), backoff_s=backoff)
+                await self._close()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _connect(self) -> None:
+        if self._consumer is not None:
+            return
+        consumer = make_consumer(self.settings, self.registry.topics, self.group_id)
+        producer = make_producer(self.settings)
+        try:
+            await consumer.start()
+            await producer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+            with contextlib.suppress(Exception):
+                await producer.stop()
+            raise
+        self._consumer, self._dlq = consumer, producer
+        self.connected = True
+
+    async def _poll_forever(self) -> None:
+        assert self._consumer is not None
+        while not self._stopping:
+            batches = await self._consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                for record in records:
+                    await self.process(record)
+                await self._consumer.commit({tp: records[-1].offset + 1})
+
+    async def process(self, record: ConsumerRecord) -> None:
+        """Handle one record to the end: applied, skipped as a duplicate, or dead-lettered."""
+        try:
+            envelope, payload = decode(record)
+        except PoisonMessage as exc:
+            await self._dead_letter(record, exc, attempts=0)
+            return
+        bind_event_context(envelope.id, envelope.type)
+        try:
+            _, handler = self.registry.handlers[envelope.type]
+            last_exc: BaseException | None = None
+            for attempt in range(1, self.settings.consumer_max_attempts + 1):
+                try:
+                    applied = await self._apply(envelope, payload, handler)
+                    if applied:
+                        self.handled_total += 1
+                        metrics.events_consumed.labels(self.settings.service_name, envelope.type, "applied").inc()
+                    else:
+                        metrics.events_consumed.labels(self.settings.service_name, envelope.type, "duplicate").inc()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    last_exc = exc
+                    log.warning("consumer.handler_failed", attempt=attempt, error=repr(exc))
+                    if attempt < self.settings.consumer_max_attempts:
+                        await asyncio.sleep(self.settings.consumer_retry_backoff_s * 2 ** (attempt - 1))
+            assert last_exc is not None
+            await self._dead_letter(record, last_exc, attempts=self.settings.consumer_max_attempts)
+        finally:
+            clear_event_context()
+
+    async def _apply(self, envelope: CloudEvent, payload: EventContract, handler: Handler) -> bool:
+        inbox = self.tables.inbox
+        async with self.sessions() as session:
+            try:
+                seen = (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.group_id, inbox.c.event_id == envelope.id
+                        )
+                    )
+                ).first()
+                if seen:
+                    return False
+                await session.execute(
+                    insert(inbox).values(
+                        consumer=self.group_id, event_id=envelope.id, topic=envelope.type,
+                        processed_at=utcnow(),
+                    )
+                )
+                await handler(session, payload, envelope)
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        if self.after_commit is not None and session.info.get("published"):
+            self.after_commit()
+        return True
+
+    async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
+        assert self._dlq is not None
+        topic = dead_letter_topic(self.group_id)
+        error = "".join(traceback.format_exception_only(type(exc), exc)).strip()[:4000]
+        headers = [
+            ("zhanli-dlq-original-topic", record.topic.encode()),
+            ("zhanli-dlq-original-partition", str(record.partition).encode()),
+            ("zhanli-dlq-original-offset", str(record.offset).encode()),
+            ("zhanli-dlq-consumer", self.group_id.encode()),
+            ("zhanli-dlq-attempts", str(attempts).encode()),
+            ("zhanli-dlq-error", error.encode()),
+        ]
+        await self._dlq.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        self.dead_lettered_total += 1
+        metrics.events_dead_lettered.labels(self.settings.service_name, record.topic).inc()
+        log.error("consumer.dead_lettered", topic=record.topic, offset=record.offset,
+                  dlq=topic, error=error)
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._consumer.assignment()) if self._consumer else set()

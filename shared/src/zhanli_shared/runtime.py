@@ -1,0 +1,211 @@
+"""The service runtime: engine, sessions, outbox publisher, relay, consumers, token verifier.
+
+``create_service_app`` builds a FastAPI app around it; the same package runs the API, the
+relay and the consumers in one process (embedded) or as separate processes (Kubernetes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import MetaData
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from zhanli_shared.auth import TokenVerifier
+from zhanli_shared.db import create_engine, ping, session_factory
+from zhanli_shared.errors import Conflict, install_problem_handlers
+from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
+from zhanli_shared.events.kafka import broker_reachable
+from zhanli_shared.events.outbox import EventTables, Publisher
+from zhanli_shared.events.relay import OutboxRelay
+from zhanli_shared.observability import (
+    RequestContextMiddleware,
+    configure_logging,
+    metrics_response_body,
+)
+from zhanli_shared.settings import ServiceSettings
+
+log = structlog.get_logger("zhanli.runtime")
+
+
+class Mode(StrEnum):
+    SERVE = "serve"  # API + relay + consumers in one process (embedded default)
+    API = "api"
+    RELAY = "relay"
+    CONSUME = "consume"
+
+
+@dataclass
+class Runtime:
+    settings: ServiceSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    tables: EventTables
+    publisher: Publisher
+    verifier: TokenVerifier | None
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    _broker_cache: tuple[float, bool] = (0.0, False)
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+    async def broker_ok(self) -> bool:
+        stamp, ok = self._broker_cache
+        if time.monotonic() - stamp < 2.0:
+            return ok
+        if self.relay is not None and self.relay.connected:
+            ok = True
+        elif self.consumers and all(c.connected for c in self.consumers):
+            ok = True
+        else:
+            ok = await broker_reachable(self.settings)
+        self._broker_cache = (time.monotonic(), ok)
+        return ok
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed (business rows and outbox rows) before the
+    response is sent, or rolled back whole."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.sessions() as session:
+        try:
+            yield session
+            await session.commit()
+        except IntegrityError as exc:
+            await session.rollback()
+            raise Conflict("The request conflicts with data already stored.") from exc
+        except BaseException:
+            await session.rollback()
+            raise
+    if session.info.get("published"):
+        runtime.wake_relay()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def get_publisher(request: Request) -> Publisher:
+    return request.app.state.runtime.publisher
+
+
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
+Readiness = Callable[[Request], Awaitable[JSONResponse]]
+
+
+def health_router(readiness: Readiness | None = None) -> APIRouter:
+    """Liveness, readiness (database and broker, or the caller's own check) and metrics."""
+    router = APIRouter(tags=["health"])
+
+    @router.get("/health/live", include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/health/ready", include_in_schema=False)
+    async def ready(request: Request) -> JSONResponse:
+        if readiness is not None:
+            return await readiness(request)
+        runtime: Runtime = request.app.state.runtime
+        checks: dict[str, Any] = {}
+        try:
+            await asyncio.wait_for(ping(runtime.engine), 2.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        checks["broker"] = "ok" if await runtime.broker_ok() else "unreachable"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
+                            status_code=200 if ok else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        body, ctype = metrics_response_body()
+        return Response(body, media_type=ctype)
+
+    return router
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    metadata: MetaData,
+    tables: EventTables,
+    routers: Sequence[APIRouter] = (),
+    registry: HandlerRegistry | None = None,
+    mode: Mode = Mode.SERVE,
+    title: str,
+    version: str = "0.1.0",
+    description: str = "",
+    on_start: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
+    on_stop: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
+    readiness: Readiness | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level, settings.log_json)
+    del metadata  # tables are created by migrations, never at start-up
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url, schema=settings.database_schema,
+                               pool_size=settings.database_pool_size, echo=settings.database_echo)
+        sessions = session_factory(engine)
+        verifier = None
+        if settings.public_key_pem() or settings.auth_jwks_url:
+            verifier = TokenVerifier.from_settings(settings)
+        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, tables=tables,
+                          publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
+                          verifier=verifier)
+        app.state.runtime = runtime
+        app.state.verifier = verifier
+        if mode in (Mode.SERVE, Mode.RELAY) and settings.relay_enabled:
+            runtime.relay = OutboxRelay(settings, engine, sessions, tables)
+            await runtime.relay.start()
+        if mode in (Mode.SERVE, Mode.CONSUME) and settings.consumer_enabled and registry \
+                and registry.handlers:
+            runner = ConsumerRunner(settings, sessions, tables, registry,
+                                    after_commit=runtime.wake_relay)
+            runtime.consumers.append(runner)
+            await runner.start()
+        if on_start is not None:
+            await on_start(app, runtime)
+        log.info("service.started", mode=mode.value, port=settings.port)
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                await on_stop(app, runtime)
+            for runner in runtime.consumers:
+                await runner.stop()
+            if runtime.relay is not None:
+                await runtime.relay.stop()
+            await engine.dispose()
+            log.info("service.stopped")
+
+    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
+                  docs_url="/docs" if mode in (Mode.SERVE, Mode.API) else None)
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(health_router(readiness))
+    if mode in (Mode.SERVE, Mode.API):
+        for router in routers:
+            app.include_router(router)
+    return app

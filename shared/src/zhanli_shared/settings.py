@@ -1,0 +1,127 @@
+"""One settings object per service, read from the environment.
+
+Each service has its own prefix (``ZHANLI_COMMISSION_``); a value not set under the
+service prefix falls back to the platform-wide prefix ``ZHANLI_`` so one variable can
+configure every process (e.g. ``ZHANLI_KAFKA_BOOTSTRAP_SERVERS``). The defaults make the
+embedded mode (SQLite under ``var/``, Tansu on localhost) work with no configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+PLATFORM_PREFIX = "ZHANLI_"
+
+
+def home_dir() -> Path:
+    """The installation's home: ``ZHANLI_HOME`` or the current directory."""
+    return Path(os.environ.get("ZHANLI_HOME", ".")).resolve()
+
+
+def var_dir() -> Path:
+    """Where the embedded mode keeps its files (SQLite databases, keys, logs)."""
+    return Path(os.environ.get("ZHANLI_VAR_DIR", str(home_dir() / "var"))).resolve()
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclass it and set ``service_name`` and the prefix."""
+
+    service_name: ClassVar[str] = "service"
+    default_port: ClassVar[int] = 8000
+
+    model_config = SettingsConfigDict(extra="ignore", env_nested_delimiter="__")
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    environment: str = "embedded"
+
+    database_url: str = ""
+    database_schema: str | None = Field(
+        default=None, description="PostgreSQL schema for this service's tables"
+    )
+    database_pool_size: int = 10
+    database_echo: bool = False
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = False
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_topic_partitions: int = 3
+    kafka_replication_factor: int = 1
+    kafka_client_id: str | None = None
+
+    relay_enabled: bool = True
+    relay_batch_size: int = 500
+    relay_poll_interval_s: float = 0.5
+    relay_max_backoff_s: float = 10.0
+
+    consumer_enabled: bool = True
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    consumer_batch_size: int = 200
+
+    auth_issuer: str = "zhanli-local"
+    auth_audience: str = "zhanli"
+    auth_algorithms: list[str] = ["RS256"]
+    auth_public_key: str | None = None
+    auth_public_key_file: str | None = None
+    auth_jwks_url: str | None = None
+    auth_leeway_s: int = 30
+
+    data_keys: SecretStr | None = Field(
+        default=None,
+        description="Envelope-encryption key ring: 'kid:base64key,...', the first encrypts",
+    )
+    data_keys_file: str | None = None
+
+    timezone: str = "Asia/Shanghai"
+    currency: str = "CNY"
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        platform = EnvSettingsSource(
+            settings_cls, env_prefix=PLATFORM_PREFIX, env_nested_delimiter="__"
+        )
+        return init_settings, env_settings, platform, dotenv_settings, file_secret_settings
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.port:
+            self.port = self.default_port
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{var_dir() / (self.service_name + '.db')}"
+        if self.database_schema is None and self.database_url.startswith("postgresql"):
+            self.database_schema = self.service_name
+        if self.kafka_client_id is None:
+            self.kafka_client_id = f"zhanli-{self.service_name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"zhanli-{self.service_name}"
+
+    def public_key_pem(self) -> str | None:
+        if self.auth_public_key:
+            return self.auth_public_key
+        if self.auth_public_key_file:
+            return Path(self.auth_public_key_file).read_text()
+        return None

@@ -1,0 +1,1 @@
+"""Test support shared by every service: a real Tansu broker, real databases, tokens."""

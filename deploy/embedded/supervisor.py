@@ -90,7 +90,7 @@ def ensure_secrets(var: Path) -> dict[str, Path]:
     if not paths["data"].exists():
         from zhanli_shared.crypto import KeyRing
 
-        paths["data"].write_text(KeyRing.generate("k1").export())
+        paths["data"].write_text(KeyRing.generate("k1").to_text())
     for name in ("admin", "demo"):
         if not paths[name].exists():
             paths[name].write_text(secrets.token_urlsafe(9))

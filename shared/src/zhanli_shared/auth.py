@@ -164,17 +164,12 @@ def generate_rsa_keypair() -> tuple[str, str]:
 
 def get_principal(request: Request) -> Principal:
     """The FastAPI dependency: the verified caller, or 401."""
-    cached = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(token.strip())
-    request.state.principal = principal
-    return principal
+    return verifier.verify(token.strip())
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -68,6 +68,9 @@ class ServiceSettings(BaseSettings):
     relay_max_backoff_s: float = 10.0
 
     consumer_enabled: bool = True
+    consumer_group_id: str | None = Field(
+        default=None, description="Kafka consumer group; default zhanli-<service>"
+    )
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 200
@@ -117,7 +120,7 @@ class ServiceSettings(BaseSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"zhanli-{self.service_name}"
+        return self.consumer_group_id or f"zhanli-{self.service_name}"
 
     def public_key_pem(self) -> str | None:
         if self.auth_public_key:

@@ -1,0 +1,201 @@
+"""End to end with real processes: `make run`'s supervisor brings up Tansu, the five
+services and the gateway; a payment posted through the gateway becomes commission and
+collected revenue, both read through the gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from zhanli_shared.testing.broker import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+class Platform:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, var: Path, log: Path) -> None:
+        self.proc, self.base, self.var, self.log = proc, base, var, log
+
+    def token(self, username: str, password: str) -> str:
+        r = httpx.post(f"{self.base}/api/v1/auth/token",
+                       json={"username": username, "password": password}, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["access_token"]
+
+    def admin(self) -> httpx.Client:
+        password = (self.var / "keys" / "admin-password").read_text().strip()
+        return httpx.Client(base_url=self.base, timeout=10, headers={
+            "authorization": "Bearer " + self.token("admin", password)})
+
+
+def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
+    gw = free_port()
+    base_port = free_port()
+    while any(p in range(base_port, base_port + 6) for p in (gw,)) or base_port > 60000:
+        base_port = free_port()
+    var = tmp / "var"
+    log = tmp / "supervisor.log"
+    out = open(log, "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "deploy/embedded/supervisor.py"), "--var-dir", str(var),
+         "--gateway-port", str(gw), "--port-base", str(base_port),
+         "--broker-port", str(free_port()), *extra],
+        stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+    platform = Platform(proc, f"http://127.0.0.1:{gw}", var, log)
+    try:
+        deadline = time.monotonic() + 120
+        while "Ctrl-C stops everything" not in log.read_text(errors="replace"):
+            assert proc.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.25)
+        yield platform
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+        out.close()
+
+
+@pytest.fixture(scope="module")
+def sqlite_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    yield from start_platform(tmp_path_factory.mktemp("e2e-sqlite"))
+
+
+def run_slice(platform: Platform) -> None:
+    admin = platform.admin()
+    rep = f"E{uuid.uuid4().hex[:6].upper()}"
+    admin.put("/api/v1/directory/org-units/TE2E", json={
+        "org_unit_id": "TE2E", "name": "端到端测试组 E2E team", "kind": "team"}).raise_for_status()
+    r = admin.put(f"/api/v1/directory/employees/{rep}", json={
+        "employee_id": rep, "name": "赵敏", "org_unit_id": "TE2E", "job_role": "salesperson",
+        "roles": ["salesperson"], "status": "probation", "hired_on": "2026-10-08"})
+    assert r.status_code == 200, r.text
+    crm_user = f"crm-{rep.lower()}"
+    admin.post("/api/v1/auth/users", json={"username": crm_user, "password": "integration-1",
+                                           "roles": ["integration"]}).raise_for_status()
+    admin.post("/api/v1/auth/users", json={"username": rep.lower(), "password": "salesperson-1",
+                                           "employee_id": rep, "roles": ["salesperson"]}).raise_for_status()
+    crm = httpx.Client(base_url=platform.base, timeout=10, headers={
+        "authorization": "Bearer " + platform.token(crm_user, "integration-1")})
+    deal = {"deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "杭州云仓电商",
+            "amount": "80000.00", "currency": "CNY", "closed_at": "2026-11-03T10:00:00+08:00"}
+    deadline = time.monotonic() + 20
+    while True:  # the directory reaches the commission service as an event
+        r = crm.post("/api/v1/commission/deals", json=deal)
+        if r.status_code == 201 or time.monotonic() > deadline:
+            break
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "salesperson_id", r.text
+        time.sleep(0.1)
+    assert r.status_code == 201, r.text
+    payment = {"payment_id": f"P-{rep}", "deal_id": deal["deal_id"], "amount": "20000.00",
+               "currency": "CNY", "paid_at": "2026-11-05T15:00:00+08:00"}
+    r = crm.post("/api/v1/commission/payments", json=payment)
+    assert r.status_code == 201, r.text
+    assert r.headers.get("x-request-id")
+    again = crm.post("/api/v1/commission/payments", json=payment)
+    assert again.status_code == 409
+    assert again.headers["content-type"] == "application/problem+json"
+
+    me = httpx.Client(base_url=platform.base, timeout=10, headers={
+        "authorization": "Bearer " + platform.token(rep.lower(), "salesperson-1")})
+    deadline = time.monotonic() + 15
+    statement = revenue = None
+    while time.monotonic() < deadline:
+        statement = me.get(f"/api/v1/commission/people/{rep}/statement?period=2026-11").json()
+        revenue = me.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-11").json()
+        if statement.get("lines") and revenue.get("payments") == 1:
+            break
+        time.sleep(0.1)
+    assert statement and [Decimal(x["amount"]) for x in statement["lines"]] == [Decimal("600.00")]
+    assert Decimal(statement["total"]) == Decimal("600.00")
+    assert revenue and Decimal(revenue["collected"]) == Decimal("20000.00")
+    assert Decimal(revenue["booked"]) == Decimal("80000.00")
+    # Someone else's commission stays hidden, and nothing goes through without a token.
+    assert me.get("/api/v1/commission/people/E0011/statement").status_code in (403, 404)
+    assert httpx.get(f"{platform.base}/api/v1/commission/people/{rep}/statement").status_code == 401
+
+
+def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: Platform) -> None:
+    ready = httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10)
+    assert ready.status_code == 200
+    components = ready.json()["components"]
+    assert set(components) == {"gateway", "broker", "talent", "learning", "kpi", "commission",
+                               "retention"}
+    assert all(c["state"] == "ok" for c in components.values())
+    summary = json.loads((sqlite_platform.var / "demo-loaded").read_text())
+    assert summary["people"] >= 30 and summary["payments"] > 0
+    admin = sqlite_platform.admin()
+    people = admin.get("/api/v1/directory/employees?limit=500").json()
+    assert people["total"] == summary["people"]
+    sales = [p for p in people["items"] if p["job_role"] == "salesperson"]
+    totals = [Decimal(admin.get(f"/api/v1/commission/people/{p['employee_id']}/statement").json()["total"])
+              for p in sales]
+    assert len(sales) >= 28 and sum(totals) > 0
+
+
+def test_thin_slice_on_sqlite(sqlite_platform: Platform) -> None:
+    run_slice(sqlite_platform)
+
+
+def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) -> None:
+    assert httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10).status_code == 200
+    # find the talent child by its command line and kill it
+    out = subprocess.check_output(["ps", "-eo", "pid,args"]).decode()
+    victims = [int(line.split()[0]) for line in out.splitlines() if "zhanli_talent serve" in line]
+    mine = [p for p in victims if _env_var_dir(p) == str(sqlite_platform.var)]
+    assert mine, out
+    os.kill(mine[0], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        text = sqlite_platform.log.read_text(errors="replace")
+        if "talent restarted" in text and httpx.get(f"{sqlite_platform.base}/health/ready",
+                                                    timeout=10).status_code == 200:
+            break
+        time.sleep(0.5)
+    text = sqlite_platform.log.read_text(errors="replace")
+    assert "talent exited with code -9" in text
+    assert httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10).status_code == 200
+
+
+def _env_var_dir(pid: int) -> str | None:
+    try:
+        env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    for item in env:
+        if item.startswith(b"ZHANLI_VAR_DIR="):
+            return item.split(b"=", 1)[1].decode()
+    return None
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="TEST_DATABASE_URL not set")
+def test_thin_slice_on_postgres(tmp_path: Path) -> None:
+    prefix = f"e2e_{uuid.uuid4().hex[:8]}_"
+    try:
+        for platform in start_platform(tmp_path, "--no-demo", "--database-url",
+                                       os.environ["TEST_DATABASE_URL"], "--schema-prefix", prefix):
+            run_slice(platform)
+    finally:
+        import asyncio
+
+        from zhanli_shared.testing.plugin import drop_schema
+
+        for name in ("gateway", "talent", "learning", "kpi", "commission", "retention"):
+            asyncio.run(drop_schema(os.environ["TEST_DATABASE_URL"], prefix + name))

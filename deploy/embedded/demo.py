@@ -19,11 +19,48 @@ import httpx
 SEED = 2026
 TZ = ZoneInfo("Asia/Shanghai")
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
-GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "涛", "明", "超", "秀英", "华",
-         "丽", "强", "军", "平", "刚", "桂英", "建华", "文", "晨", "宇", "欣", "浩然", "梓涵"]
-CUSTOMERS = ["上海远航物流有限公司", "宁波港通国际货代", "深圳海捷供应链", "广州南沙船务代理",
-             "苏州工业园区精密制造", "杭州云仓电商", "厦门海峡进出口", "东莞智造电子",
-             "Pacific Freight Partners", "Golden Bridge Trading Co."]
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "华",
+    "丽",
+    "强",
+    "军",
+    "平",
+    "刚",
+    "桂英",
+    "建华",
+    "文",
+    "晨",
+    "宇",
+    "欣",
+    "浩然",
+    "梓涵",
+]
+CUSTOMERS = [
+    "上海远航物流有限公司",
+    "宁波港通国际货代",
+    "深圳海捷供应链",
+    "广州南沙船务代理",
+    "苏州工业园区精密制造",
+    "杭州云仓电商",
+    "厦门海峡进出口",
+    "东莞智造电子",
+    "Pacific Freight Partners",
+    "Golden Bridge Trading Co.",
+]
 PRODUCT_LINES = ["ocean_freight", "air_freight", "customs", "warehousing"]
 
 
@@ -50,72 +87,146 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
                 used.add(n)
                 return n
 
-    def person(eid: str, unit: str, manager: str | None, job: str, roles: list[str],
-               status: str = "active", hired: dt.date | None = None) -> dict[str, Any]:
-        p = {"employee_id": eid, "name": name(), "org_unit_id": unit, "manager_id": manager,
-             "job_role": job, "roles": roles, "status": status,
-             "hired_on": (hired or dt.date(2024, 3, 1)).isoformat()}
+    def person(
+        eid: str,
+        unit: str,
+        manager: str | None,
+        job: str,
+        roles: list[str],
+        status: str = "active",
+        hired: dt.date | None = None,
+    ) -> dict[str, Any]:
+        p = {
+            "employee_id": eid,
+            "name": name(),
+            "org_unit_id": unit,
+            "manager_id": manager,
+            "job_role": job,
+            "roles": roles,
+            "status": status,
+            "hired_on": (hired or dt.date(2024, 3, 1)).isoformat(),
+        }
         c.people.append(p)
         return p
 
-    c.units.append({"org_unit_id": "G1", "name": "战力演示集团 Zhanli Demo Group", "kind": "group",
-                    "parent_id": None, "manager_id": "E0001"})
+    c.units.append(
+        {
+            "org_unit_id": "G1",
+            "name": "战力演示集团 Zhanli Demo Group",
+            "kind": "group",
+            "parent_id": None,
+            "manager_id": "E0001",
+        }
+    )
     gm = person("E0001", "G1", None, "general_manager", ["executive"])
     hr = person("E0002", "G1", "E0001", "hr_admin", ["hr_admin"])
     fin = person("E0003", "G1", "E0001", "finance", ["finance"])
     for u, who in ((gm, "gm"), (hr, "hr"), (fin, "finance")):
         c.users.append({"username": who, "employee_id": u["employee_id"], "roles": u["roles"]})
     seq = 10
-    for b, (bid, bname) in enumerate([("B1", "华东分公司 East China"), ("B2", "华南分公司 South China")]):
-        c.units.append({"org_unit_id": bid, "name": bname, "kind": "branch", "parent_id": "G1",
-                        "manager_id": None})
+    for b, (bid, bname) in enumerate(
+        [("B1", "华东分公司 East China"), ("B2", "华南分公司 South China")]
+    ):
+        c.units.append(
+            {
+                "org_unit_id": bid,
+                "name": bname,
+                "kind": "branch",
+                "parent_id": "G1",
+                "manager_id": None,
+            }
+        )
         for t in range(2):
             tid = f"{bid}-T{t + 1}"
             mid = f"E{seq:04d}"
             seq += 1
-            c.units.append({"org_unit_id": tid, "name": f"{bname.split()[0]}销售{t + 1}组 Sales Team {t + 1}",
-                            "kind": "team", "parent_id": bid, "manager_id": mid})
+            c.units.append(
+                {
+                    "org_unit_id": tid,
+                    "name": f"{bname.split()[0]}销售{t + 1}组 Sales Team {t + 1}",
+                    "kind": "team",
+                    "parent_id": bid,
+                    "manager_id": mid,
+                }
+            )
             mgr = person(mid, tid, "E0001", "sales_manager", ["sales_manager"])
-            c.users.append({"username": f"manager{b * 2 + t + 1}", "employee_id": mid,
-                            "roles": mgr["roles"]})
+            c.users.append(
+                {"username": f"manager{b * 2 + t + 1}", "employee_id": mid, "roles": mgr["roles"]}
+            )
             for _ in range(rnd.randint(7, 8)):
                 eid = f"E{seq:04d}"
                 seq += 1
                 probation = rnd.random() < 0.3
-                hired = (now - dt.timedelta(days=rnd.randint(20, 80) if probation
-                                            else rnd.randint(200, 1500))).date()
-                person(eid, tid, mid, "salesperson", ["salesperson"],
-                       "probation" if probation else "active", hired)
+                hired = (
+                    now
+                    - dt.timedelta(
+                        days=rnd.randint(20, 80) if probation else rnd.randint(200, 1500)
+                    )
+                ).date()
+                person(
+                    eid,
+                    tid,
+                    mid,
+                    "salesperson",
+                    ["salesperson"],
+                    "probation" if probation else "active",
+                    hired,
+                )
     sales = [p for p in c.people if p["job_role"] == "salesperson"]
     for p in sales[:3]:
-        c.users.append({"username": p["employee_id"].lower(), "employee_id": p["employee_id"],
-                        "roles": ["salesperson"]})
+        c.users.append(
+            {
+                "username": p["employee_id"].lower(),
+                "employee_id": p["employee_id"],
+                "roles": ["salesperson"],
+            }
+        )
     c.users.append({"username": "crm", "employee_id": None, "roles": ["integration"]})
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     dseq = 1
     pseq = 1
     for p in sales:
         for _ in range(rnd.randint(2, 6)):
-            closed = month_start - dt.timedelta(days=rnd.randint(0, 40)) \
+            closed = (
+                month_start
+                - dt.timedelta(days=rnd.randint(0, 40))
                 + dt.timedelta(hours=rnd.randint(9, 18))
+            )
             closed = min(closed, now - dt.timedelta(hours=1))
             amount = Decimal(rnd.randrange(8_000, 180_000, 500))
-            deal = {"deal_id": f"D{dseq:05d}", "salesperson_id": p["employee_id"],
-                    "customer_name": rnd.choice(CUSTOMERS), "amount": str(amount),
-                    "currency": "CNY", "product_line": rnd.choice(PRODUCT_LINES),
-                    "closed_at": closed.isoformat(), "source": "crm"}
+            deal = {
+                "deal_id": f"D{dseq:05d}",
+                "salesperson_id": p["employee_id"],
+                "customer_name": rnd.choice(CUSTOMERS),
+                "amount": str(amount),
+                "currency": "CNY",
+                "product_line": rnd.choice(PRODUCT_LINES),
+                "closed_at": closed.isoformat(),
+                "source": "crm",
+            }
             dseq += 1
             c.deals.append(deal)
             remaining = amount
-            for share in rnd.choice([[], [Decimal("0.3")], [Decimal("1")], [Decimal("0.5"), Decimal("0.5")]]):
+            for share in rnd.choice(
+                [[], [Decimal("0.3")], [Decimal("1")], [Decimal("0.5"), Decimal("0.5")]]
+            ):
                 part = (amount * share).quantize(Decimal("0.01"))
                 part = min(part, remaining)
                 if part <= 0:
                     continue
-                paid = min(closed + dt.timedelta(days=rnd.randint(1, 20)), now - dt.timedelta(minutes=5))
-                c.payments.append({"payment_id": f"P{pseq:05d}", "deal_id": deal["deal_id"],
-                                   "amount": str(part), "currency": "CNY",
-                                   "paid_at": paid.isoformat(), "source": "finance"})
+                paid = min(
+                    closed + dt.timedelta(days=rnd.randint(1, 20)), now - dt.timedelta(minutes=5)
+                )
+                c.payments.append(
+                    {
+                        "payment_id": f"P{pseq:05d}",
+                        "deal_id": deal["deal_id"],
+                        "amount": str(part),
+                        "currency": "CNY",
+                        "paid_at": paid.isoformat(),
+                        "source": "finance",
+                    }
+                )
                 pseq += 1
                 remaining -= part
     return c
@@ -123,17 +234,26 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
 
 def _check(resp: httpx.Response) -> httpx.Response:
     if resp.status_code >= 400:
-        raise RuntimeError(f"{resp.request.method} {resp.request.url} -> {resp.status_code}: {resp.text}")
+        raise RuntimeError(
+            f"{resp.request.method} {resp.request.url} -> {resp.status_code}: {resp.text}"
+        )
     return resp
 
 
-def load_demo(base_url: str, *, admin_password: str, demo_password: str,
-              company: DemoCompany | None = None, progress: bool = True) -> dict[str, Any]:
+def load_demo(
+    base_url: str,
+    *,
+    admin_password: str,
+    demo_password: str,
+    company: DemoCompany | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
     """Load the demo company through the gateway; returns a summary with the users."""
     c = company or generate()
     with httpx.Client(base_url=base_url, timeout=30) as http:
-        token = _check(http.post("/api/v1/auth/token", json={"username": "admin",
-                                                               "password": admin_password})).json()
+        token = _check(
+            http.post("/api/v1/auth/token", json={"username": "admin", "password": admin_password})
+        ).json()
         http.headers["authorization"] = f"Bearer {token['access_token']}"
         for unit in c.units:
             _check(http.put(f"/api/v1/directory/org-units/{unit['org_unit_id']}", json=unit))
@@ -143,8 +263,9 @@ def load_demo(base_url: str, *, admin_password: str, demo_password: str,
                 print(f"[zhanli] demo: {i}/{len(c.people)} people", flush=True)
         for u in c.users:
             _check(http.post("/api/v1/auth/users", json={**u, "password": demo_password}))
-        crm = _check(http.post("/api/v1/auth/token", json={"username": "crm",
-                                                             "password": demo_password})).json()
+        crm = _check(
+            http.post("/api/v1/auth/token", json={"username": "crm", "password": demo_password})
+        ).json()
         http.headers["authorization"] = f"Bearer {crm['access_token']}"
         last = c.people[-1]["employee_id"]
         _wait_for_person(http, base_url, admin_password, last)
@@ -156,17 +277,27 @@ def load_demo(base_url: str, *, admin_password: str, demo_password: str,
             _check(http.post("/api/v1/commission/payments", json=payment))
             if progress and i % 50 == 0:
                 print(f"[zhanli] demo: {i}/{len(c.payments)} payments", flush=True)
-    return {"org_units": len(c.units), "people": len(c.people), "deals": len(c.deals),
-            "payments": len(c.payments),
-            "users": [u["username"] for u in c.users] + ["admin"]}
+    return {
+        "org_units": len(c.units),
+        "people": len(c.people),
+        "deals": len(c.deals),
+        "payments": len(c.payments),
+        "users": [u["username"] for u in c.users] + ["admin"],
+    }
 
 
-def _wait_for_person(http: httpx.Client, base_url: str, admin_password: str, employee_id: str,
-                     timeout_s: float = 30.0) -> None:
+def _wait_for_person(
+    http: httpx.Client,
+    base_url: str,
+    admin_password: str,
+    employee_id: str,
+    timeout_s: float = 30.0,
+) -> None:
     """Directory changes reach the commission service as events: wait for the last one."""
     with httpx.Client(base_url=base_url, timeout=10) as admin:
-        token = _check(admin.post("/api/v1/auth/token", json={"username": "admin",
-                                                                "password": admin_password})).json()
+        token = _check(
+            admin.post("/api/v1/auth/token", json={"username": "admin", "password": admin_password})
+        ).json()
         admin.headers["authorization"] = f"Bearer {token['access_token']}"
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -46,9 +46,15 @@ class Child:
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=ROOT, start_new_session=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            start_new_session=True,
+        )
         log.close()
         self.started_at = time.monotonic()
 
@@ -78,9 +84,16 @@ def ensure_secrets(var: Path) -> dict[str, Path]:
     keys = var / "keys"
     keys.mkdir(parents=True, exist_ok=True)
     os.chmod(keys, 0o700)
-    paths = {n: keys / f for n, f in [("private", "jwt-private.pem"), ("public", "jwt-public.pem"),
-                                       ("data", "data-keys"), ("admin", "admin-password"),
-                                       ("demo", "demo-password")]}
+    paths = {
+        n: keys / f
+        for n, f in [
+            ("private", "jwt-private.pem"),
+            ("public", "jwt-public.pem"),
+            ("data", "data-keys"),
+            ("admin", "admin-password"),
+            ("demo", "demo-password"),
+        ]
+    }
     if not paths["private"].exists():
         from zhanli_shared.auth import generate_rsa_keypair
 
@@ -109,8 +122,10 @@ class Platform:
         self.stopping = False
 
     def ports(self) -> dict[str, int]:
-        ports = {name: int(os.environ.get(f"ZHANLI_{name.upper()}_PORT", port))
-                 for name, port in SERVICES.items()}
+        ports = {
+            name: int(os.environ.get(f"ZHANLI_{name.upper()}_PORT", port))
+            for name, port in SERVICES.items()
+        }
         if self.args.port_base:
             ports = {name: self.args.port_base + i + 1 for i, name in enumerate(SERVICES)}
         return ports
@@ -128,7 +143,8 @@ class Platform:
             "ZHANLI_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD": secrets_["admin"].read_text().strip(),
             "ZHANLI_GATEWAY_PORT": str(self.args.gateway_port),
             "ZHANLI_GATEWAY_UPSTREAMS": json.dumps(
-                {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}),
+                {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+            ),
             "PYTHONUNBUFFERED": "1",
         }
         for name, port in ports.items():
@@ -143,10 +159,21 @@ class Platform:
         from zhanli_shared.testing.broker import broker_binary, wait_for_port
 
         url = f"tcp://127.0.0.1:{self.args.broker_port}"
-        self.broker = Child("broker", [broker_binary(), "broker", "--listener-url", url,
-                                       "--advertised-listener-url", url,
-                                       "--storage-engine", "memory://tansu/"],
-                            {**os.environ, "RUST_LOG": "warn"}, self.var / "log" / "broker.log")
+        self.broker = Child(
+            "broker",
+            [
+                broker_binary(),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            {**os.environ, "RUST_LOG": "warn"},
+            self.var / "log" / "broker.log",
+        )
         self.broker.start()
         wait_for_port("127.0.0.1", self.args.broker_port, 15)
         self.create_topics()
@@ -156,13 +183,22 @@ class Platform:
 
         settings = TopicSettings(kafka_bootstrap_servers=f"127.0.0.1:{self.args.broker_port}")
         created = asyncio.run(create_all(settings))
-        say(f"broker on 127.0.0.1:{self.args.broker_port}: {len(platform_topics())} topics "
-            f"({len(created)} created)")
+        say(
+            f"broker on 127.0.0.1:{self.args.broker_port}: {len(platform_topics())} topics "
+            f"({len(created)} created)"
+        )
 
     def migrate(self, env: dict[str, str]) -> None:
-        procs = {name: subprocess.Popen([self.python, "-m", f"zhanli_{name}", "migrate"], env=env,
-                                        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                 for name in ["gateway", *SERVICES]}
+        procs = {
+            name: subprocess.Popen(
+                [self.python, "-m", f"zhanli_{name}", "migrate"],
+                env=env,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for name in ["gateway", *SERVICES]
+        }
         failed = []
         for name, proc in procs.items():
             out, _ = proc.communicate(timeout=120)
@@ -175,8 +211,12 @@ class Platform:
 
     def start_services(self, env: dict[str, str]) -> None:
         for name in [*SERVICES, "gateway"]:
-            child = Child(name, [self.python, "-m", f"zhanli_{name}", "serve"], env,
-                          self.var / "log" / f"{name}.log")
+            child = Child(
+                name,
+                [self.python, "-m", f"zhanli_{name}", "serve"],
+                env,
+                self.var / "log" / f"{name}.log",
+            )
             child.start()
             self.children[name] = child
 
@@ -200,15 +240,19 @@ class Platform:
         if self.stopping:
             return
         if self.broker is not None and not self.broker.alive():
-            say(f"broker exited (code {self.broker.proc.returncode if self.broker.proc else '?'}); "
-                "restarting it and recreating the topics (its storage is memory only)")
+            say(
+                f"broker exited (code {self.broker.proc.returncode if self.broker.proc else '?'}); "
+                "restarting it and recreating the topics (its storage is memory only)"
+            )
             self.start_broker()
         for child in self.children.values():
             if child.alive():
                 continue
             code = child.proc.returncode if child.proc else None
-            say(f"{child.name} exited with code {code}; last lines of {child.log_path}:\n"
-                f"{child.tail()}")
+            say(
+                f"{child.name} exited with code {code}; last lines of {child.log_path}:\n"
+                f"{child.tail()}"
+            )
             now = time.monotonic()
             child.history = [t for t in child.history if now - t < 60] + [now]
             if len(child.history) > 5:
@@ -239,8 +283,10 @@ class Platform:
         self.migrate(env)
         self.start_services(env)
         ready = self.wait_ready(self.args.ready_timeout)
-        say(f"platform ready in {time.monotonic() - started:.1f}s: "
-            + ", ".join(f"{k}={v['state']}" for k, v in ready["components"].items()))
+        say(
+            f"platform ready in {time.monotonic() - started:.1f}s: "
+            + ", ".join(f"{k}={v['state']}" for k, v in ready["components"].items())
+        )
         base = f"http://127.0.0.1:{self.args.gateway_port}"
         if not self.args.no_demo:
             marker = self.var / "demo-loaded"
@@ -250,17 +296,24 @@ class Platform:
                 sys.path.insert(0, str(Path(__file__).parent))
                 from demo import load_demo
 
-                summary = load_demo(base, admin_password=secrets_["admin"].read_text().strip(),
-                                    demo_password=secrets_["demo"].read_text().strip())
+                summary = load_demo(
+                    base,
+                    admin_password=secrets_["admin"].read_text().strip(),
+                    demo_password=secrets_["demo"].read_text().strip(),
+                )
                 marker.write_text(json.dumps(summary, ensure_ascii=False, indent=2))
-                say("demo data loaded: " + ", ".join(f"{k}={v}" for k, v in summary.items()
-                                                     if isinstance(v, int)))
+                say(
+                    "demo data loaded: "
+                    + ", ".join(f"{k}={v}" for k, v in summary.items() if isinstance(v, int))
+                )
         say(f"gateway:   {base}  (API docs: {base}/docs, readiness: {base}/health/ready)")
         for name, port in self.ports().items():
             say(f"{name:<10} http://127.0.0.1:{port}  (internal; reach it through the gateway)")
-        say(f"sign in:   POST {base}/api/v1/auth/token  user 'admin', password in "
+        say(
+            f"sign in:   POST {base}/api/v1/auth/token  user 'admin', password in "
             f"{secrets_['admin']}; demo users (see {self.var / 'demo-loaded'}) use the password "
-            f"in {secrets_['demo']}")
+            f"in {secrets_['demo']}"
+        )
         say(f"logs:      {self.var / 'log'}/  -  Ctrl-C stops everything")
         while True:
             time.sleep(1)
@@ -270,14 +323,20 @@ class Platform:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make run", description=__doc__)
     parser.add_argument("--var-dir", default=os.environ.get("ZHANLI_VAR_DIR", str(ROOT / "var")))
-    parser.add_argument("--gateway-port", type=int,
-                        default=int(os.environ.get("ZHANLI_GATEWAY_PORT", GATEWAY_PORT)))
-    parser.add_argument("--broker-port", type=int,
-                        default=int(os.environ.get("ZHANLI_BROKER_PORT", BROKER_PORT)))
-    parser.add_argument("--port-base", type=int, default=None,
-                        help="services on port-base+1 .. port-base+5")
-    parser.add_argument("--database-url", default=os.environ.get("ZHANLI_RUN_DATABASE_URL"),
-                        help="PostgreSQL URL instead of SQLite files (one schema per service)")
+    parser.add_argument(
+        "--gateway-port", type=int, default=int(os.environ.get("ZHANLI_GATEWAY_PORT", GATEWAY_PORT))
+    )
+    parser.add_argument(
+        "--broker-port", type=int, default=int(os.environ.get("ZHANLI_BROKER_PORT", BROKER_PORT))
+    )
+    parser.add_argument(
+        "--port-base", type=int, default=None, help="services on port-base+1 .. port-base+5"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ZHANLI_RUN_DATABASE_URL"),
+        help="PostgreSQL URL instead of SQLite files (one schema per service)",
+    )
     parser.add_argument("--schema-prefix", default="zhanli_")
     parser.add_argument("--ready-timeout", type=float, default=60.0)
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")

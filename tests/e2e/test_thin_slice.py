@@ -29,15 +29,21 @@ class Platform:
         self.proc, self.base, self.var, self.log = proc, base, var, log
 
     def token(self, username: str, password: str) -> str:
-        r = httpx.post(f"{self.base}/api/v1/auth/token",
-                       json={"username": username, "password": password}, timeout=10)
+        r = httpx.post(
+            f"{self.base}/api/v1/auth/token",
+            json={"username": username, "password": password},
+            timeout=10,
+        )
         assert r.status_code == 200, r.text
         return r.json()["access_token"]
 
     def admin(self) -> httpx.Client:
         password = (self.var / "keys" / "admin-password").read_text().strip()
-        return httpx.Client(base_url=self.base, timeout=10, headers={
-            "authorization": "Bearer " + self.token("admin", password)})
+        return httpx.Client(
+            base_url=self.base,
+            timeout=10,
+            headers={"authorization": "Bearer " + self.token("admin", password)},
+        )
 
 
 def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
@@ -47,12 +53,26 @@ def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
         base_port = free_port()
     var = tmp / "var"
     log = tmp / "supervisor.log"
-    out = open(log, "wb")  # noqa: SIM115
+    out = open(log, "wb")
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "deploy/embedded/supervisor.py"), "--var-dir", str(var),
-         "--gateway-port", str(gw), "--port-base", str(base_port),
-         "--broker-port", str(free_port()), *extra],
-        stdout=out, stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+        [
+            sys.executable,
+            str(ROOT / "deploy/embedded/supervisor.py"),
+            "--var-dir",
+            str(var),
+            "--gateway-port",
+            str(gw),
+            "--port-base",
+            str(base_port),
+            "--broker-port",
+            str(free_port()),
+            *extra,
+        ],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     platform = Platform(proc, f"http://127.0.0.1:{gw}", var, log)
     try:
         deadline = time.monotonic() + 120
@@ -80,21 +100,50 @@ def sqlite_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platfo
 def run_slice(platform: Platform) -> None:
     admin = platform.admin()
     rep = f"E{uuid.uuid4().hex[:6].upper()}"
-    admin.put("/api/v1/directory/org-units/TE2E", json={
-        "org_unit_id": "TE2E", "name": "端到端测试组 E2E team", "kind": "team"}).raise_for_status()
-    r = admin.put(f"/api/v1/directory/employees/{rep}", json={
-        "employee_id": rep, "name": "赵敏", "org_unit_id": "TE2E", "job_role": "salesperson",
-        "roles": ["salesperson"], "status": "probation", "hired_on": "2026-10-08"})
+    admin.put(
+        "/api/v1/directory/org-units/TE2E",
+        json={"org_unit_id": "TE2E", "name": "端到端测试组 E2E team", "kind": "team"},
+    ).raise_for_status()
+    r = admin.put(
+        f"/api/v1/directory/employees/{rep}",
+        json={
+            "employee_id": rep,
+            "name": "赵敏",
+            "org_unit_id": "TE2E",
+            "job_role": "salesperson",
+            "roles": ["salesperson"],
+            "status": "probation",
+            "hired_on": "2026-10-08",
+        },
+    )
     assert r.status_code == 200, r.text
     crm_user = f"crm-{rep.lower()}"
-    admin.post("/api/v1/auth/users", json={"username": crm_user, "password": "integration-1",
-                                           "roles": ["integration"]}).raise_for_status()
-    admin.post("/api/v1/auth/users", json={"username": rep.lower(), "password": "salesperson-1",
-                                           "employee_id": rep, "roles": ["salesperson"]}).raise_for_status()
-    crm = httpx.Client(base_url=platform.base, timeout=10, headers={
-        "authorization": "Bearer " + platform.token(crm_user, "integration-1")})
-    deal = {"deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "杭州云仓电商",
-            "amount": "80000.00", "currency": "CNY", "closed_at": "2026-11-03T10:00:00+08:00"}
+    admin.post(
+        "/api/v1/auth/users",
+        json={"username": crm_user, "password": "integration-1", "roles": ["integration"]},
+    ).raise_for_status()
+    admin.post(
+        "/api/v1/auth/users",
+        json={
+            "username": rep.lower(),
+            "password": "salesperson-1",
+            "employee_id": rep,
+            "roles": ["salesperson"],
+        },
+    ).raise_for_status()
+    crm = httpx.Client(
+        base_url=platform.base,
+        timeout=10,
+        headers={"authorization": "Bearer " + platform.token(crm_user, "integration-1")},
+    )
+    deal = {
+        "deal_id": f"D-{rep}",
+        "salesperson_id": rep,
+        "customer_name": "杭州云仓电商",
+        "amount": "80000.00",
+        "currency": "CNY",
+        "closed_at": "2026-11-03T10:00:00+08:00",
+    }
     deadline = time.monotonic() + 20
     while True:  # the directory reaches the commission service as an event
         r = crm.post("/api/v1/commission/deals", json=deal)
@@ -103,8 +152,13 @@ def run_slice(platform: Platform) -> None:
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "salesperson_id", r.text
         time.sleep(0.1)
     assert r.status_code == 201, r.text
-    payment = {"payment_id": f"P-{rep}", "deal_id": deal["deal_id"], "amount": "20000.00",
-               "currency": "CNY", "paid_at": "2026-11-05T15:00:00+08:00"}
+    payment = {
+        "payment_id": f"P-{rep}",
+        "deal_id": deal["deal_id"],
+        "amount": "20000.00",
+        "currency": "CNY",
+        "paid_at": "2026-11-05T15:00:00+08:00",
+    }
     r = crm.post("/api/v1/commission/payments", json=payment)
     assert r.status_code == 201, r.text
     assert r.headers.get("x-request-id")
@@ -112,8 +166,11 @@ def run_slice(platform: Platform) -> None:
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
 
-    me = httpx.Client(base_url=platform.base, timeout=10, headers={
-        "authorization": "Bearer " + platform.token(rep.lower(), "salesperson-1")})
+    me = httpx.Client(
+        base_url=platform.base,
+        timeout=10,
+        headers={"authorization": "Bearer " + platform.token(rep.lower(), "salesperson-1")},
+    )
     deadline = time.monotonic() + 15
     statement = revenue = None
     while time.monotonic() < deadline:
@@ -135,8 +192,15 @@ def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: P
     ready = httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10)
     assert ready.status_code == 200
     components = ready.json()["components"]
-    assert set(components) == {"gateway", "broker", "talent", "learning", "kpi", "commission",
-                               "retention"}
+    assert set(components) == {
+        "gateway",
+        "broker",
+        "talent",
+        "learning",
+        "kpi",
+        "commission",
+        "retention",
+    }
     assert all(c["state"] == "ok" for c in components.values())
     summary = json.loads((sqlite_platform.var / "demo-loaded").read_text())
     assert summary["people"] >= 30 and summary["payments"] > 0
@@ -144,8 +208,12 @@ def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: P
     people = admin.get("/api/v1/directory/employees?limit=500").json()
     assert people["total"] == summary["people"]
     sales = [p for p in people["items"] if p["job_role"] == "salesperson"]
-    totals = [Decimal(admin.get(f"/api/v1/commission/people/{p['employee_id']}/statement").json()["total"])
-              for p in sales]
+    totals = [
+        Decimal(
+            admin.get(f"/api/v1/commission/people/{p['employee_id']}/statement").json()["total"]
+        )
+        for p in sales
+    ]
     assert len(sales) >= 28 and sum(totals) > 0
 
 
@@ -164,8 +232,10 @@ def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) ->
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         text = sqlite_platform.log.read_text(errors="replace")
-        if "talent restarted" in text and httpx.get(f"{sqlite_platform.base}/health/ready",
-                                                    timeout=10).status_code == 200:
+        if (
+            "talent restarted" in text
+            and httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10).status_code == 200
+        ):
             break
         time.sleep(0.5)
     text = sqlite_platform.log.read_text(errors="replace")
@@ -189,8 +259,14 @@ def _env_var_dir(pid: int) -> str | None:
 def test_thin_slice_on_postgres(tmp_path: Path) -> None:
     prefix = f"e2e_{uuid.uuid4().hex[:8]}_"
     try:
-        for platform in start_platform(tmp_path, "--no-demo", "--database-url",
-                                       os.environ["TEST_DATABASE_URL"], "--schema-prefix", prefix):
+        for platform in start_platform(
+            tmp_path,
+            "--no-demo",
+            "--database-url",
+            os.environ["TEST_DATABASE_URL"],
+            "--schema-prefix",
+            prefix,
+        ):
             run_slice(platform)
     finally:
         import asyncio

@@ -10,8 +10,12 @@ from zhanli_shared.cli import service_main
 
 
 def main() -> None:
-    service_main(prog="zhanli-gateway", settings_factory=GatewaySettings, app_factory=create_app,
-                 migrations_dir=Path(__file__).parent / "migrations")
+    service_main(
+        prog="zhanli-gateway",
+        settings_factory=GatewaySettings,
+        app_factory=create_app,
+        migrations_dir=Path(__file__).parent / "migrations",
+    )
 
 
 if __name__ == "__main__":

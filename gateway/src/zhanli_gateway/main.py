@@ -32,18 +32,26 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         from cryptography.hazmat.primitives import serialization
 
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-        public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        ).decode()
+        public_pem = (
+            key.public_key()
+            .public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+            .decode()
+        )
         settings.auth_public_key = public_pem
-    verifier = TokenVerifier.from_settings(settings) if public_pem or settings.auth_jwks_url \
-        else None
-    proxy = ProxyApp(settings.upstreams, verifier=verifier,
-                     connect_timeout_s=settings.upstream_connect_timeout_s,
-                     read_timeout_s=settings.upstream_read_timeout_s,
-                     max_connections=settings.upstream_max_connections,
-                     breaker_threshold=settings.breaker_failure_threshold,
-                     breaker_reset_s=settings.breaker_reset_s)
+    verifier = (
+        TokenVerifier.from_settings(settings) if public_pem or settings.auth_jwks_url else None
+    )
+    proxy = ProxyApp(
+        settings.upstreams,
+        verifier=verifier,
+        connect_timeout_s=settings.upstream_connect_timeout_s,
+        read_timeout_s=settings.upstream_read_timeout_s,
+        max_connections=settings.upstream_max_connections,
+        breaker_threshold=settings.breaker_failure_threshold,
+        breaker_reset_s=settings.breaker_reset_s,
+    )
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         await proxy.start()
@@ -51,21 +59,36 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
             async with runtime.sessions() as session:
                 password = settings.bootstrap_admin_password
                 await identity.ensure_bootstrap_admin(
-                    session, password.get_secret_value() if password else None)
+                    session, password.get_secret_value() if password else None
+                )
                 await session.commit()
 
     async def on_stop(app: FastAPI, runtime: Runtime) -> None:
         await proxy.close()
 
     api = create_service_app(
-        settings, metadata=metadata, tables=event_tables, mode=mode,
-        routers=[identity_router, directory_router], title="Zhanli API gateway",
-        description="One door to the Zhanli platform.", on_start=on_start, on_stop=on_stop,
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        mode=mode,
+        routers=[identity_router, directory_router],
+        title="Zhanli API gateway",
+        description="One door to the Zhanli platform.",
+        on_start=on_start,
+        on_stop=on_stop,
         readiness=lambda request: _platform_readiness(request.app.state.runtime, proxy),
     )
-    api.state.issuer = TokenIssuer(private_pem, issuer=settings.auth_issuer,
-                                   audience=settings.auth_audience, key_id=settings.auth_key_id,
-                                   ttl_s=settings.token_ttl_s) if private_pem else None
+    api.state.issuer = (
+        TokenIssuer(
+            private_pem,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            key_id=settings.auth_key_id,
+            ttl_s=settings.token_ttl_s,
+        )
+        if private_pem
+        else None
+    )
     api.state.public_key_pem = public_pem
     api.state.key_id = settings.auth_key_id
 
@@ -82,11 +105,17 @@ async def _platform_readiness(runtime: Runtime, proxy: ProxyApp) -> JSONResponse
     components["broker"] = {"state": "ok" if await runtime.broker_ok() else "unreachable"}
     assert proxy.session is not None
     names = sorted(proxy.upstreams)
-    states = await asyncio.gather(*(check_upstream(proxy.session, proxy.upstreams[n])
-                                    for n in names))
+    states = await asyncio.gather(
+        *(check_upstream(proxy.session, proxy.upstreams[n]) for n in names)
+    )
     for name, state in zip(names, states, strict=True):
-        components[name] = {"state": state, "url": proxy.upstreams[name],
-                            "breaker": proxy.breakers[name].state}
+        components[name] = {
+            "state": state,
+            "url": proxy.upstreams[name],
+            "breaker": proxy.breakers[name].state,
+        }
     ok = all(c["state"] == "ok" for c in components.values())
-    return JSONResponse({"status": "ready" if ok else "not_ready", "components": components},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ready" if ok else "not_ready", "components": components},
+        status_code=200 if ok else 503,
+    )

@@ -10,7 +10,6 @@ Failures are problem+json: 502 (upstream refused or broke), 503 (breaker open),
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,10 +25,20 @@ from zhanli_shared.observability import current_request_id
 
 log = structlog.get_logger("zhanli.proxy")
 
-HOP_BY_HOP = frozenset({
-    b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"te",
-    b"trailers", b"transfer-encoding", b"upgrade", b"host", b"content-length",
-})
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailers",
+        b"transfer-encoding",
+        b"upgrade",
+        b"host",
+        b"content-length",
+    }
+)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SMALL_BODY = 64 * 1024
 
@@ -61,37 +70,64 @@ class CircuitBreaker:
         return "half-open" if self.allow() else "open"
 
 
-async def send_problem(send: Send, status: int, title: str, detail: str, code: str,
-                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = orjson.dumps({"type": PROBLEM_BASE + code, "title": title, "status": status,
-                         "detail": detail})
-    headers = [(b"content-type", PROBLEM_JSON.encode()),
-               (b"content-length", str(len(body)).encode()), *(extra_headers or [])]
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    extra_headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    body = orjson.dumps(
+        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
+    )
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(body)).encode()),
+        *(extra_headers or []),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 class ProxyApp:
-    def __init__(self, upstreams: dict[str, str], *, verifier: TokenVerifier | None,
-                 connect_timeout_s: float = 2.0, read_timeout_s: float = 30.0,
-                 max_connections: int = 256, breaker_threshold: int = 5,
-                 breaker_reset_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        upstreams: dict[str, str],
+        *,
+        verifier: TokenVerifier | None,
+        connect_timeout_s: float = 2.0,
+        read_timeout_s: float = 30.0,
+        max_connections: int = 256,
+        breaker_threshold: int = 5,
+        breaker_reset_s: float = 10.0,
+    ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self.verifier = verifier
-        self.timeout = aiohttp.ClientTimeout(total=None, connect=connect_timeout_s,
-                                             sock_read=read_timeout_s)
+        self.timeout = aiohttp.ClientTimeout(
+            total=None, connect=connect_timeout_s, sock_read=read_timeout_s
+        )
         self.max_connections = max_connections
-        self.breakers = {name: CircuitBreaker(breaker_threshold, breaker_reset_s)
-                         for name in self.upstreams}
+        self.breakers = {
+            name: CircuitBreaker(breaker_threshold, breaker_reset_s) for name in self.upstreams
+        }
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0,
-                                         ttl_dns_cache=300, keepalive_timeout=60,
-                                         enable_cleanup_closed=True)
-        self.session = aiohttp.ClientSession(connector=connector, timeout=self.timeout,
-                                             auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
-                                             skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        connector = aiohttp.TCPConnector(
+            limit=self.max_connections,
+            limit_per_host=0,
+            ttl_dns_cache=300,
+            keepalive_timeout=60,
+            enable_cleanup_closed=True,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            timeout=self.timeout,
+            auto_decompress=False,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+        )
 
     async def close(self) -> None:
         if self.session is not None:
@@ -100,7 +136,12 @@ class ProxyApp:
 
     def service_of(self, path: str) -> str | None:
         parts = path.split("/", 4)  # '', 'api', 'v1', '<service>', rest
-        if len(parts) >= 4 and parts[1] == "api" and parts[2] == "v1" and parts[3] in self.upstreams:
+        if (
+            len(parts) >= 4
+            and parts[1] == "api"
+            and parts[2] == "v1"
+            and parts[3] in self.upstreams
+        ):
             return parts[3]
         return None
 
@@ -121,8 +162,14 @@ class ProxyApp:
                     raise ProblemError("Send 'Authorization: Bearer <token>'.")
                 self.verifier.verify(token.strip())
             except ProblemError as exc:
-                await send_problem(send, 401, "Authentication required", exc.detail,
-                                   "unauthorized", [(b"www-authenticate", b"Bearer")])
+                await send_problem(
+                    send,
+                    401,
+                    "Authentication required",
+                    exc.detail,
+                    "unauthorized",
+                    [(b"www-authenticate", b"Bearer")],
+                )
                 return
         rid = current_request_id()
         if rid:
@@ -132,9 +179,14 @@ class ProxyApp:
             headers.append(("x-forwarded-for", client[0]))
         breaker = self.breakers[service]
         if not breaker.allow():
-            await send_problem(send, 503, "Service unavailable",
-                               f"The {service} service is failing; retry shortly.",
-                               "upstream-unavailable", [(b"retry-after", b"5")])
+            await send_problem(
+                send,
+                503,
+                "Service unavailable",
+                f"The {service} service is failing; retry shortly.",
+                "upstream-unavailable",
+                [(b"retry-after", b"5")],
+            )
             return
         url = self.upstreams[service] + scope["raw_path"].decode("latin-1")
         if scope.get("query_string"):
@@ -145,8 +197,9 @@ class ProxyApp:
         for attempt in range(1, attempts + 1):
             try:
                 data = body() if callable(body) else body
-                async with self.session.request(method, url, headers=headers, data=data,
-                                                allow_redirects=False) as resp:
+                async with self.session.request(
+                    method, url, headers=headers, data=data, allow_redirects=False
+                ) as resp:
                     breaker.success() if resp.status < 500 else breaker.failure()
                     await self._relay_response(resp, send)
                     return
@@ -154,22 +207,34 @@ class ProxyApp:
                 if isinstance(exc, aiohttp.ServerTimeoutError):
                     breaker.failure()
                     log.warning("proxy.timeout", service=service)
-                    await send_problem(send, 504, "Gateway timeout",
-                                       f"The {service} service did not answer in time.",
-                                       "upstream-timeout")
+                    await send_problem(
+                        send,
+                        504,
+                        "Gateway timeout",
+                        f"The {service} service did not answer in time.",
+                        "upstream-timeout",
+                    )
                     return
                 if attempt == attempts:
                     breaker.failure()
                     log.warning("proxy.upstream_error", service=service, error=repr(exc))
-                    await send_problem(send, 502, "Bad gateway",
-                                       f"The {service} service is unreachable.",
-                                       "upstream-unreachable")
+                    await send_problem(
+                        send,
+                        502,
+                        "Bad gateway",
+                        f"The {service} service is unreachable.",
+                        "upstream-unreachable",
+                    )
                     return
             except TimeoutError:
                 breaker.failure()
-                await send_problem(send, 504, "Gateway timeout",
-                                   f"The {service} service did not answer in time.",
-                                   "upstream-timeout")
+                await send_problem(
+                    send,
+                    504,
+                    "Gateway timeout",
+                    f"The {service} service did not answer in time.",
+                    "upstream-timeout",
+                )
                 return
 
     async def _request_body(self, scope: Scope, receive: Receive):  # type: ignore[no-untyped-def]
@@ -238,5 +303,5 @@ async def check_upstream(session: aiohttp.ClientSession, url: str) -> str:
     try:
         async with session.get(url + "/health/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
             return "ok" if r.status == 200 else f"not_ready ({r.status})"
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return "unreachable"

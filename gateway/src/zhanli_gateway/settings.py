@@ -22,8 +22,9 @@ DEFAULT_UPSTREAMS = {
 class GatewaySettings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
     default_port: ClassVar[int] = 8000
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_GATEWAY_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_GATEWAY_", extra="ignore", env_nested_delimiter="__"
+    )
 
     upstreams: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS))
     upstream_connect_timeout_s: float = 2.0

@@ -15,8 +15,9 @@ MIGRATIONS = Path(zhanli_commission.__file__).parent / "migrations"
 
 
 @pytest.fixture(scope="module")
-async def commission(db_backend: str, broker, keypair, issuer,
-                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningService]:
+async def commission(
+    db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningService]:
     target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("commission"), "commission")
     settings = service_settings(CommissionSettings, target, broker, keypair[1])
     async with running_service(create_app, settings, MIGRATIONS, issuer) as svc:

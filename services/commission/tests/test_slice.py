@@ -17,13 +17,23 @@ SH = dt.timezone(dt.timedelta(hours=8))
 
 
 async def hire(svc, employee_id: str, team: str = "T1") -> None:
-    await svc.publish(EmployeeUpserted(employee_id=employee_id, name="王小明", org_unit_id=team,
-                                       org_path=["G1", "B1", team], manager_id="M1",
-                                       job_role="salesperson", roles=["salesperson"]))
+    await svc.publish(
+        EmployeeUpserted(
+            employee_id=employee_id,
+            name="王小明",
+            org_unit_id=team,
+            org_path=["G1", "B1", team],
+            manager_id="M1",
+            job_role="salesperson",
+            roles=["salesperson"],
+        )
+    )
 
     async def known():
-        r = await svc.client.get(f"/api/v1/commission/people/{employee_id}/statement",
-                                 headers=svc.auth("hr", ["hr_admin"]))
+        r = await svc.client.get(
+            f"/api/v1/commission/people/{employee_id}/statement",
+            headers=svc.auth("hr", ["hr_admin"]),
+        )
         return r.status_code == 200
 
     await eventually(known)
@@ -36,25 +46,46 @@ def finance(svc):
 async def test_payment_becomes_commission_and_event(commission) -> None:
     rep = f"E{uuid.uuid4().hex[:6]}"
     await hire(commission, rep)
-    deal = {"deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "上海远航物流有限公司",
-            "amount": "100000.00", "currency": "CNY", "closed_at": "2026-11-02T10:00:00+08:00"}
-    r = await commission.client.post("/api/v1/commission/deals", json=deal, headers=finance(commission))
+    deal = {
+        "deal_id": f"D-{rep}",
+        "salesperson_id": rep,
+        "customer_name": "上海远航物流有限公司",
+        "amount": "100000.00",
+        "currency": "CNY",
+        "closed_at": "2026-11-02T10:00:00+08:00",
+    }
+    r = await commission.client.post(
+        "/api/v1/commission/deals", json=deal, headers=finance(commission)
+    )
     assert r.status_code == 201, r.text
     for i, amount in enumerate(["30000.00", "20000.50"]):
-        r = await commission.client.post("/api/v1/commission/payments", headers=finance(commission), json={
-            "payment_id": f"P-{rep}-{i}", "deal_id": deal["deal_id"], "amount": amount,
-            "currency": "CNY", "paid_at": f"2026-11-1{i}T10:00:00+08:00"})
+        r = await commission.client.post(
+            "/api/v1/commission/payments",
+            headers=finance(commission),
+            json={
+                "payment_id": f"P-{rep}-{i}",
+                "deal_id": deal["deal_id"],
+                "amount": amount,
+                "currency": "CNY",
+                "paid_at": f"2026-11-1{i}T10:00:00+08:00",
+            },
+        )
         assert r.status_code == 201, r.text
 
     async def statement():
-        r = await commission.client.get(f"/api/v1/commission/people/{rep}/statement?period=2026-11",
-                                        headers=commission.auth(rep, ["salesperson"]))
+        r = await commission.client.get(
+            f"/api/v1/commission/people/{rep}/statement?period=2026-11",
+            headers=commission.auth(rep, ["salesperson"]),
+        )
         body = r.json()
         return body if len(body["lines"]) == 2 else None
 
     body = await eventually(statement)
     assert Decimal(body["total"]) == Decimal("1500.02")  # 900.00 + 600.015 -> 600.02
-    assert [Decimal(line["amount"]) for line in body["lines"]] == [Decimal("900.00"), Decimal("600.02")]
+    assert [Decimal(line["amount"]) for line in body["lines"]] == [
+        Decimal("900.00"),
+        Decimal("600.02"),
+    ]
     assert Decimal(body["basis_total"]) == Decimal("50000.50")
 
 
@@ -62,23 +93,40 @@ async def test_business_period_is_the_company_month(commission) -> None:
     rep = f"E{uuid.uuid4().hex[:6]}"
     await hire(commission, rep)
     h = finance(commission)
-    await commission.client.post("/api/v1/commission/deals", headers=h, json={
-        "deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "Pacific Freight",
-        "amount": "1000.00", "closed_at": "2026-11-30T10:00:00+08:00"})
+    await commission.client.post(
+        "/api/v1/commission/deals",
+        headers=h,
+        json={
+            "deal_id": f"D-{rep}",
+            "salesperson_id": rep,
+            "customer_name": "Pacific Freight",
+            "amount": "1000.00",
+            "closed_at": "2026-11-30T10:00:00+08:00",
+        },
+    )
     # 16:30 UTC on 30 November is 00:30 on 1 December in Shanghai.
-    r = await commission.client.post("/api/v1/commission/payments", headers=h, json={
-        "payment_id": f"P-{rep}", "deal_id": f"D-{rep}", "amount": "1000.00",
-        "paid_at": "2026-11-30T16:30:00Z"})
+    r = await commission.client.post(
+        "/api/v1/commission/payments",
+        headers=h,
+        json={
+            "payment_id": f"P-{rep}",
+            "deal_id": f"D-{rep}",
+            "amount": "1000.00",
+            "paid_at": "2026-11-30T16:30:00Z",
+        },
+    )
     assert r.status_code == 201
 
     async def december():
-        r = await commission.client.get(f"/api/v1/commission/people/{rep}/statement?period=2026-12",
-                                        headers=h)
+        r = await commission.client.get(
+            f"/api/v1/commission/people/{rep}/statement?period=2026-12", headers=h
+        )
         return r.json()["lines"]
 
     assert len(await eventually(december)) == 1
-    nov = await commission.client.get(f"/api/v1/commission/people/{rep}/statement?period=2026-11",
-                                      headers=h)
+    nov = await commission.client.get(
+        f"/api/v1/commission/people/{rep}/statement?period=2026-11", headers=h
+    )
     assert nov.json()["lines"] == []
 
 
@@ -86,23 +134,38 @@ async def test_bad_input_is_a_problem_and_writes_nothing(commission) -> None:
     rep = f"E{uuid.uuid4().hex[:6]}"
     await hire(commission, rep)
     h = finance(commission)
-    deal = {"deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "深圳海捷供应链",
-            "amount": "5000.00", "closed_at": "2026-11-02T10:00:00+08:00"}
-    assert (await commission.client.post("/api/v1/commission/deals", json=deal, headers=h)).status_code == 201
-    pay = {"payment_id": f"P-{rep}", "deal_id": deal["deal_id"], "amount": "1000.00",
-           "paid_at": "2026-11-05T10:00:00+08:00"}
-    assert (await commission.client.post("/api/v1/commission/payments", json=pay, headers=h)).status_code == 201
+    deal = {
+        "deal_id": f"D-{rep}",
+        "salesperson_id": rep,
+        "customer_name": "深圳海捷供应链",
+        "amount": "5000.00",
+        "closed_at": "2026-11-02T10:00:00+08:00",
+    }
+    assert (
+        await commission.client.post("/api/v1/commission/deals", json=deal, headers=h)
+    ).status_code == 201
+    pay = {
+        "payment_id": f"P-{rep}",
+        "deal_id": deal["deal_id"],
+        "amount": "1000.00",
+        "paid_at": "2026-11-05T10:00:00+08:00",
+    }
+    assert (
+        await commission.client.post("/api/v1/commission/payments", json=pay, headers=h)
+    ).status_code == 201
 
     async def counts():
         async with commission.runtime.sessions() as s:
             payments = (await s.execute(select(func.count()).select_from(Payment))).scalar_one()
-            outbox = (await s.execute(select(func.count()).select_from(
-                commission.runtime.tables.outbox))).scalar_one()
+            outbox = (
+                await s.execute(select(func.count()).select_from(commission.runtime.tables.outbox))
+            ).scalar_one()
         return payments, outbox
 
     async def priced():  # the valid payment's own commission event is written first
-        r = await commission.client.get(f"/api/v1/commission/people/{rep}/statement?period=2026-11",
-                                        headers=h)
+        r = await commission.client.get(
+            f"/api/v1/commission/people/{rep}/statement?period=2026-11", headers=h
+        )
         return len(r.json()["lines"]) == 1
 
     await eventually(priced)
@@ -116,15 +179,23 @@ async def test_bad_input_is_a_problem_and_writes_nothing(commission) -> None:
         ("/payments", {**pay, "payment_id": "P-new", "amount": "4000.01"}, 422, "amount"),
         ("/payments", {**pay, "payment_id": "P-new", "currency": "USD"}, 422, "currency"),
         ("/payments", {**pay, "payment_id": "P-new", "deal_id": "D-none"}, 422, "deal_id"),
-        ("/payments", {**pay, "payment_id": "P-new", "paid_at": "2026-11-05T10:00:00"}, 422, "body.paid_at"),
+        (
+            "/payments",
+            {**pay, "payment_id": "P-new", "paid_at": "2026-11-05T10:00:00"},
+            422,
+            "body.paid_at",
+        ),
         ("/payments", pay, 409, "payment_id"),
         ("/deals", {**deal, "deal_id": "D-x", "salesperson_id": "nobody"}, 422, "salesperson_id"),
         ("/deals", {**deal, "deal_id": "D-x", "amount": "99999999999.00"}, 422, "amount"),
         ("/deals", deal, 409, "deal_id"),
     ]
     for path, body, status, field in cases:
-        kwargs = {"content": body, "headers": {**h, "content-type": "application/json"}} \
-            if isinstance(body, bytes) else {"json": body, "headers": h}
+        kwargs = (
+            {"content": body, "headers": {**h, "content-type": "application/json"}}
+            if isinstance(body, bytes)
+            else {"json": body, "headers": h}
+        )
         r = await commission.client.post("/api/v1/commission" + path, **kwargs)
         assert r.status_code == status, (path, body, r.text)
         assert r.headers["content-type"] == "application/problem+json"
@@ -140,20 +211,35 @@ async def test_authentication_and_data_scope(commission) -> None:
     await hire(commission, rep, team="T1")
     url = f"/api/v1/commission/people/{rep}/statement"
     assert (await commission.client.get(url)).status_code == 401
-    assert (await commission.client.get(url, headers={"authorization": "Bearer x.y.z"})).status_code == 401
-    ok = [commission.auth(rep, ["salesperson"]), commission.auth("M1", ["sales_manager"], ["T1"]),
-          commission.auth("F", ["finance"]), commission.auth("H", ["hr_bp"])]
-    refused = [commission.auth("E-other", ["salesperson"]),
-               commission.auth("M2", ["sales_manager"], ["T2"]),
-               commission.auth("X", ["executive"]), commission.auth("I", ["it_ops"])]
+    assert (
+        await commission.client.get(url, headers={"authorization": "Bearer x.y.z"})
+    ).status_code == 401
+    ok = [
+        commission.auth(rep, ["salesperson"]),
+        commission.auth("M1", ["sales_manager"], ["T1"]),
+        commission.auth("F", ["finance"]),
+        commission.auth("H", ["hr_bp"]),
+    ]
+    refused = [
+        commission.auth("E-other", ["salesperson"]),
+        commission.auth("M2", ["sales_manager"], ["T2"]),
+        commission.auth("X", ["executive"]),
+        commission.auth("I", ["it_ops"]),
+    ]
     for headers in ok:
         assert (await commission.client.get(url, headers=headers)).status_code == 200
     for headers in refused:
         assert (await commission.client.get(url, headers=headers)).status_code == 403
-    deal = {"deal_id": f"D-{rep}", "salesperson_id": rep, "customer_name": "c", "amount": "10.00",
-            "closed_at": "2026-11-02T10:00:00+08:00"}
-    r = await commission.client.post("/api/v1/commission/deals", json=deal,
-                                     headers=commission.auth(rep, ["salesperson"]))
+    deal = {
+        "deal_id": f"D-{rep}",
+        "salesperson_id": rep,
+        "customer_name": "c",
+        "amount": "10.00",
+        "closed_at": "2026-11-02T10:00:00+08:00",
+    }
+    r = await commission.client.post(
+        "/api/v1/commission/deals", json=deal, headers=commission.auth(rep, ["salesperson"])
+    )
     assert r.status_code == 403
 
 
@@ -165,11 +251,19 @@ async def test_same_payment_event_twice_changes_nothing(commission, broker) -> N
 
     rep = f"E{uuid.uuid4().hex[:6]}"
     await hire(commission, rep)
-    event = PaymentReceived(payment_id=f"P-{rep}", deal_id=f"D-{rep}", salesperson_id=rep,
-                            amount=Decimal("200.00"), currency="CNY",
-                            paid_at=dt.datetime(2026, 11, 3, 10, tzinfo=SH), source="crm")
+    event = PaymentReceived(
+        payment_id=f"P-{rep}",
+        deal_id=f"D-{rep}",
+        salesperson_id=rep,
+        amount=Decimal("200.00"),
+        currency="CNY",
+        paid_at=dt.datetime(2026, 11, 3, 10, tzinfo=SH),
+        source="crm",
+    )
     envelope = Publisher(commission.runtime.tables, "zhanli/test").envelope(event)
-    other = Publisher(commission.runtime.tables, "zhanli/test").envelope(event)  # new id, same payment
+    other = Publisher(commission.runtime.tables, "zhanli/test").envelope(
+        event
+    )  # new id, same payment
     producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
     await producer.start()
     try:
@@ -181,10 +275,20 @@ async def test_same_payment_event_twice_changes_nothing(commission, broker) -> N
     async def lines():
         async with commission.runtime.sessions() as s:
             inbox = commission.runtime.tables.inbox
-            seen = (await s.execute(select(func.count()).select_from(inbox).where(
-                inbox.c.event_id.in_([envelope.id, other.id])))).scalar_one()
-            n = (await s.execute(select(func.count()).select_from(CommissionLine).where(
-                CommissionLine.salesperson_id == rep))).scalar_one()
+            seen = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(inbox)
+                    .where(inbox.c.event_id.in_([envelope.id, other.id]))
+                )
+            ).scalar_one()
+            n = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(CommissionLine)
+                    .where(CommissionLine.salesperson_id == rep)
+                )
+            ).scalar_one()
         return (seen, n) if seen == 2 else None
 
     assert await eventually(lines) == (2, 1)

@@ -22,32 +22,57 @@ SH = dt.timezone(dt.timedelta(hours=8))
 
 
 @pytest.fixture(scope="module")
-async def kpi(db_backend: str, broker, keypair, issuer,
-              tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningService]:
+async def kpi(
+    db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningService]:
     target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("kpi"), "kpi")
     settings = service_settings(KpiSettings, target, broker, keypair[1])
-    async with running_service(create_app, settings, Path(zhanli_kpi.__file__).parent / "migrations",
-                               issuer) as svc:
+    async with running_service(
+        create_app, settings, Path(zhanli_kpi.__file__).parent / "migrations", issuer
+    ) as svc:
         yield svc
     await target.cleanup()
 
 
 async def test_revenue_position_from_deals_and_payments(kpi) -> None:
     rep = f"E{uuid.uuid4().hex[:6]}"
-    await kpi.publish(EmployeeUpserted(employee_id=rep, name="李娜", org_unit_id="T1",
-                                       org_path=["G1", "T1"], job_role="salesperson"))
+    await kpi.publish(
+        EmployeeUpserted(
+            employee_id=rep,
+            name="李娜",
+            org_unit_id="T1",
+            org_path=["G1", "T1"],
+            job_role="salesperson",
+        )
+    )
     closed = dt.datetime(2026, 11, 2, 10, tzinfo=SH)
     for i, amount in enumerate(["100000.00", "50000.00"]):
-        await kpi.publish(DealRecorded(deal_id=f"D{i}-{rep}", salesperson_id=rep,
-                                       customer_name="宁波港通国际货代", amount=Decimal(amount),
-                                       currency="CNY", closed_at=closed))
-    await kpi.publish(PaymentReceived(payment_id=f"P-{rep}", deal_id=f"D0-{rep}", salesperson_id=rep,
-                                      amount=Decimal("30000.00"), currency="CNY",
-                                      paid_at=dt.datetime(2026, 11, 20, 9, tzinfo=SH)))
+        await kpi.publish(
+            DealRecorded(
+                deal_id=f"D{i}-{rep}",
+                salesperson_id=rep,
+                customer_name="宁波港通国际货代",
+                amount=Decimal(amount),
+                currency="CNY",
+                closed_at=closed,
+            )
+        )
+    await kpi.publish(
+        PaymentReceived(
+            payment_id=f"P-{rep}",
+            deal_id=f"D0-{rep}",
+            salesperson_id=rep,
+            amount=Decimal("30000.00"),
+            currency="CNY",
+            paid_at=dt.datetime(2026, 11, 20, 9, tzinfo=SH),
+        )
+    )
     headers = kpi.auth(rep, ["salesperson"])
 
     async def position():
-        r = await kpi.client.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-11", headers=headers)
+        r = await kpi.client.get(
+            f"/api/v1/kpi/people/{rep}/revenue?period=2026-11", headers=headers
+        )
         return r.json() if r.status_code == 200 and r.json()["payments"] == 1 else None
 
     body = await eventually(position)
@@ -55,8 +80,10 @@ async def test_revenue_position_from_deals_and_payments(kpi) -> None:
     assert Decimal(body["collected"]) == Decimal("30000.00")
     assert Decimal(body["collected_share"]) == Decimal("0.2000")
     assert body["deals"] == 2
-    other = await kpi.client.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-11",
-                                 headers=kpi.auth("someone-else", ["salesperson"]))
+    other = await kpi.client.get(
+        f"/api/v1/kpi/people/{rep}/revenue?period=2026-11",
+        headers=kpi.auth("someone-else", ["salesperson"]),
+    )
     assert other.status_code == 403
     bad = await kpi.client.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-13", headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.period"

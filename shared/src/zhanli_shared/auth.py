@@ -61,11 +61,7 @@ class Principal:
         return not self.org_units.isdisjoint(org_path)
 
     def can_view_person(self, employee_id: str, org_path: Sequence[str]) -> bool:
-        return (
-            employee_id == self.subject
-            or self.has_any(COMPANY_WIDE)
-            or self.manages(org_path)
-        )
+        return employee_id == self.subject or self.has_any(COMPANY_WIDE) or self.manages(org_path)
 
     def can_view_pay(self, employee_id: str, org_path: Sequence[str]) -> bool:
         """Pay and commission: the person, their management chain, finance and HR."""
@@ -73,9 +69,16 @@ class Principal:
 
 
 class TokenVerifier:
-    def __init__(self, *, issuer: str, audience: str, algorithms: Sequence[str],
-                 public_key: str | None = None, jwks_url: str | None = None,
-                 leeway_s: int = 30) -> None:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        algorithms: Sequence[str],
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+        leeway_s: int = 30,
+    ) -> None:
         algs = [a for a in algorithms if a in ASYMMETRIC]
         if not algs:
             raise ValueError("auth_algorithms must list at least one asymmetric algorithm")
@@ -88,8 +91,14 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
-        return cls(issuer=s.auth_issuer, audience=s.auth_audience, algorithms=s.auth_algorithms,
-                   public_key=s.public_key_pem(), jwks_url=s.auth_jwks_url, leeway_s=s.auth_leeway_s)
+        return cls(
+            issuer=s.auth_issuer,
+            audience=s.auth_audience,
+            algorithms=s.auth_algorithms,
+            public_key=s.public_key_pem(),
+            jwks_url=s.auth_jwks_url,
+            leeway_s=s.auth_leeway_s,
+        )
 
     def verify(self, token: str) -> Principal:
         try:
@@ -103,8 +112,12 @@ class TokenVerifier:
             if self.jwks is not None:
                 key = self.jwks.get_signing_key_from_jwt(token).key
             claims = jwt.decode(
-                token, key=key, algorithms=self.algorithms, audience=self.audience,
-                issuer=self.issuer, leeway=self.leeway,
+                token,
+                key=key,
+                algorithms=self.algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -116,29 +129,55 @@ class TokenVerifier:
         if not isinstance(roles, list) or not isinstance(org_units, list):
             raise Unauthorized("The token's roles and org_units must be lists.")
         return Principal(
-            subject=str(claims["sub"]), roles=frozenset(map(str, roles)),
-            org_units=frozenset(map(str, org_units)), name=claims.get("name"),
-            kind=str(claims.get("kind", "user")), token_id=claims.get("jti"),
+            subject=str(claims["sub"]),
+            roles=frozenset(map(str, roles)),
+            org_units=frozenset(map(str, org_units)),
+            name=claims.get("name"),
+            kind=str(claims.get("kind", "user")),
+            token_id=claims.get("jti"),
         )
 
 
 class TokenIssuer:
     """Signs tokens: the gateway's local issuer in the embedded mode, and tests."""
 
-    def __init__(self, private_key_pem: str, *, issuer: str, audience: str,
-                 algorithm: str = "RS256", key_id: str | None = None, ttl_s: int = 3600) -> None:
+    def __init__(
+        self,
+        private_key_pem: str,
+        *,
+        issuer: str,
+        audience: str,
+        algorithm: str = "RS256",
+        key_id: str | None = None,
+        ttl_s: int = 3600,
+    ) -> None:
         self.key, self.issuer, self.audience = private_key_pem, issuer, audience
         self.algorithm, self.kid, self.ttl = algorithm, key_id, ttl_s
 
-    def issue(self, subject: str, roles: Iterable[str], *, org_units: Iterable[str] = (),
-              name: str | None = None, kind: str = "user", ttl_s: int | None = None,
-              **extra: Any) -> str:
+    def issue(
+        self,
+        subject: str,
+        roles: Iterable[str],
+        *,
+        org_units: Iterable[str] = (),
+        name: str | None = None,
+        kind: str = "user",
+        ttl_s: int | None = None,
+        **extra: Any,
+    ) -> str:
         now = dt.datetime.now(dt.UTC)
         claims = {
-            "iss": self.issuer, "aud": self.audience, "sub": subject,
-            "iat": now, "nbf": now, "exp": now + dt.timedelta(seconds=ttl_s or self.ttl),
-            "jti": uuid.uuid4().hex, "roles": sorted(roles), "org_units": sorted(org_units),
-            "kind": kind, **extra,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "iat": now,
+            "nbf": now,
+            "exp": now + dt.timedelta(seconds=ttl_s or self.ttl),
+            "jti": uuid.uuid4().hex,
+            "roles": sorted(roles),
+            "org_units": sorted(org_units),
+            "kind": kind,
+            **extra,
         }
         if name:
             claims["name"] = name
@@ -153,12 +192,15 @@ def generate_rsa_keypair() -> tuple[str, str]:
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 

@@ -24,8 +24,12 @@ def service_main(
     argv: Sequence[str] | None = None,
 ) -> None:
     parser = argparse.ArgumentParser(prog=prog, description=f"Run the {prog} service.")
-    parser.add_argument("command", nargs="?", default="serve",
-                        choices=[m.value for m in Mode] + ["migrate", "revision"])
+    parser.add_argument(
+        "command",
+        nargs="?",
+        default="serve",
+        choices=[m.value for m in Mode] + ["migrate", "revision"],
+    )
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--revision", default="head", help="migrate: target revision")
@@ -46,6 +50,14 @@ def service_main(
     import uvicorn
 
     app = app_factory(settings, Mode(args.command))
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                access_log=False, loop="auto", http="auto", lifespan="on",
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        loop="auto",
+        http="auto",
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )

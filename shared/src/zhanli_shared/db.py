@@ -48,8 +48,9 @@ def is_sqlite(url: str) -> bool:
     return normalise_url(url).startswith("sqlite")
 
 
-def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
-                  echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False
+) -> AsyncEngine:
     """Create the service's engine. On PostgreSQL every connection uses ``schema``."""
     url = normalise_url(url)
     if is_sqlite(url):
@@ -74,8 +75,12 @@ def create_engine(url: str, *, schema: str | None = None, pool_size: int = 10,
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size,
-        pool_pre_ping=True, connect_args=connect_args,
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
@@ -146,12 +151,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a column type
+def Money() -> ExactDecimal:
     """Money in major units with two decimals (yuan and fen)."""
     return ExactDecimal(20, 2)
 
 
-def Rate() -> ExactDecimal:  # noqa: N802
+def Rate() -> ExactDecimal:
     return ExactDecimal(12, 6)
 
 

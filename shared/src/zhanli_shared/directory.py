@@ -55,13 +55,19 @@ class PeopleProjection:
     def register(self, registry: HandlerRegistry) -> None:
         registry.on(EmployeeUpserted)(self.on_employee_upserted)
 
-    async def on_employee_upserted(self, session: AsyncSession, event: EmployeeUpserted,
-                                   envelope: CloudEvent) -> None:
+    async def on_employee_upserted(
+        self, session: AsyncSession, event: EmployeeUpserted, envelope: CloudEvent
+    ) -> None:
         values = {
-            "employee_id": event.employee_id, "name": event.name,
-            "org_unit_id": event.org_unit_id, "org_path": list(event.org_path),
-            "manager_id": event.manager_id, "job_role": event.job_role,
-            "status": event.status.value, "hired_on": event.hired_on, "updated_at": utcnow(),
+            "employee_id": event.employee_id,
+            "name": event.name,
+            "org_unit_id": event.org_unit_id,
+            "org_path": list(event.org_path),
+            "manager_id": event.manager_id,
+            "job_role": event.job_role,
+            "status": event.status.value,
+            "hired_on": event.hired_on,
+            "updated_at": utcnow(),
         }
         dialect = session.bind.dialect.name if session.bind else "sqlite"
         insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -74,8 +80,14 @@ class PeopleProjection:
 
     async def get(self, session: AsyncSession, employee_id: str) -> Person | None:
         row = (
-            await session.execute(select(self.table).where(self.table.c.employee_id == employee_id))
-        ).mappings().first()
+            (
+                await session.execute(
+                    select(self.table).where(self.table.c.employee_id == employee_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             return None
         return Person(**{k: row[k] for k in Person.__dataclass_fields__})

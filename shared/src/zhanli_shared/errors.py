@@ -54,9 +54,16 @@ class Unprocessable(ProblemError):
     status, code, title = 422, "unprocessable", "Request cannot be processed"
 
 
-def problem(status: int, title: str, detail: str | None = None, *, code: str | None = None,
-            instance: str | None = None, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (code or str(status)),
         "title": title,
@@ -78,34 +85,65 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _domain(request: Request, exc: ProblemError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
-        return problem(exc.status, exc.title, exc.detail, code=exc.code,
-                       instance=request.url.path, errors=errors, **exc.extra)
+        return problem(
+            exc.status,
+            exc.title,
+            exc.detail,
+            code=exc.code,
+            instance=request.url.path,
+            errors=errors,
+            **exc.extra,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         raw = exc.errors()
         if any(e.get("type") == "json_invalid" for e in raw):
-            return problem(400, "Malformed JSON", "The request body is not valid JSON.",
-                           code="malformed-json", instance=request.url.path)
+            return problem(
+                400,
+                "Malformed JSON",
+                "The request body is not valid JSON.",
+                code="malformed-json",
+                instance=request.url.path,
+            )
         errors = [
-            {"field": _field_name(e.get("loc", ())), "message": e.get("msg", ""),
-             "type": e.get("type")}
+            {
+                "field": _field_name(e.get("loc", ())),
+                "message": e.get("msg", ""),
+                "type": e.get("type"),
+            }
             for e in raw
         ]
         fields = ", ".join(e["field"] for e in errors)
-        return problem(422, "Validation failed", f"Invalid fields: {fields}",
-                       code="validation", instance=request.url.path, errors=errors)
+        return problem(
+            422,
+            "Validation failed",
+            f"Invalid fields: {fields}",
+            code="validation",
+            instance=request.url.path,
+            errors=errors,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return problem(exc.status_code, _title(exc.status_code), str(exc.detail),
-                       instance=request.url.path, headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            _title(exc.status_code),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.exception("http.unhandled", path=request.url.path)
-        return problem(500, "Internal error", "An unexpected error occurred; it was logged.",
-                       code="internal", instance=request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "An unexpected error occurred; it was logged.",
+            code="internal",
+            instance=request.url.path,
+        )
 
 
 def _title(status: int) -> str:

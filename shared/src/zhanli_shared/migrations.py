@@ -13,14 +13,12 @@ from zhanli_shared.db import normalise_url
 from zhanli_shared.settings import ServiceSettings
 
 
-def alembic_config(settings: ServiceSettings, script_location: Path):  # type: ignore[no-untyped-def]
+def alembic_config(settings: ServiceSettings, script_location: Path):
     from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
-    cfg.set_main_option(
-        "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["settings"] = settings
     return cfg
 
@@ -49,7 +47,7 @@ def run_alembic_env(target_metadata: MetaData) -> None:
     url = normalise_url(settings.database_url)
     schema = settings.database_schema if url.startswith("postgresql") else None
 
-    def do_run(connection):  # type: ignore[no-untyped-def]
+    def do_run(connection):
         if schema:
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             connection.exec_driver_sql(f'SET search_path TO "{schema}"')
@@ -75,8 +73,12 @@ def run_alembic_env(target_metadata: MetaData) -> None:
         await engine.dispose()
 
     if context.is_offline_mode():
-        context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                          version_table_schema=schema)
+        context.configure(
+            url=url,
+            target_metadata=target_metadata,
+            literal_binds=True,
+            version_table_schema=schema,
+        )
         with context.begin_transaction():
             context.run_migrations()
     else:

@@ -30,7 +30,8 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         structlog.processors.format_exc_info,
     ]
     renderer: Any = (
-        structlog.processors.JSONRenderer(ensure_ascii=False) if json
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
@@ -59,7 +60,9 @@ class _Metrics:
             "zhanli_http_requests_total", "HTTP requests", ["service", "method", "route", "status"]
         )
         self.http_latency = Histogram(
-            "zhanli_http_request_duration_seconds", "HTTP request latency", ["service", "route"],
+            "zhanli_http_request_duration_seconds",
+            "HTTP request latency",
+            ["service", "route"],
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
         self.events_published = Counter(
@@ -69,15 +72,19 @@ class _Metrics:
             "zhanli_events_consumed_total", "Events consumed", ["service", "type", "outcome"]
         )
         self.events_dead_lettered = Counter(
-            "zhanli_events_dead_lettered_total", "Events sent to a dead-letter topic",
+            "zhanli_events_dead_lettered_total",
+            "Events sent to a dead-letter topic",
             ["service", "topic"],
         )
         self.outbox_backlog = Gauge(
-            "zhanli_outbox_backlog", "Unsent outbox rows seen by the relay (0 when drained)",
+            "zhanli_outbox_backlog",
+            "Unsent outbox rows seen by the relay (0 when drained)",
             ["service"],
         )
         self.relay_errors = Counter(
-            "zhanli_relay_errors_total", "Relay attempts that failed (broker down, ...)", ["service"]
+            "zhanli_relay_errors_total",
+            "Relay attempts that failed (broker down, ...)",
+            ["service"],
         )
 
 
@@ -124,10 +131,17 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             route = scope.get("route")
             route_path = getattr(route, "path", None) or "unmatched"
-            metrics.http_requests.labels(self.service, scope["method"], route_path, str(status)).inc()
+            metrics.http_requests.labels(
+                self.service, scope["method"], route_path, str(status)
+            ).inc()
             metrics.http_latency.labels(self.service, route_path).observe(elapsed)
             if not route_path.startswith(("/health", "/metrics")):
-                self.log.info("http.request", method=scope["method"], path=scope["path"],
-                              status=status, duration_ms=round(elapsed * 1000, 2))
+                self.log.info(
+                    "http.request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")
             _request_id.reset(token)

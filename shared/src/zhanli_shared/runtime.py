@@ -134,8 +134,10 @@ def health_router(readiness: Readiness | None = None) -> APIRouter:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["broker"] = "ok" if await runtime.broker_ok() else "unreachable"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse({"status": "ready" if ok else "not_ready", "checks": checks},
-                            status_code=200 if ok else 503)
+        return JSONResponse(
+            {"status": "ready" if ok else "not_ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:
@@ -165,24 +167,38 @@ def create_service_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url, schema=settings.database_schema,
-                               pool_size=settings.database_pool_size, echo=settings.database_echo)
+        engine = create_engine(
+            settings.database_url,
+            schema=settings.database_schema,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+        )
         sessions = session_factory(engine)
         verifier = None
         if settings.public_key_pem() or settings.auth_jwks_url:
             verifier = TokenVerifier.from_settings(settings)
-        runtime = Runtime(settings=settings, engine=engine, sessions=sessions, tables=tables,
-                          publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
-                          verifier=verifier)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            tables=tables,
+            publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
+            verifier=verifier,
+        )
         app.state.runtime = runtime
         app.state.verifier = verifier
         if mode in (Mode.SERVE, Mode.RELAY) and settings.relay_enabled:
             runtime.relay = OutboxRelay(settings, engine, sessions, tables)
             await runtime.relay.start()
-        if mode in (Mode.SERVE, Mode.CONSUME) and settings.consumer_enabled and registry \
-                and registry.handlers:
-            runner = ConsumerRunner(settings, sessions, tables, registry,
-                                    after_commit=runtime.wake_relay)
+        if (
+            mode in (Mode.SERVE, Mode.CONSUME)
+            and settings.consumer_enabled
+            and registry
+            and registry.handlers
+        ):
+            runner = ConsumerRunner(
+                settings, sessions, tables, registry, after_commit=runtime.wake_relay
+            )
             runtime.consumers.append(runner)
             await runner.start()
         if on_start is not None:
@@ -200,8 +216,13 @@ def create_service_app(
             await engine.dispose()
             log.info("service.stopped")
 
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan,
-                  docs_url="/docs" if mode in (Mode.SERVE, Mode.API) else None)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url="/docs" if mode in (Mode.SERVE, Mode.API) else None,
+    )
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router(readiness))

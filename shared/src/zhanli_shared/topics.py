@@ -11,8 +11,9 @@ from zhanli_shared.events.contracts import all_contracts
 from zhanli_shared.events.kafka import dead_letter_topic, ensure_topics
 from zhanli_shared.settings import ServiceSettings
 
-CONSUMER_GROUPS = [f"zhanli-{name}" for name in
-                   ("gateway", "talent", "learning", "kpi", "commission", "retention")]
+CONSUMER_GROUPS = [
+    f"zhanli-{name}" for name in ("gateway", "talent", "learning", "kpi", "commission", "retention")
+]
 
 
 def platform_topics() -> list[str]:

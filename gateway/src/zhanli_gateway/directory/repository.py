@@ -27,14 +27,18 @@ async def list_units(session: AsyncSession) -> Sequence[OrgUnit]:
     return (await session.execute(select(OrgUnit).order_by(OrgUnit.org_unit_id))).scalars().all()
 
 
-async def list_employees(session: AsyncSession, *, org_unit_ids: Sequence[str] | None,
-                         limit: int, offset: int) -> tuple[Sequence[Employee], int]:
+async def list_employees(
+    session: AsyncSession, *, org_unit_ids: Sequence[str] | None, limit: int, offset: int
+) -> tuple[Sequence[Employee], int]:
     stmt = select(Employee)
     if org_unit_ids is not None:
         stmt = stmt.where(Employee.org_unit_id.in_(org_unit_ids))
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
-    rows = (await session.execute(stmt.order_by(Employee.employee_id).limit(limit)
-                                  .offset(offset))).scalars().all()
+    rows = (
+        (await session.execute(stmt.order_by(Employee.employee_id).limit(limit).offset(offset)))
+        .scalars()
+        .all()
+    )
     return rows, total
 
 

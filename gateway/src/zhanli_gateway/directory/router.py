@@ -22,10 +22,14 @@ router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
 WRITERS = (Role.HR_ADMIN, Role.HR_BP, Role.INTEGRATION)
 
 
-@router.put("/org-units/{org_unit_id}", response_model=OrgUnitRead,
-            dependencies=[Depends(require_roles(*WRITERS))])
-async def put_org_unit(org_unit_id: str, body: OrgUnitWrite, session: SessionDep,
-                       publisher: PublisherDep) -> OrgUnitRead:
+@router.put(
+    "/org-units/{org_unit_id}",
+    response_model=OrgUnitRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def put_org_unit(
+    org_unit_id: str, body: OrgUnitWrite, session: SessionDep, publisher: PublisherDep
+) -> OrgUnitRead:
     if body.org_unit_id != org_unit_id:
         raise Unprocessable("org_unit_id in the body must match the URL.", field="org_unit_id")
     return OrgUnitRead.model_validate(await service.upsert_unit(session, publisher, body))
@@ -37,10 +41,14 @@ async def list_org_units(principal: CurrentPrincipal, session: SessionDep) -> li
     return [OrgUnitRead.model_validate(u) for u in await repository.list_units(session)]
 
 
-@router.put("/employees/{employee_id}", response_model=EmployeeRead,
-            dependencies=[Depends(require_roles(*WRITERS))])
-async def put_employee(employee_id: str, body: EmployeeWrite, session: SessionDep,
-                       publisher: PublisherDep) -> EmployeeRead:
+@router.put(
+    "/employees/{employee_id}",
+    response_model=EmployeeRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def put_employee(
+    employee_id: str, body: EmployeeWrite, session: SessionDep, publisher: PublisherDep
+) -> EmployeeRead:
     if body.employee_id != employee_id:
         raise Unprocessable("employee_id in the body must match the URL.", field="employee_id")
     return EmployeeRead.model_validate(await service.upsert_employee(session, publisher, body))
@@ -48,7 +56,8 @@ async def put_employee(employee_id: str, body: EmployeeWrite, session: SessionDe
 
 @router.get("/employees", response_model=Page[EmployeeRead])
 async def list_employees(
-    principal: CurrentPrincipal, session: SessionDep,
+    principal: CurrentPrincipal,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[EmployeeRead]:
@@ -59,20 +68,27 @@ async def list_employees(
             me = await repository.get_employee(session, principal.subject)
             items = [EmployeeRead.model_validate(me)] if me else []
             return Page(items=items, total=len(items), limit=limit, offset=offset)
-    rows, total = await repository.list_employees(session, org_unit_ids=scope, limit=limit,
-                                                  offset=offset)
-    return Page(items=[EmployeeRead.model_validate(r) for r in rows], total=total, limit=limit,
-                offset=offset)
+    rows, total = await repository.list_employees(
+        session, org_unit_ids=scope, limit=limit, offset=offset
+    )
+    return Page(
+        items=[EmployeeRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/employees/{employee_id}", response_model=EmployeeRead)
-async def read_employee(employee_id: str, principal: CurrentPrincipal,
-                        session: SessionDep) -> EmployeeRead:
+async def read_employee(
+    employee_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> EmployeeRead:
     emp = await repository.get_employee(session, employee_id)
     if emp is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     unit = await repository.get_unit(session, emp.org_unit_id)
-    if not principal.can_view_person(employee_id, unit.path if unit else []) \
-            and not principal.has_any({Role.INTEGRATION}):
+    if not principal.can_view_person(
+        employee_id, unit.path if unit else []
+    ) and not principal.has_any({Role.INTEGRATION}):
         raise Forbidden("Outside your data scope.")
     return EmployeeRead.model_validate(emp)

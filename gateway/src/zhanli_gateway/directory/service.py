@@ -27,25 +27,37 @@ async def upsert_unit(session: AsyncSession, publisher: Publisher, data: OrgUnit
         unit = OrgUnit(org_unit_id=data.org_unit_id)
         session.add(unit)
     elif unit.path != path and unit.parent_id != data.parent_id:
-        raise Unprocessable("Moving a unit to another parent is done by an HRIS import.",
-                            field="parent_id")
+        raise Unprocessable(
+            "Moving a unit to another parent is done by an HRIS import.", field="parent_id"
+        )
     unit.name, unit.kind, unit.parent_id = data.name, data.kind.value, data.parent_id
     unit.manager_id, unit.path, unit.updated_at = data.manager_id, path, utcnow()
     await session.flush()
-    await publisher.publish(session, OrgUnitUpserted(
-        org_unit_id=unit.org_unit_id, name=unit.name, kind=data.kind, parent_id=unit.parent_id,
-        manager_id=unit.manager_id, path=path,
-    ))
+    await publisher.publish(
+        session,
+        OrgUnitUpserted(
+            org_unit_id=unit.org_unit_id,
+            name=unit.name,
+            kind=data.kind,
+            parent_id=unit.parent_id,
+            manager_id=unit.manager_id,
+            path=path,
+        ),
+    )
     return unit
 
 
-async def upsert_employee(session: AsyncSession, publisher: Publisher,
-                          data: EmployeeWrite) -> Employee:
+async def upsert_employee(
+    session: AsyncSession, publisher: Publisher, data: EmployeeWrite
+) -> Employee:
     unit = await repository.get_unit(session, data.org_unit_id)
     if unit is None:
         raise Unprocessable(f"Unknown org unit {data.org_unit_id!r}.", field="org_unit_id")
-    if data.manager_id and data.manager_id != data.employee_id \
-            and await repository.get_employee(session, data.manager_id) is None:
+    if (
+        data.manager_id
+        and data.manager_id != data.employee_id
+        and await repository.get_employee(session, data.manager_id) is None
+    ):
         raise Unprocessable(f"Unknown manager {data.manager_id!r}.", field="manager_id")
     emp = await repository.get_employee(session, data.employee_id)
     if emp is None:
@@ -55,9 +67,18 @@ async def upsert_employee(session: AsyncSession, publisher: Publisher,
     emp.job_role, emp.roles = data.job_role, [r.value for r in data.roles]
     emp.status, emp.hired_on, emp.updated_at = data.status.value, data.hired_on, utcnow()
     await session.flush()
-    await publisher.publish(session, EmployeeUpserted(
-        employee_id=emp.employee_id, name=emp.name, org_unit_id=emp.org_unit_id,
-        org_path=list(unit.path), manager_id=emp.manager_id, job_role=emp.job_role,
-        roles=list(emp.roles), status=data.status, hired_on=emp.hired_on,
-    ))
+    await publisher.publish(
+        session,
+        EmployeeUpserted(
+            employee_id=emp.employee_id,
+            name=emp.name,
+            org_unit_id=emp.org_unit_id,
+            org_path=list(unit.path),
+            manager_id=emp.manager_id,
+            job_role=emp.job_role,
+            roles=list(emp.roles),
+            status=data.status,
+            hired_on=emp.hired_on,
+        ),
+    )
     return emp

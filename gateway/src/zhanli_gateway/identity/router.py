@@ -6,8 +6,8 @@ import json
 from typing import Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jwt.algorithms import RSAAlgorithm
 from fastapi import APIRouter, Depends, Request, status
+from jwt.algorithms import RSAAlgorithm
 
 from zhanli_gateway.identity import service
 from zhanli_gateway.identity.schemas import TokenRequest, TokenResponse, UserCreate, UserRead
@@ -32,8 +32,12 @@ async def issue_token(body: TokenRequest, request: Request, session: SessionDep)
     return TokenResponse(access_token=token, expires_in=issuer.ttl)
 
 
-@router.post("/api/v1/auth/users", status_code=status.HTTP_201_CREATED, response_model=UserRead,
-             dependencies=[Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))])
+@router.post(
+    "/api/v1/auth/users",
+    status_code=status.HTTP_201_CREATED,
+    response_model=UserRead,
+    dependencies=[Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))],
+)
 async def create_user(body: UserCreate, request: Request, session: SessionDep) -> UserRead:
     _issuer(request)
     return UserRead.model_validate(await service.create_user(session, body))

@@ -23,9 +23,16 @@ async def ensure_bootstrap_admin(session: AsyncSession, password: str | None) ->
     count = (await session.execute(select(func.count()).select_from(LocalUser))).scalar_one()
     if count or not password:
         return False
-    session.add(LocalUser(username=BOOTSTRAP_ADMIN, password_hash=hash_password(password),
-                          employee_id=None, roles=[Role.HR_ADMIN.value, Role.IT_OPS.value],
-                          active=True, created_at=utcnow()))
+    session.add(
+        LocalUser(
+            username=BOOTSTRAP_ADMIN,
+            password_hash=hash_password(password),
+            employee_id=None,
+            roles=[Role.HR_ADMIN.value, Role.IT_OPS.value],
+            active=True,
+            created_at=utcnow(),
+        )
+    )
     log.info("identity.bootstrap_admin_created", username=BOOTSTRAP_ADMIN)
     return True
 
@@ -33,16 +40,20 @@ async def ensure_bootstrap_admin(session: AsyncSession, password: str | None) ->
 async def create_user(session: AsyncSession, data: UserCreate) -> LocalUser:
     if await session.get(LocalUser, data.username) is not None:
         raise Conflict(f"User {data.username!r} already exists.", field="username")
-    user = LocalUser(username=data.username, password_hash=hash_password(data.password),
-                     employee_id=data.employee_id, roles=[r.value for r in data.roles],
-                     active=True, created_at=utcnow())
+    user = LocalUser(
+        username=data.username,
+        password_hash=hash_password(data.password),
+        employee_id=data.employee_id,
+        roles=[r.value for r in data.roles],
+        active=True,
+        created_at=utcnow(),
+    )
     session.add(user)
     await session.flush()
     return user
 
 
-async def login(session: AsyncSession, issuer: TokenIssuer, username: str,
-                password: str) -> str:
+async def login(session: AsyncSession, issuer: TokenIssuer, username: str, password: str) -> str:
     user = await session.get(LocalUser, username)
     if user is None or not user.active or not verify_password(password, user.password_hash):
         raise Unauthorized("Unknown user or wrong password.")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zhanli_shared.cli import service_main
 from zhanli_commission.main import create_app
 from zhanli_commission.settings import CommissionSettings
+from zhanli_shared.cli import service_main
 
 
 def main() -> None:
-    service_main(prog="zhanli-commission", settings_factory=CommissionSettings, app_factory=create_app,
-                 migrations_dir=Path(__file__).parent / "migrations")
+    service_main(
+        prog="zhanli-commission",
+        settings_factory=CommissionSettings,
+        app_factory=create_app,
+        migrations_dir=Path(__file__).parent / "migrations",
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,12 @@ def create_app(settings: CommissionSettings | None = None, mode: Mode = Mode.SER
     PeopleProjection(people_table).register(registry)
     handlers.register(registry, Publisher(event_tables, "zhanli/commission"), settings)
     return create_service_app(
-        settings, metadata=metadata, tables=event_tables, registry=registry, mode=mode,
-        routers=[sales_router, commissions_router], title="Zhanli commission",
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        registry=registry,
+        mode=mode,
+        routers=[sales_router, commissions_router],
+        title="Zhanli commission",
         description="Deals and payments in; commission computed the moment money is collected.",
     )

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import ClassVar
 
 from pydantic import Field
-
 from pydantic_settings import SettingsConfigDict
 
 from zhanli_shared.settings import ServiceSettings
@@ -15,11 +14,14 @@ from zhanli_shared.settings import ServiceSettings
 class CommissionSettings(ServiceSettings):
     service_name: ClassVar[str] = "commission"
     default_port: ClassVar[int] = 8004
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_COMMISSION_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_COMMISSION_", extra="ignore", env_nested_delimiter="__"
+    )
 
-    flat_rate: Decimal = Field(default=Decimal("0.03"), ge=0, le=1,
-                               description="Flat commission rate on collected money")
+    flat_rate: Decimal = Field(
+        default=Decimal("0.03"), ge=0, le=1, description="Flat commission rate on collected money"
+    )
     rounding: str = Field(default="half_up", pattern="^(half_up|half_even)$")
-    max_amount: Decimal = Field(default=Decimal("1000000000"),
-                                description="Largest single deal or payment accepted")
+    max_amount: Decimal = Field(
+        default=Decimal("1000000000"), description="Largest single deal or payment accepted"
+    )

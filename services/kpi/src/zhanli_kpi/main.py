@@ -18,6 +18,12 @@ def create_app(settings: KpiSettings | None = None, mode: Mode = Mode.SERVE) -> 
     registry = HandlerRegistry()
     PeopleProjection(people_table).register(registry)
     revenue_handlers.register(registry, settings)
-    return create_service_app(settings, metadata=metadata, tables=event_tables,
-                              registry=registry, mode=mode, routers=[revenue_router],
-                              title="Zhanli KPI")
+    return create_service_app(
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        registry=registry,
+        mode=mode,
+        routers=[revenue_router],
+        title="Zhanli KPI",
+    )

@@ -12,5 +12,6 @@ from zhanli_shared.settings import ServiceSettings
 class KpiSettings(ServiceSettings):
     service_name: ClassVar[str] = "kpi"
     default_port: ClassVar[int] = 8003
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_KPI_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_KPI_", extra="ignore", env_nested_delimiter="__"
+    )

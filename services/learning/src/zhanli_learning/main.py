@@ -16,5 +16,11 @@ def create_app(settings: LearningSettings | None = None, mode: Mode = Mode.SERVE
     settings = settings or LearningSettings()
     registry = HandlerRegistry()
     PeopleProjection(people_table).register(registry)
-    return create_service_app(settings, metadata=metadata, tables=event_tables,
-                              registry=registry, mode=mode, title="Zhanli learning")
+    return create_service_app(
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        registry=registry,
+        mode=mode,
+        title="Zhanli learning",
+    )

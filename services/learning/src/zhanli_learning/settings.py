@@ -12,5 +12,6 @@ from zhanli_shared.settings import ServiceSettings
 class LearningSettings(ServiceSettings):
     service_name: ClassVar[str] = "learning"
     default_port: ClassVar[int] = 8002
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_LEARNING_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_LEARNING_", extra="ignore", env_nested_delimiter="__"
+    )

@@ -16,5 +16,11 @@ def create_app(settings: RetentionSettings | None = None, mode: Mode = Mode.SERV
     settings = settings or RetentionSettings()
     registry = HandlerRegistry()
     PeopleProjection(people_table).register(registry)
-    return create_service_app(settings, metadata=metadata, tables=event_tables,
-                              registry=registry, mode=mode, title="Zhanli retention")
+    return create_service_app(
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        registry=registry,
+        mode=mode,
+        title="Zhanli retention",
+    )

@@ -12,5 +12,6 @@ from zhanli_shared.settings import ServiceSettings
 class RetentionSettings(ServiceSettings):
     service_name: ClassVar[str] = "retention"
     default_port: ClassVar[int] = 8005
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_RETENTION_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_RETENTION_", extra="ignore", env_nested_delimiter="__"
+    )

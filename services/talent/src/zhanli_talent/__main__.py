@@ -10,8 +10,12 @@ from zhanli_talent.settings import TalentSettings
 
 
 def main() -> None:
-    service_main(prog="zhanli-talent", settings_factory=TalentSettings, app_factory=create_app,
-                 migrations_dir=Path(__file__).parent / "migrations")
+    service_main(
+        prog="zhanli-talent",
+        settings_factory=TalentSettings,
+        app_factory=create_app,
+        migrations_dir=Path(__file__).parent / "migrations",
+    )
 
 
 if __name__ == "__main__":

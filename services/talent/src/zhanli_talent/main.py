@@ -5,16 +5,22 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from zhanli_talent.db import event_tables, metadata, people_table
-from zhanli_talent.settings import TalentSettings
 from zhanli_shared.directory import PeopleProjection
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.runtime import Mode, create_service_app
+from zhanli_talent.db import event_tables, metadata, people_table
+from zhanli_talent.settings import TalentSettings
 
 
 def create_app(settings: TalentSettings | None = None, mode: Mode = Mode.SERVE) -> FastAPI:
     settings = settings or TalentSettings()
     registry = HandlerRegistry()
     PeopleProjection(people_table).register(registry)
-    return create_service_app(settings, metadata=metadata, tables=event_tables,
-                              registry=registry, mode=mode, title="Zhanli talent")
+    return create_service_app(
+        settings,
+        metadata=metadata,
+        tables=event_tables,
+        registry=registry,
+        mode=mode,
+        title="Zhanli talent",
+    )

@@ -12,5 +12,6 @@ from zhanli_shared.settings import ServiceSettings
 class TalentSettings(ServiceSettings):
     service_name: ClassVar[str] = "talent"
     default_port: ClassVar[int] = 8001
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_TALENT_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_TALENT_", extra="ignore", env_nested_delimiter="__"
+    )

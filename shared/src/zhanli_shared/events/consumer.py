@@ -74,10 +74,16 @@ def decode(record: ConsumerRecord) -> tuple[CloudEvent, EventContract]:
 
 
 class ConsumerRunner:
-    def __init__(self, settings: ServiceSettings, sessions: async_sessionmaker[AsyncSession],
-                 tables: EventTables, registry: HandlerRegistry, *,
-                 group_id: str | None = None,
-                 after_commit: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: EventTables,
+        registry: HandlerRegistry,
+        *,
+        group_id: str | None = None,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.sessions = sessions
         self.tables = tables
@@ -169,9 +175,13 @@ class ConsumerRunner:
                     applied = await self._apply(envelope, payload, handler)
                     if applied:
                         self.handled_total += 1
-                        metrics.events_consumed.labels(self.settings.service_name, envelope.type, "applied").inc()
+                        metrics.events_consumed.labels(
+                            self.settings.service_name, envelope.type, "applied"
+                        ).inc()
                     else:
-                        metrics.events_consumed.labels(self.settings.service_name, envelope.type, "duplicate").inc()
+                        metrics.events_consumed.labels(
+                            self.settings.service_name, envelope.type, "duplicate"
+                        ).inc()
                     return
                 except asyncio.CancelledError:
                     raise
@@ -179,7 +189,9 @@ class ConsumerRunner:
                     last_exc = exc
                     log.warning("consumer.handler_failed", attempt=attempt, error=repr(exc))
                     if attempt < self.settings.consumer_max_attempts:
-                        await asyncio.sleep(self.settings.consumer_retry_backoff_s * 2 ** (attempt - 1))
+                        await asyncio.sleep(
+                            self.settings.consumer_retry_backoff_s * 2 ** (attempt - 1)
+                        )
             assert last_exc is not None
             await self._dead_letter(record, last_exc, attempts=self.settings.consumer_max_attempts)
         finally:
@@ -200,7 +212,9 @@ class ConsumerRunner:
                     return False
                 await session.execute(
                     insert(inbox).values(
-                        consumer=self.group_id, event_id=envelope.id, topic=envelope.type,
+                        consumer=self.group_id,
+                        event_id=envelope.id,
+                        topic=envelope.type,
                         processed_at=utcnow(),
                     )
                 )
@@ -228,8 +242,13 @@ class ConsumerRunner:
         await self._dlq.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
         self.dead_lettered_total += 1
         metrics.events_dead_lettered.labels(self.settings.service_name, record.topic).inc()
-        log.error("consumer.dead_lettered", topic=record.topic, offset=record.offset,
-                  dlq=topic, error=error)
+        log.error(
+            "consumer.dead_lettered",
+            topic=record.topic,
+            offset=record.offset,
+            dlq=topic,
+            error=error,
+        )
 
     def assignment(self) -> set[TopicPartition]:
         return set(self._consumer.assignment()) if self._consumer else set()

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class CloudEvent(BaseModel):
-    """A CloudEvents 1.0 envelope; ``type`` is the topic name, e.g. ``zhanli.sales.payment_received.v1``."""
+    """A CloudEvents 1.0 envelope; ``type`` is the topic, e.g. zhanli.sales.payment_received.v1."""
 
     model_config = ConfigDict(extra="allow")
 

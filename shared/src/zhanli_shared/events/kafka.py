@@ -51,7 +51,9 @@ def consumer_options(settings: ServiceSettings, group_id: str) -> dict[str, Any]
         "group_id": group_id,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
-        "isolation_level": "read_committed" if settings.kafka_enable_idempotence else "read_uncommitted",
+        "isolation_level": "read_committed"
+        if settings.kafka_enable_idempotence
+        else "read_uncommitted",
         "max_poll_records": settings.consumer_batch_size,
         **_security(settings),
     }
@@ -83,10 +85,14 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[st
         missing = [t for t in topics if t not in existing]
         if missing:
             try:
-                await admin.create_topics([
-                    NewTopic(t, settings.kafka_topic_partitions, settings.kafka_replication_factor)
-                    for t in missing
-                ])
+                await admin.create_topics(
+                    [
+                        NewTopic(
+                            t, settings.kafka_topic_partitions, settings.kafka_replication_factor
+                        )
+                        for t in missing
+                    ]
+                )
             except TopicAlreadyExistsError:
                 pass
         return missing

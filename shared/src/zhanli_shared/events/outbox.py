@@ -71,8 +71,9 @@ class Publisher:
         self.tables = tables
         self.source = source
 
-    def envelope(self, event: EventContract, *, subject: str | None = None,
-                 time: dt.datetime | None = None) -> CloudEvent:
+    def envelope(
+        self, event: EventContract, *, subject: str | None = None, time: dt.datetime | None = None
+    ) -> CloudEvent:
         extra = {}
         rid = current_request_id()
         if rid:
@@ -86,8 +87,9 @@ class Publisher:
             **extra,
         )
 
-    async def publish(self, session: AsyncSession, event: EventContract, *,
-                      subject: str | None = None) -> CloudEvent:
+    async def publish(
+        self, session: AsyncSession, event: EventContract, *, subject: str | None = None
+    ) -> CloudEvent:
         envelope = self.envelope(event, subject=subject)
         await session.execute(
             insert(self.tables.outbox).values(
@@ -100,5 +102,3 @@ class Publisher:
         )
         session.info.setdefault("published", []).append(envelope.id)
         return envelope
-
-

@@ -28,8 +28,13 @@ log = structlog.get_logger("zhanli.relay")
 
 
 class OutboxRelay:
-    def __init__(self, settings: ServiceSettings, engine: AsyncEngine,
-                 sessions: async_sessionmaker[AsyncSession], tables: EventTables) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        tables: EventTables,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
@@ -110,7 +115,7 @@ class OutboxRelay:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
-    async def _hold_leader_lock(self, conn):  # type: ignore[no-untyped-def]
+    async def _hold_leader_lock(self, conn):
         if conn is not None:
             return conn
         key = zlib.crc32(f"zhanli-relay:{self.settings.service_name}".encode()) & 0x7FFFFFFF

@@ -48,12 +48,22 @@ class RunningService:
         runtime.wake_relay()
 
 
-def service_settings(settings_cls: type[ServiceSettings], target: DatabaseTarget, broker: Any,
-                  public_pem: str, **overrides: Any) -> ServiceSettings:
+def service_settings(
+    settings_cls: type[ServiceSettings],
+    target: DatabaseTarget,
+    broker: Any,
+    public_pem: str,
+    **overrides: Any,
+) -> ServiceSettings:
     values: dict[str, Any] = {
-        "database_url": target.url, "kafka_bootstrap_servers": broker.bootstrap,
-        "auth_issuer": TEST_ISSUER, "auth_audience": TEST_AUDIENCE, "auth_public_key": public_pem,
-        "relay_poll_interval_s": 0.1, "consumer_retry_backoff_s": 0.01, "log_json": True,
+        "database_url": target.url,
+        "kafka_bootstrap_servers": broker.bootstrap,
+        "auth_issuer": TEST_ISSUER,
+        "auth_audience": TEST_AUDIENCE,
+        "auth_public_key": public_pem,
+        "relay_poll_interval_s": 0.1,
+        "consumer_retry_backoff_s": 0.01,
+        "log_json": True,
         "log_level": "WARNING",
         # A group of its own: a new member of a group just left waits for a rebalance.
         "consumer_group_id": f"test-{settings_cls.service_name}-{uuid.uuid4().hex[:8]}",
@@ -66,8 +76,11 @@ def service_settings(settings_cls: type[ServiceSettings], target: DatabaseTarget
 
 @contextlib.asynccontextmanager
 async def running_service(
-    create_app: Callable[..., Any], settings: ServiceSettings, migrations_dir: Path,
-    issuer: TokenIssuer, mode: Mode = Mode.SERVE,
+    create_app: Callable[..., Any],
+    settings: ServiceSettings,
+    migrations_dir: Path,
+    issuer: TokenIssuer,
+    mode: Mode = Mode.SERVE,
 ) -> AsyncIterator[RunningService]:
     from zhanli_shared.events.kafka import dead_letter_topic, ensure_topics
     from zhanli_shared.topics import platform_topics

@@ -14,6 +14,7 @@ from zhanli_shared.events.outbox import Publisher
 
 def register(registry: HandlerRegistry, publisher: Publisher, settings: CommissionSettings) -> None:
     @registry.on(PaymentReceived)
-    async def on_payment_received(session: AsyncSession, event: PaymentReceived,
-                                  envelope: CloudEvent) -> None:
+    async def on_payment_received(
+        session: AsyncSession, event: PaymentReceived, envelope: CloudEvent
+    ) -> None:
         await service.apply_payment(session, publisher, settings, event, envelope.id)

@@ -13,17 +13,20 @@ async def line_for_payment(session: AsyncSession, payment_id: str) -> Commission
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def period_total(session: AsyncSession, salesperson_id: str, period: str, *,
-                       for_update: bool = False) -> PeriodTotal | None:
-    stmt = select(PeriodTotal).where(PeriodTotal.salesperson_id == salesperson_id,
-                                     PeriodTotal.period == period)
+async def period_total(
+    session: AsyncSession, salesperson_id: str, period: str, *, for_update: bool = False
+) -> PeriodTotal | None:
+    stmt = select(PeriodTotal).where(
+        PeriodTotal.salesperson_id == salesperson_id, PeriodTotal.period == period
+    )
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def lines_of_period(session: AsyncSession, salesperson_id: str,
-                          period: str) -> list[CommissionLine]:
+async def lines_of_period(
+    session: AsyncSession, salesperson_id: str, period: str
+) -> list[CommissionLine]:
     stmt = (
         select(CommissionLine)
         .where(CommissionLine.salesperson_id == salesperson_id, CommissionLine.period == period)

@@ -11,31 +11,42 @@ from zhanli_commission.commissions import repository
 from zhanli_commission.commissions.schemas import CommissionLineRead, CommissionStatement
 from zhanli_commission.sales.service import people
 from zhanli_shared.auth import CurrentPrincipal
+from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Forbidden, NotFound
 from zhanli_shared.money import business_month
-from zhanli_shared.db import utcnow
 from zhanli_shared.runtime import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["commissions"])
 
-Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                                     description="Business month YYYY-MM; default: current")]
+Period = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Business month YYYY-MM; default: current"
+    ),
+]
 
 
 @router.get("/people/{employee_id}/statement", response_model=CommissionStatement)
-async def read_statement(employee_id: str, principal: CurrentPrincipal, session: SessionDep,
-                         runtime: RuntimeDep, period: Period = None) -> CommissionStatement:
+async def read_statement(
+    employee_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    period: Period = None,
+) -> CommissionStatement:
     person = await people.get(session, employee_id)
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_pay(employee_id, person.org_path):
-        raise Forbidden("Commission figures are visible to the person, their managers, "
-                        "finance and HR only.")
+        raise Forbidden(
+            "Commission figures are visible to the person, their managers, finance and HR only."
+        )
     period = period or business_month(utcnow(), runtime.settings.timezone)
     total = await repository.period_total(session, employee_id, period)
     lines = await repository.lines_of_period(session, employee_id, period)
     return CommissionStatement(
-        salesperson_id=employee_id, period=period,
+        salesperson_id=employee_id,
+        period=period,
         currency=total.currency if total else runtime.settings.currency,
         total=total.total if total else Decimal("0.00"),
         basis_total=total.basis_total if total else Decimal("0.00"),

@@ -20,6 +20,9 @@ async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
 
 
 async def payments_of_deal(session: AsyncSession, deal_id: str) -> list[Payment]:
-    stmt = select(Payment).where(Payment.deal_id == deal_id).order_by(Payment.paid_at,
-                                                                      Payment.payment_id)
+    stmt = (
+        select(Payment)
+        .where(Payment.deal_id == deal_id)
+        .order_by(Payment.paid_at, Payment.payment_id)
+    )
     return list((await session.execute(stmt)).scalars())

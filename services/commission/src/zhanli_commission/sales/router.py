@@ -16,16 +16,22 @@ WRITERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN)
 READERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN, Role.SALES_MANAGER, Role.EXECUTIVE)
 
 
-@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealRead,
-             dependencies=[Depends(require_roles(*WRITERS))])
-async def create_deal(body: DealCreate, session: SessionDep, publisher: PublisherDep,
-                      runtime: RuntimeDep) -> DealRead:
+@router.post(
+    "/deals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DealRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def create_deal(
+    body: DealCreate, session: SessionDep, publisher: PublisherDep, runtime: RuntimeDep
+) -> DealRead:
     deal = await service.record_deal(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
     return DealRead.model_validate(deal)
 
 
-@router.get("/deals/{deal_id}", response_model=DealRead,
-            dependencies=[Depends(require_roles(*READERS))])
+@router.get(
+    "/deals/{deal_id}", response_model=DealRead, dependencies=[Depends(require_roles(*READERS))]
+)
 async def read_deal(deal_id: str, session: SessionDep) -> DealRead:
     deal = await repository.get_deal(session, deal_id)
     if deal is None:
@@ -33,9 +39,14 @@ async def read_deal(deal_id: str, session: SessionDep) -> DealRead:
     return DealRead.model_validate(deal)
 
 
-@router.post("/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentRead,
-             dependencies=[Depends(require_roles(*WRITERS))])
-async def create_payment(body: PaymentCreate, session: SessionDep, publisher: PublisherDep,
-                         runtime: RuntimeDep) -> PaymentRead:
+@router.post(
+    "/payments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PaymentRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def create_payment(
+    body: PaymentCreate, session: SessionDep, publisher: PublisherDep, runtime: RuntimeDep
+) -> PaymentRead:
     payment = await service.record_payment(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
     return PaymentRead.model_validate(payment)

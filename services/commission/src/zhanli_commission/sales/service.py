@@ -18,21 +18,25 @@ from zhanli_shared.events.outbox import Publisher
 people = PeopleProjection(people_table)
 
 
-async def record_deal(session: AsyncSession, publisher: Publisher, settings: CommissionSettings,
-                      data: DealCreate) -> Deal:
+async def record_deal(
+    session: AsyncSession, publisher: Publisher, settings: CommissionSettings, data: DealCreate
+) -> Deal:
     if data.amount > settings.max_amount:
-        raise Unprocessable(f"Amount exceeds the largest accepted deal ({settings.max_amount}).",
-                            field="amount")
+        raise Unprocessable(
+            f"Amount exceeds the largest accepted deal ({settings.max_amount}).", field="amount"
+        )
     if data.currency != settings.currency:
-        raise Unprocessable(f"Currency {data.currency} does not match the company currency "
-                            f"{settings.currency}.", field="currency")
+        raise Unprocessable(
+            f"Currency {data.currency} does not match the company currency {settings.currency}.",
+            field="currency",
+        )
     person = await people.get(session, data.salesperson_id)
     if person is None:
-        raise Unprocessable(f"Unknown salesperson {data.salesperson_id!r}.",
-                            field="salesperson_id")
+        raise Unprocessable(f"Unknown salesperson {data.salesperson_id!r}.", field="salesperson_id")
     if person.status == "left":
-        raise Unprocessable(f"Salesperson {data.salesperson_id!r} has left the company.",
-                            field="salesperson_id")
+        raise Unprocessable(
+            f"Salesperson {data.salesperson_id!r} has left the company.", field="salesperson_id"
+        )
     if await repository.get_deal(session, data.deal_id) is not None:
         raise Conflict(f"Deal {data.deal_id!r} already exists.", field="deal_id")
     deal = Deal(**data.model_dump(), collected=0, created_at=utcnow())
@@ -42,23 +46,27 @@ async def record_deal(session: AsyncSession, publisher: Publisher, settings: Com
     return deal
 
 
-async def record_payment(session: AsyncSession, publisher: Publisher,
-                         settings: CommissionSettings, data: PaymentCreate) -> Payment:
+async def record_payment(
+    session: AsyncSession, publisher: Publisher, settings: CommissionSettings, data: PaymentCreate
+) -> Payment:
     if await repository.get_payment(session, data.payment_id) is not None:
         raise Conflict(f"Payment {data.payment_id!r} already exists.", field="payment_id")
     deal = await repository.get_deal(session, data.deal_id, for_update=True)
     if deal is None:
-        raise Unprocessable(f"Unknown deal {data.deal_id!r}: record the deal first.",
-                            field="deal_id")
+        raise Unprocessable(
+            f"Unknown deal {data.deal_id!r}: record the deal first.", field="deal_id"
+        )
     if data.currency != deal.currency:
-        raise Unprocessable(f"Currency {data.currency} does not match the deal's {deal.currency}.",
-                            field="currency")
+        raise Unprocessable(
+            f"Currency {data.currency} does not match the deal's {deal.currency}.", field="currency"
+        )
     outstanding = deal.amount - deal.collected
     if data.amount > outstanding:
-        raise Unprocessable(f"Payment {data.amount} exceeds what is still owed on the deal "
-                            f"({outstanding}).", field="amount")
-    payment = Payment(**data.model_dump(), salesperson_id=deal.salesperson_id,
-                      created_at=utcnow())
+        raise Unprocessable(
+            f"Payment {data.amount} exceeds what is still owed on the deal ({outstanding}).",
+            field="amount",
+        )
+    payment = Payment(**data.model_dump(), salesperson_id=deal.salesperson_id, created_at=utcnow())
     deal.collected = deal.collected + data.amount
     session.add(payment)
     await session.flush()

@@ -17,6 +17,7 @@ def register(registry: HandlerRegistry, settings: KpiSettings) -> None:
         await service.apply_deal(session, event, settings.timezone)
 
     @registry.on(PaymentReceived)
-    async def on_payment(session: AsyncSession, event: PaymentReceived,
-                         envelope: CloudEvent) -> None:
+    async def on_payment(
+        session: AsyncSession, event: PaymentReceived, envelope: CloudEvent
+    ) -> None:
         await service.apply_payment(session, event, settings.timezone)

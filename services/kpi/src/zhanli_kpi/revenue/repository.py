@@ -6,10 +6,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_kpi.revenue.models import RevenuePosition
 
 
-async def position(session: AsyncSession, employee_id: str, period: str, *,
-                   for_update: bool = False) -> RevenuePosition | None:
-    stmt = select(RevenuePosition).where(RevenuePosition.employee_id == employee_id,
-                                         RevenuePosition.period == period)
+async def position(
+    session: AsyncSession, employee_id: str, period: str, *, for_update: bool = False
+) -> RevenuePosition | None:
+    stmt = select(RevenuePosition).where(
+        RevenuePosition.employee_id == employee_id, RevenuePosition.period == period
+    )
     if for_update:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -20,13 +20,22 @@ from zhanli_shared.runtime import RuntimeDep, SessionDep
 router = APIRouter(prefix="/api/v1/kpi", tags=["revenue"])
 people = PeopleProjection(people_table)
 
-Period = Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
-                                     description="Business month YYYY-MM; default: current")]
+Period = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Business month YYYY-MM; default: current"
+    ),
+]
 
 
 @router.get("/people/{employee_id}/revenue", response_model=RevenueRead)
-async def read_revenue(employee_id: str, principal: CurrentPrincipal, session: SessionDep,
-                       runtime: RuntimeDep, period: Period = None) -> RevenueRead:
+async def read_revenue(
+    employee_id: str,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    period: Period = None,
+) -> RevenueRead:
     person = await people.get(session, employee_id)
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
@@ -38,8 +47,13 @@ async def read_revenue(employee_id: str, principal: CurrentPrincipal, session: S
     collected = pos.collected if pos else Decimal("0.00")
     share = (collected / booked).quantize(Decimal("0.0001")) if booked else Decimal("0")
     return RevenueRead(
-        employee_id=employee_id, period=period,
-        currency=pos.currency if pos else runtime.settings.currency, booked=booked,
-        collected=collected, collected_share=share, deals=pos.deals if pos else 0,
-        payments=pos.payments if pos else 0, updated_at=pos.updated_at if pos else None,
+        employee_id=employee_id,
+        period=period,
+        currency=pos.currency if pos else runtime.settings.currency,
+        booked=booked,
+        collected=collected,
+        collected_share=share,
+        deals=pos.deals if pos else 0,
+        payments=pos.payments if pos else 0,
+        updated_at=pos.updated_at if pos else None,
     )

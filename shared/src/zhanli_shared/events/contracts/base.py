@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
@@ -11,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 _REGISTRY: dict[str, type[EventContract]] = {}
 
 # Money travels as a decimal string ("1234.50"), never as a JSON float.
-DecimalStr = Annotated[Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")]
+DecimalStr = Annotated[
+    Decimal, PlainSerializer(lambda v: str(v), return_type=str, when_used="json")
+]
 MoneyStr = DecimalStr
 
 

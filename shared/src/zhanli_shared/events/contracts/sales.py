@@ -22,7 +22,9 @@ class DealRecorded(EventContract):
     currency: str = Field(min_length=3, max_length=3)
     product_line: str | None = None
     closed_at: dt.datetime
-    source: str = Field(default="api", description="Where the fact came from: api, crm, erp, import")
+    source: str = Field(
+        default="api", description="Where the fact came from: api, crm, erp, import"
+    )
 
 
 class PaymentReceived(EventContract):

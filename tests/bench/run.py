@@ -1,0 +1,142 @@
+"""`make bench`: Zhanli's benchmarks, written to var/bench/results.json.
+
+Figures (each measured in this run; a baseline, when there is one, is measured here too):
+
+  broker.raw_throughput  aiokafka produce + consume through a fresh local Tansu broker
+  slice.throughput       payments posted through the gateway until every commission line
+                         is readable through the gateway (baseline: broker.raw_throughput)
+  slice.latency_p50_ms   at a fixed 50 payments/s (open loop): 201 received -> commission
+  slice.latency_p99_ms   line readable through the gateway
+
+The platform is the embedded one (deploy/embedded/supervisor.py: Tansu, SQLite, five
+services and the gateway) on free ports and a temporary var dir, always stopped at the
+end. Only 127.0.0.1 is contacted. Correctness is checked while measuring: every accepted
+payment must have exactly one commission line; otherwise the run fails (exit code 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_broker
+import bench_platform
+from bench_common import BenchError, Result, phase, say, sigterm_as_interrupt, table
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="make bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
+    p.add_argument("--broker-messages", type=int, default=50_000)
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--throughput-seconds", type=float, default=20.0)
+    p.add_argument("--max-payments", type=int, default=10_000)
+    p.add_argument("--latency-rate", type=float, default=50.0)
+    p.add_argument("--latency-seconds", type=float, default=20.0)
+    p.add_argument("--poll-interval-ms", type=float, default=5.0)
+    p.add_argument("--keep-var", action="store_true",
+                   help="keep the temporary var dir (logs, SQLite files) for inspection")
+    p.add_argument("--only", choices=["broker", "slice"], default=None)
+    return p.parse_args(argv)
+
+
+async def slice_phases(sup: bench_platform.Supervisor, args: argparse.Namespace,
+                       baseline: Result | None, results: list[Result]) -> None:
+    bench = bench_platform.SliceBench(sup)
+    try:
+        await bench.setup()
+        results.append(await bench.throughput(
+            concurrency=args.concurrency, duration_s=args.throughput_seconds,
+            max_payments=args.max_payments, drain_timeout_s=60.0, baseline=baseline))
+        results.extend(await bench.latency(
+            rate=args.latency_rate, duration_s=args.latency_seconds,
+            poll_interval_s=args.poll_interval_ms / 1000, poll_concurrency=16,
+            drain_timeout_s=30.0))
+    finally:
+        await bench.close()
+
+
+def write(results: list[Result], errors: list[str], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = [r.to_json() for r in results]
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
+    tmp.replace(out)
+    say(f"wrote {len(payload)} figures to {out}" + (f" ({len(errors)} errors)" if errors else ""))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    results: list[Result] = []
+    errors: list[str] = []
+    var = Path(tempfile.mkdtemp(prefix="zhanli-bench-"))
+    say(f"Zhanli benchmarks; scratch dir {var}")
+
+    def failed(what: str, exc: BaseException) -> None:
+        errors.append(f"{what}: {exc}")
+        say(f"ERROR in {what}: {exc}")
+        for line in getattr(exc, "details", []) or []:
+            say(f"    {line}")
+        if not isinstance(exc, BenchError):
+            traceback.print_exc()
+
+    with sigterm_as_interrupt():
+        try:
+            baseline = None
+            if args.only in (None, "broker"):
+                try:
+                    baseline = bench_broker.run(args.broker_messages, log_dir=var)
+                    results.append(baseline)
+                except Exception as exc:
+                    failed("broker.raw_throughput", exc)
+            if args.only in (None, "slice"):
+                phase("platform start-up: embedded supervisor (Tansu + SQLite + 5 services + "
+                      "gateway)")
+                sup = bench_platform.Supervisor(var / "platform")
+                try:
+                    sup.start()
+                    took = sup.wait_ready()
+                    say(f"platform ready after {took:.1f}s: {sup.ready_line.split('] ', 1)[-1]}")
+                    asyncio.run(slice_phases(sup, args, baseline, results))
+                except Exception as exc:
+                    failed("slice", exc)
+                finally:
+                    phase("platform shutdown")
+                    sup.stop()
+        except KeyboardInterrupt:
+            errors.append("interrupted")
+            say("interrupted")
+        finally:
+            write(results, errors, Path(args.out))
+            if not args.keep_var:
+                shutil.rmtree(var, ignore_errors=True)
+            else:
+                say(f"kept {var}")
+    print()
+    print(table(results), flush=True)
+    print()
+    for r in results:
+        print(f"{r.name}: {r.notes}")
+    print()
+    say(f"done in {time.monotonic() - started:.0f}s"
+        + (f" with {len(errors)} error(s):" if errors else ""))
+    for e in errors:
+        print(f"  ERROR {e}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

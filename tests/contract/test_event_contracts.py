@@ -1,0 +1,119 @@
+"""Contract tests: every event schema is pinned, versioned and round-trips its envelope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from zhanli_shared.db import new_metadata
+from zhanli_shared.events.catalog import (
+    ASYNCAPI_PATH,
+    SCHEMA_DIR,
+    asyncapi,
+    contract_schema,
+    render,
+)
+from zhanli_shared.events.consumer import decode
+from zhanli_shared.events.contracts import all_contracts
+from zhanli_shared.events.contracts.commission import CommissionCalculated
+from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
+from zhanli_shared.events.contracts.sales import DealRecorded, PaymentReceived
+from zhanli_shared.events.outbox import Publisher, define_event_tables
+
+NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+SAMPLES = {
+    OrgUnitUpserted: OrgUnitUpserted(
+        org_unit_id="B1", name="华东分公司", kind="branch", parent_id="G1", path=["G1", "B1"]
+    ),
+    EmployeeUpserted: EmployeeUpserted(
+        employee_id="E1",
+        name="王伟",
+        org_unit_id="B1",
+        org_path=["G1", "B1"],
+        job_role="salesperson",
+    ),
+    DealRecorded: DealRecorded(
+        deal_id="D1",
+        salesperson_id="E1",
+        customer_name="上海远航物流",
+        amount=Decimal("1000.50"),
+        currency="CNY",
+        closed_at=NOW,
+    ),
+    PaymentReceived: PaymentReceived(
+        payment_id="P1",
+        deal_id="D1",
+        salesperson_id="E1",
+        amount=Decimal("500.25"),
+        currency="CNY",
+        paid_at=NOW,
+    ),
+    CommissionCalculated: CommissionCalculated(
+        commission_id="C1",
+        salesperson_id="E1",
+        deal_id="D1",
+        payment_id="P1",
+        period="2026-11",
+        basis_amount=Decimal("500.25"),
+        rate=Decimal("0.03"),
+        delta=Decimal("15.01"),
+        period_total=Decimal("15.01"),
+        currency="CNY",
+        rule="flat_rate_on_collected",
+        calculated_at=NOW,
+    ),
+}
+
+
+def test_every_contract_has_a_sample() -> None:
+    assert set(all_contracts().values()) == set(SAMPLES)
+
+
+@pytest.mark.parametrize("topic", sorted(all_contracts()))
+def test_schema_is_pinned(topic: str) -> None:
+    path = SCHEMA_DIR / f"{topic}.json"
+    assert path.exists(), f"{path.name} missing: run python -m zhanli_shared.events.catalog"
+    assert path.read_text() == render(contract_schema(topic)), (
+        f"The schema of {topic} changed. A published contract never changes: add a new "
+        "version (a new model with version = N+1) and keep the old one until consumers move."
+    )
+
+
+def test_no_orphan_schema_files() -> None:
+    files = {p.name.removesuffix(".json") for p in SCHEMA_DIR.glob("*.json")}
+    assert files == set(all_contracts())
+
+
+def test_asyncapi_document_is_current() -> None:
+    assert json.loads(ASYNCAPI_PATH.read_text()) == json.loads(render(asyncapi()))
+    doc = asyncapi()
+    assert {c["address"] for c in doc["channels"].values()} == set(all_contracts())
+
+
+@pytest.mark.parametrize("model", list(SAMPLES), ids=lambda m: m.topic_name())
+def test_envelope_round_trip(model) -> None:
+    import types
+
+    event = SAMPLES[model]
+    topic = model.topic_name()
+    assert topic.startswith("zhanli.") and topic.rsplit(".", 1)[1] == f"v{model.version}"
+    assert event.partition_key()
+    envelope = Publisher(define_event_tables(new_metadata()), "zhanli/test").envelope(event)
+    record = types.SimpleNamespace(topic=topic, value=envelope.to_json(), key=None)
+    parsed_envelope, payload = decode(record)
+    assert parsed_envelope.id == envelope.id and parsed_envelope.type == topic
+    assert payload == event
+    data = json.loads(envelope.to_json())["data"]
+    for field, value in data.items():
+        assert not isinstance(value, float), f"{field} travels as a float"
+
+
+def test_contracts_refuse_unknown_fields() -> None:
+    from pydantic import ValidationError
+
+    data = SAMPLES[PaymentReceived].model_dump(mode="json") | {"bonus": "1"}
+    with pytest.raises(ValidationError):
+        PaymentReceived.model_validate(data)

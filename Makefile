@@ -19,16 +19,18 @@ $(VENV)/.stamp: requirements/dev.txt $(addsuffix /pyproject.toml,$(MEMBERS))
 	@if [ -z "$(UV)" ]; then $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; fi
 	@UVBIN=$$(command -v uv || echo $$HOME/.local/bin/uv); \
 	  test -d $(VENV) || $$UVBIN venv --quiet --python $(PYTHON) $(VENV); \
-	  $$UVBIN pip sync --quiet --python $(PY) --require-hashes requirements/dev.txt && \
+	  $$UVBIN pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements/dev.txt && \
 	  $$UVBIN pip install --quiet --python $(PY) --no-deps --no-build-isolation $(addprefix -e ,$(MEMBERS))
 	@touch $@
 
 dev: $(VENV)/.stamp
 
 run: dev
+	@$(PY) -m compileall -q shared/src gateway/src services/*/src deploy >/dev/null
 	$(PY) deploy/embedded/supervisor.py
 
 test: dev
+	@$(PY) -m compileall -q shared/src gateway/src services/*/src deploy >/dev/null
 	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: dev

@@ -69,8 +69,11 @@ async def _measure(bootstrap: str, n: int, value_size: int, keys: int,
         filler = b"x" * (value_size - 8)
         t0 = time.perf_counter()
         reader = asyncio.create_task(consume())
-        report = (lambda: f"produced {state['produced']:,}/{n:,}  consumed "
-                  f"{state['consumed']:,}/{n:,}  ({time.perf_counter() - t0:.1f}s)")
+
+        def report() -> str:
+            return (f"produced {state['produced']:,}/{n:,}  consumed {state['consumed']:,}/{n:,}"
+                    f"  ({time.perf_counter() - t0:.1f}s)")
+
         async with Ticker(report, every=3.0):
             pending = []
             for seq in range(n):

@@ -93,6 +93,8 @@ class OutboxRelay:
                         if lock_conn is None:
                             await self._sleep(self.settings.relay_poll_interval_s * 4)
                             continue
+                    # Cleared before reading, so a commit during the drain wakes the next one.
+                    self._wake.clear()
                     sent = await self.drain_once()
                     backoff = 0.1
                     if sent == 0:
@@ -103,7 +105,11 @@ class OutboxRelay:
                     log.warning("relay.backoff", error=str(exc), backoff_s=backoff)
                     metrics.relay_errors.labels(self.settings.service_name).inc()
                     await self._close_producer()
-                    await self._sleep(backoff)
+                    if lock_conn is not None:  # the lock's connection may be gone too
+                        with contextlib.suppress(Exception):
+                            await lock_conn.close()
+                        lock_conn = None
+                    await asyncio.sleep(backoff)  # commits must not cut the backoff short
                     backoff = min(backoff * 2, self.settings.relay_max_backoff_s)
         finally:
             if lock_conn is not None:
@@ -111,7 +117,6 @@ class OutboxRelay:
                     await lock_conn.close()
 
     async def _sleep(self, seconds: float) -> None:
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 

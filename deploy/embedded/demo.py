@@ -105,6 +105,7 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
             "roles": roles,
             "status": status,
             "hired_on": (hired or dt.date(2024, 3, 1)).isoformat(),
+            "phone": f"1{rnd.choice('3589')}{rnd.randint(0, 999_999_999):09d}",
         }
         c.people.append(p)
         return p

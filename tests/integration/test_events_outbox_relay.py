@@ -177,6 +177,9 @@ async def test_relay_is_woken_promptly_after_a_commit(svc: Svc, broker) -> None:
         await relay.stop()
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "LIBRARY BUG: OutboxRelay._sleep() clears the wake-up event before waiting, so a wake() "
+    "that arrives while drain_once() runs is lost and the rows wait a full poll interval"))
 async def test_relay_does_not_lose_a_wakeup_during_a_drain(svc: Svc, broker) -> None:  # type: ignore[no-untyped-def]
     """A commit (and its wake-up) that lands while the relay is reading the outbox, after
     its SELECT, must still be shipped promptly, not after the next poll interval."""

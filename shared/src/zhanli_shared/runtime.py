@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from zhanli_shared.auth import TokenVerifier
+from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.db import create_engine, ping, session_factory
 from zhanli_shared.errors import Conflict, install_problem_handlers
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
@@ -53,6 +54,7 @@ class Runtime:
     tables: EventTables
     publisher: Publisher
     verifier: TokenVerifier | None
+    cipher: FieldCipher | None = None
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
     _broker_cache: tuple[float, bool] = (0.0, False)
@@ -108,6 +110,17 @@ def get_publisher(request: Request) -> Publisher:
 
 
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+
+
+def get_cipher(request: Request) -> FieldCipher:
+    """The personal-data cipher; a service that stores personal data needs data keys."""
+    cipher = request.app.state.runtime.cipher
+    if cipher is None:
+        raise RuntimeError("no data keys configured (ZHANLI_DATA_KEYS_FILE or ZHANLI_DATA_KEYS)")
+    return cipher
+
+
+CipherDep = Annotated[FieldCipher, Depends(get_cipher)]
 
 
 Readiness = Callable[[Request], Awaitable[JSONResponse]]
@@ -177,6 +190,9 @@ def create_service_app(
         verifier = None
         if settings.public_key_pem() or settings.auth_jwks_url:
             verifier = TokenVerifier.from_settings(settings)
+        cipher = None
+        if settings.data_keys or settings.data_keys_file:
+            cipher = FieldCipher.from_settings(settings)
         runtime = Runtime(
             settings=settings,
             engine=engine,
@@ -184,6 +200,7 @@ def create_service_app(
             tables=tables,
             publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
             verifier=verifier,
+            cipher=cipher,
         )
         app.state.runtime = runtime
         app.state.verifier = verifier

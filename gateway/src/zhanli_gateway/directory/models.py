@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Date, String
+from sqlalchemy import JSON, Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zhanli_gateway.db import Base
@@ -34,4 +34,7 @@ class Employee(Base):
     roles: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))
     hired_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Personal data, envelope-encrypted (zhanli_shared.crypto); never in events.
+    phone_enc: Mapped[str | None] = mapped_column(Text)
+    id_number_enc: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime())

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from zhanli_gateway.directory import repository, service
+from zhanli_gateway.directory.models import Employee
 from zhanli_gateway.directory.schemas import (
     EmployeeRead,
     EmployeeWrite,
@@ -14,12 +15,14 @@ from zhanli_gateway.directory.schemas import (
     OrgUnitWrite,
     Page,
 )
-from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Role, require_roles
+from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
+from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
-from zhanli_shared.runtime import PublisherDep, SessionDep
+from zhanli_shared.runtime import CipherDep, PublisherDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
 WRITERS = (Role.HR_ADMIN, Role.HR_BP, Role.INTEGRATION)
+PERSONAL_DATA_READERS = frozenset({Role.HR_ADMIN, Role.HR_BP})
 
 
 @router.put(
@@ -47,17 +50,24 @@ async def list_org_units(principal: CurrentPrincipal, session: SessionDep) -> li
     dependencies=[Depends(require_roles(*WRITERS))],
 )
 async def put_employee(
-    employee_id: str, body: EmployeeWrite, session: SessionDep, publisher: PublisherDep
+    employee_id: str,
+    body: EmployeeWrite,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    publisher: PublisherDep,
+    cipher: CipherDep,
 ) -> EmployeeRead:
     if body.employee_id != employee_id:
         raise Unprocessable("employee_id in the body must match the URL.", field="employee_id")
-    return EmployeeRead.model_validate(await service.upsert_employee(session, publisher, body))
+    emp = await service.upsert_employee(session, publisher, cipher, body)
+    return _read(emp, principal, cipher)
 
 
 @router.get("/employees", response_model=Page[EmployeeRead])
 async def list_employees(
     principal: CurrentPrincipal,
     session: SessionDep,
+    cipher: CipherDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[EmployeeRead]:
@@ -66,13 +76,13 @@ async def list_employees(
         scope = await repository.units_below(session, sorted(principal.org_units))
         if not scope:
             me = await repository.get_employee(session, principal.subject)
-            items = [EmployeeRead.model_validate(me)] if me else []
+            items = [_read(me, principal, cipher)] if me else []
             return Page(items=items, total=len(items), limit=limit, offset=offset)
     rows, total = await repository.list_employees(
         session, org_unit_ids=scope, limit=limit, offset=offset
     )
     return Page(
-        items=[EmployeeRead.model_validate(r) for r in rows],
+        items=[_read(r, principal, cipher) for r in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -81,7 +91,7 @@ async def list_employees(
 
 @router.get("/employees/{employee_id}", response_model=EmployeeRead)
 async def read_employee(
-    employee_id: str, principal: CurrentPrincipal, session: SessionDep
+    employee_id: str, principal: CurrentPrincipal, session: SessionDep, cipher: CipherDep
 ) -> EmployeeRead:
     emp = await repository.get_employee(session, employee_id)
     if emp is None:
@@ -91,4 +101,12 @@ async def read_employee(
         employee_id, unit.path if unit else []
     ) and not principal.has_any({Role.INTEGRATION}):
         raise Forbidden("Outside your data scope.")
-    return EmployeeRead.model_validate(emp)
+    return _read(emp, principal, cipher)
+
+
+def _read(emp: Employee, principal: Principal, cipher: FieldCipher) -> EmployeeRead:
+    """Personal data in full for HR and the person; masked for everyone else."""
+    full = emp.employee_id == principal.subject or principal.has_any(PERSONAL_DATA_READERS)
+    return EmployeeRead.model_validate(emp).model_copy(
+        update=service.personal_data(emp, cipher, full=full)
+    )

@@ -45,6 +45,14 @@ class EmployeeWrite(BaseModel):
     roles: list[Role] = Field(default_factory=list)
     status: EmploymentStatus = EmploymentStatus.ACTIVE
     hired_on: dt.date | None = None
+    phone: str | None = Field(
+        default=None, pattern=r"^\+?[0-9][0-9 \-]{5,19}$", examples=["13812345678"]
+    )
+    id_number: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{17}[0-9Xx]$",
+        description="Resident ID number (18 characters)",
+    )
 
 
 class EmployeeRead(BaseModel):
@@ -58,6 +66,8 @@ class EmployeeRead(BaseModel):
     roles: list[str]
     status: str
     hired_on: dt.date | None
+    phone: str | None = Field(default=None, description="Masked unless HR or the person")
+    id_number: str | None = Field(default=None, description="Masked unless HR or the person")
 
 
 T = TypeVar("T")

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_gateway.directory import repository
 from zhanli_gateway.directory.models import Employee, OrgUnit
 from zhanli_gateway.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_shared.crypto import FieldCipher, mask_id_number, mask_phone
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Unprocessable
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
@@ -47,8 +48,25 @@ async def upsert_unit(session: AsyncSession, publisher: Publisher, data: OrgUnit
     return unit
 
 
+def _context(employee_id: str, field: str) -> str:
+    """Associated data binding a ciphertext to its row and field."""
+    return f"gateway:employees:{employee_id}:{field}"
+
+
+def personal_data(emp: Employee, cipher: FieldCipher, *, full: bool) -> dict[str, str | None]:
+    """Decrypt the person's phone and ID number; masked unless ``full``."""
+    out: dict[str, str | None] = {"phone": None, "id_number": None}
+    if emp.phone_enc:
+        phone = cipher.decrypt(emp.phone_enc, context=_context(emp.employee_id, "phone"))
+        out["phone"] = phone if full else mask_phone(phone)
+    if emp.id_number_enc:
+        number = cipher.decrypt(emp.id_number_enc, context=_context(emp.employee_id, "id_number"))
+        out["id_number"] = number if full else mask_id_number(number)
+    return out
+
+
 async def upsert_employee(
-    session: AsyncSession, publisher: Publisher, data: EmployeeWrite
+    session: AsyncSession, publisher: Publisher, cipher: FieldCipher, data: EmployeeWrite
 ) -> Employee:
     unit = await repository.get_unit(session, data.org_unit_id)
     if unit is None:
@@ -66,6 +84,12 @@ async def upsert_employee(
     emp.name, emp.org_unit_id, emp.manager_id = data.name, data.org_unit_id, data.manager_id
     emp.job_role, emp.roles = data.job_role, [r.value for r in data.roles]
     emp.status, emp.hired_on, emp.updated_at = data.status.value, data.hired_on, utcnow()
+    if data.phone is not None:
+        emp.phone_enc = cipher.encrypt(data.phone, context=_context(emp.employee_id, "phone"))
+    if data.id_number is not None:
+        emp.id_number_enc = cipher.encrypt(
+            data.id_number.upper(), context=_context(emp.employee_id, "id_number")
+        )
     await session.flush()
     await publisher.publish(
         session,

@@ -15,6 +15,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from zhanli_shared.auth import TokenIssuer
+from zhanli_shared.crypto import KeyRing
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.migrations import upgrade
 from zhanli_shared.runtime import Mode
@@ -65,6 +66,7 @@ def service_settings(
         "consumer_retry_backoff_s": 0.01,
         "log_json": True,
         "log_level": "WARNING",
+        "data_keys": KeyRing.generate("test1").to_text(),
         # A group of its own: a new member of a group just left waits for a rebalance.
         "consumer_group_id": f"test-{settings_cls.service_name}-{uuid.uuid4().hex[:8]}",
     }

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: cc3296e2a206
+Revision ID: 8d9f514b7a70
 Revises:
-Create Date: 2026-11-23 12:00:56.170437
+Create Date: 2026-11-23 12:21:00.705669
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import zhanli_shared.db
 
 
-revision: str = "cc3296e2a206"
+revision: str = "8d9f514b7a70"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -31,6 +31,8 @@ def upgrade() -> None:
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("hired_on", sa.Date(), nullable=True),
+        sa.Column("phone_enc", sa.Text(), nullable=True),
+        sa.Column("id_number_enc", sa.Text(), nullable=True),
         sa.Column("updated_at", zhanli_shared.db.TZDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("employee_id", name=op.f("pk_employees")),
     )

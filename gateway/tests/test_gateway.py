@@ -264,28 +264,66 @@ async def test_personal_data_is_encrypted_at_rest_and_masked_by_role(gateway) ->
     from zhanli_gateway.directory.models import Employee
 
     h = await admin_headers(gateway)
-    await gateway.client.put("/api/v1/directory/org-units/PD", headers=h, json={
-        "org_unit_id": "PD", "name": "隐私测试组", "kind": "team", "manager_id": "PDM"})
+    await gateway.client.put(
+        "/api/v1/directory/org-units/PD",
+        headers=h,
+        json={"org_unit_id": "PD", "name": "隐私测试组", "kind": "team", "manager_id": "PDM"},
+    )
     for eid, role in (("PDM", "sales_manager"), ("PDS", "salesperson")):
-        r = await gateway.client.put(f"/api/v1/directory/employees/{eid}", headers=h, json={
-            "employee_id": eid, "name": "孙悦", "org_unit_id": "PD", "job_role": role,
-            "roles": [role], "phone": "13812345678", "id_number": "11010119900307123x"})
+        r = await gateway.client.put(
+            f"/api/v1/directory/employees/{eid}",
+            headers=h,
+            json={
+                "employee_id": eid,
+                "name": "孙悦",
+                "org_unit_id": "PD",
+                "job_role": role,
+                "roles": [role],
+                "phone": "13812345678",
+                "id_number": "11010119900307123x",
+            },
+        )
         assert r.status_code == 200, r.text
         assert r.json()["phone"] == "13812345678"  # HR sees it whole
-    bad = await gateway.client.put("/api/v1/directory/employees/PDX", headers=h, json={
-        "employee_id": "PDX", "name": "x", "org_unit_id": "PD", "job_role": "salesperson",
-        "id_number": "12345"})
+    bad = await gateway.client.put(
+        "/api/v1/directory/employees/PDX",
+        headers=h,
+        json={
+            "employee_id": "PDX",
+            "name": "x",
+            "org_unit_id": "PD",
+            "job_role": "salesperson",
+            "id_number": "12345",
+        },
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.id_number"
     async with gateway.runtime.sessions() as s:
         stored = await s.get(Employee, "PDS")
         assert stored.phone_enc and "13812345678" not in stored.phone_enc
         assert stored.id_number_enc.startswith("zv1.")
-    for username, eid, roles in (("pdm", "PDM", ["sales_manager"]), ("pds", "PDS", ["salesperson"])):
-        await gateway.client.post("/api/v1/auth/users", headers=h, json={
-            "username": username, "password": "password-1", "employee_id": eid, "roles": roles})
-    mh = {"authorization": "Bearer " + (await login(gateway, "pdm", "password-1")).json()["access_token"]}
+    for username, eid, roles in (
+        ("pdm", "PDM", ["sales_manager"]),
+        ("pds", "PDS", ["salesperson"]),
+    ):
+        await gateway.client.post(
+            "/api/v1/auth/users",
+            headers=h,
+            json={
+                "username": username,
+                "password": "password-1",
+                "employee_id": eid,
+                "roles": roles,
+            },
+        )
+    mh = {
+        "authorization": "Bearer "
+        + (await login(gateway, "pdm", "password-1")).json()["access_token"]
+    }
     seen = (await gateway.client.get("/api/v1/directory/employees/PDS", headers=mh)).json()
     assert seen["phone"] == "138****5678" and seen["id_number"] == "110101********123X"
-    sh = {"authorization": "Bearer " + (await login(gateway, "pds", "password-1")).json()["access_token"]}
+    sh = {
+        "authorization": "Bearer "
+        + (await login(gateway, "pds", "password-1")).json()["access_token"]
+    }
     own = (await gateway.client.get("/api/v1/directory/employees/PDS", headers=sh)).json()
     assert own["phone"] == "13812345678"

@@ -157,6 +157,6 @@ async def test_money_overflow_is_refused(db: Db, request: pytest.FixtureRequest)
         request.applymarker(pytest.mark.xfail(
             strict=True, reason="LIBRARY BUG: ExactDecimal on SQLite stores text of any "
             "length, so an amount PostgreSQL refuses (numeric overflow) is accepted"))
-    with pytest.raises(Exception) as info:  # noqa: PT011 - driver-specific error types
+    with pytest.raises(Exception) as info:
         await db.put(amount=Decimal("123456789012345678901.00"))
     assert not isinstance(info.value, AssertionError)

@@ -659,7 +659,7 @@ class SliceBench:
             await asyncio.gather(*sends)
             t_sent = time.perf_counter()
             deadline = t_sent + drain_timeout_s
-            while any(outstanding.values()) and time.perf_counter() < deadline:  # noqa: ASYNC110
+            while any(outstanding.values()) and time.perf_counter() < deadline:
                 await asyncio.sleep(0.05)
             finished.set()
             for w in wake.values():

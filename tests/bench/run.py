@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                     sup.start()
                     took = sup.wait_ready()
                     say(f"platform ready after {took:.1f}s: {sup.ready_line.split('] ', 1)[-1]}")
-                    asyncio.run(slice_phases(sup, args, baseline, results, failed,\n                                             deadline))
+                    asyncio.run(slice_phases(sup, args, baseline, results, failed, deadline))
                 except Exception as exc:
                     failed("slice", exc)
                 finally:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+
+# The helper module sits next to this file; make it importable under any --import-mode
+# (importlib mode does not put test directories on sys.path).
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+
 from zl_evkit import Svc, forget_contracts, open_service
 
 from zhanli_shared.testing.plugin import DatabaseTarget

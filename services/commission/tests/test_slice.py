@@ -292,3 +292,9 @@ async def test_same_payment_event_twice_changes_nothing(commission, broker) -> N
         return (seen, n) if seen == 2 else None
 
     assert await eventually(lines) == (2, 1)
+
+
+async def test_service_basics(commission) -> None:
+    from zhanli_shared.testing.services import check_service_basics
+
+    await check_service_basics(commission)

@@ -73,9 +73,11 @@ async def test_revenue_position_from_deals_and_payments(kpi) -> None:
         r = await kpi.client.get(
             f"/api/v1/kpi/people/{rep}/revenue?period=2026-11", headers=headers
         )
-        return r.json() if r.status_code == 200 and r.json()["payments"] == 1 else None
+        body = r.json() if r.status_code == 200 else {}
+        return body if body.get("payments") == 1 and body.get("deals") == 2 else None
 
     body = await eventually(position)
+    assert all(c.dead_lettered_total == 0 for c in kpi.runtime.consumers)
     assert Decimal(body["booked"]) == Decimal("150000.00")
     assert Decimal(body["collected"]) == Decimal("30000.00")
     assert Decimal(body["collected_share"]) == Decimal("0.2000")
@@ -87,3 +89,9 @@ async def test_revenue_position_from_deals_and_payments(kpi) -> None:
     assert other.status_code == 403
     bad = await kpi.client.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-13", headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.period"
+
+
+async def test_service_basics(kpi) -> None:
+    from zhanli_shared.testing.services import check_service_basics
+
+    await check_service_basics(kpi)

@@ -20,6 +20,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
 from sqlalchemy import insert, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhanli_shared.db import utcnow
@@ -33,6 +34,10 @@ from zhanli_shared.settings import ServiceSettings
 log = structlog.get_logger("zhanli.consumer")
 
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+
+
+# Infrastructure failures: retried until they pass, never dead-lettered.
+TRANSIENT = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
 
 class PoisonMessage(Exception):
@@ -170,7 +175,10 @@ class ConsumerRunner:
         try:
             _, handler = self.registry.handlers[envelope.type]
             last_exc: BaseException | None = None
-            for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            attempt = 0
+            transient_wait = 0.1
+            while attempt < self.settings.consumer_max_attempts:
+                attempt += 1
                 try:
                     applied = await self._apply(envelope, payload, handler)
                     if applied:
@@ -185,6 +193,14 @@ class ConsumerRunner:
                     return
                 except asyncio.CancelledError:
                     raise
+                except TRANSIENT as exc:
+                    # The database is down or busy: not the message's fault. Wait and try
+                    # again without spending an attempt; the offset stays uncommitted.
+                    attempt -= 1
+                    log.warning("consumer.transient_error", error=repr(exc), wait_s=transient_wait)
+                    await asyncio.sleep(transient_wait)
+                    transient_wait = min(transient_wait * 2, 5.0)
+                    continue
                 except Exception as exc:
                     last_exc = exc
                     log.warning("consumer.handler_failed", attempt=attempt, error=repr(exc))

@@ -134,7 +134,10 @@ class OutboxRelay:
         return None
 
     async def drain_once(self) -> int:
-        """Publish one batch of unsent rows; return how many were sent."""
+        """Publish one batch of unsent rows; return how many were sent.
+
+        No database connection is held while waiting for the broker's acknowledgements.
+        """
         outbox = self.tables.outbox
         async with self.sessions() as session:
             rows = (
@@ -145,23 +148,26 @@ class OutboxRelay:
                     .limit(self.settings.relay_batch_size)
                 )
             ).all()
-            if not rows:
-                metrics.outbox_backlog.labels(self.settings.service_name).set(0)
-                return 0
-            producer = await self._ensure_producer()
-            futures = [
-                await producer.send(
-                    row.topic,
-                    value=row.payload.encode(),
-                    key=row.key.encode() if row.key else None,
-                    headers=[("content-type", b"application/cloudevents+json")],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
-            ids = [row.id for row in rows]
+        if not rows:
+            metrics.outbox_backlog.labels(self.settings.service_name).set(0)
+            return 0
+        metrics.outbox_backlog.labels(self.settings.service_name).set(len(rows))
+        producer = await self._ensure_producer()
+        futures = [
+            await producer.send(
+                row.topic,
+                value=row.payload.encode(),
+                key=row.key.encode() if row.key else None,
+                headers=[("content-type", b"application/cloudevents+json")],
+            )
+            for row in rows
+        ]
+        await asyncio.gather(*futures)
+        async with self.sessions() as session:
             await session.execute(
-                update(outbox).where(outbox.c.id.in_(ids)).values(sent_at=utcnow())
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(sent_at=utcnow())
             )
             await session.commit()
         self.sent_total += len(rows)

@@ -94,3 +94,51 @@ async def running_service(
         transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield RunningService(app=app, client=client, settings=settings, issuer=issuer)
+
+
+async def check_service_basics(svc: RunningService) -> None:
+    """What every service must do from day one: health, readiness (database and broker),
+    metrics, problem+json for unknown paths, and projecting the directory's people."""
+    from sqlalchemy import select
+
+    from zhanli_shared.directory import PeopleProjection
+    from zhanli_shared.events.contracts.directory import EmployeeUpserted
+    from zhanli_shared.testing.plugin import eventually
+
+    assert (await svc.client.get("/health/live")).json() == {"status": "ok"}
+    ready = await svc.client.get("/health/ready")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    metrics = await svc.client.get("/metrics")
+    assert "zhanli_http_requests_total" in metrics.text
+    missing = await svc.client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    employee_id = f"E{uuid.uuid4().hex[:8]}"
+    await svc.publish(
+        EmployeeUpserted(
+            employee_id=employee_id,
+            name="周杰",
+            org_unit_id="T9",
+            org_path=["G1", "T9"],
+            job_role="salesperson",
+            roles=["salesperson"],
+        )
+    )
+    people_table = next(
+        t
+        for name, t in svc.runtime.tables.outbox.metadata.tables.items()
+        if name.endswith("directory_people")
+    )
+    projection = PeopleProjection(people_table)
+
+    async def projected():
+        async with svc.runtime.sessions() as session:
+            return await projection.get(session, employee_id)
+
+    person = await eventually(projected)
+    assert person.org_path == ["G1", "T9"] and person.name == "周杰"
+    async with svc.runtime.sessions() as session:
+        inbox = svc.runtime.tables.inbox
+        rows = (await session.execute(select(inbox.c.topic))).scalars().all()
+    assert "zhanli.directory.employee_upserted.v1" in rows

@@ -139,11 +139,9 @@ async def test_tzdatetime_orders_instants_not_wall_clocks(db: Db) -> None:
     assert ids == [b, a]
 
 
-# --- known library bugs (reported; strict xfail: they start failing once fixed) -----------
+# --- exactness guards (bugs found by these tests, fixed in ExactDecimal) -------------------
 
 
-@pytest.mark.xfail(strict=True, reason="LIBRARY BUG: ExactDecimal silently rounds half-even "
-                   "on bind (1.005 -> 1.00) instead of refusing an unrounded amount")
 async def test_money_refuses_amounts_it_would_have_to_round(db: Db) -> None:
     """Money is 'rounded once, explicitly' (money.round_money, half-up by default): the
     column must not round a third decimal away on its own, least of all half-even."""
@@ -151,12 +149,8 @@ async def test_money_refuses_amounts_it_would_have_to_round(db: Db) -> None:
         await db.put(amount=Decimal("1.005"))
 
 
-async def test_money_overflow_is_refused(db: Db, request: pytest.FixtureRequest) -> None:
+async def test_money_overflow_is_refused(db: Db) -> None:
     """21 integer digits do not fit Money (NUMERIC(20, 2)): both backends must refuse."""
-    if db.engine.dialect.name == "sqlite":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="LIBRARY BUG: ExactDecimal on SQLite stores text of any "
-            "length, so an amount PostgreSQL refuses (numeric overflow) is accepted"))
     with pytest.raises(Exception) as info:
         await db.put(amount=Decimal("123456789012345678901.00"))
     assert not isinstance(info.value, AssertionError)

@@ -257,14 +257,11 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
 
 
 async def test_relay_does_not_block_writers_while_the_broker_is_down(
-    db_target: DatabaseTarget, tmp_path: Path, request: pytest.FixtureRequest,
+    db_target: DatabaseTarget, tmp_path: Path,
 ) -> None:
     """A dead broker must not freeze the service's own database writes (the relay must not
-    hold a write transaction open across the Kafka round trip)."""
-    if db_target.backend == "sqlite":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=(
-            "LIBRARY BUG: with BEGIN IMMEDIATE on SQLite, OutboxRelay.drain_once holds the "
-            "write lock while it awaits Kafka acks (up to request_timeout_ms=10 s)")))
+    hold a write transaction open across the Kafka round trip; on SQLite every transaction
+    takes the write lock up front)."""
     own = TansuBroker(log_path=tmp_path / "tansu.log").start()
     svc = await open_service(db_target.url, db_target.schema, own.bootstrap)
     relay = OutboxRelay(svc.settings, svc.engine, svc.sessions, svc.tables)

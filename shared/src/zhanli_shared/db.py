@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Numeric, String, event, text
@@ -160,8 +160,17 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        value = Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
-        return str(value) if dialect.name == "sqlite" else value
+        exact = Decimal(value)
+        with localcontext() as ctx:
+            ctx.prec = max(self.precision, 28) + 2
+            stored = exact.quantize(Decimal(1).scaleb(-self.scale))
+        if stored != exact:
+            raise ValueError(
+                f"{exact} has more than {self.scale} decimals: round it explicitly first"
+            )
+        if len(stored.as_tuple().digits) > self.precision:
+            raise ValueError(f"{exact} exceeds {self.precision} digits")
+        return str(stored) if dialect.name == "sqlite" else stored
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:

@@ -74,6 +74,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
     consumer_batch_size: int = 200
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
 
     auth_issuer: str = "zhanli-local"
     auth_audience: str = "zhanli"

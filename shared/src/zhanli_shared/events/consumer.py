@@ -160,11 +160,106 @@ class ConsumerRunner:
         while not self._stopping:
             batches = await self._consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
-                for record in records:
-                    await self.process(record)
+                await self.process_batch(records)
                 await self._consumer.commit({tp: records[-1].offset + 1})
 
-    async def process(self, record: ConsumerRecord) -> None:
+    async def process_batch(self, records: list[ConsumerRecord]) -> None:
+        """Handle one partition's records in order, as few transactions as possible.
+
+        Consecutive good records share one transaction, each handler in a savepoint, so
+        a busy service keeps up with its events. A poison record or a failing handler
+        ends the run: what came before it is committed, the record is dead-lettered or
+        retried on its own (bounded), and the rest continue in a new transaction. A
+        transient database error sends the run through ``process`` one record at a time.
+        """
+        start = 0
+        while start < len(records):
+            start = await self._apply_run(records, start)
+
+    async def _apply_run(self, records: list[ConsumerRecord], start: int) -> int:
+        """Apply records[start:] until one needs handling alone; return the next index."""
+        inbox = self.tables.inbox
+        stop_at = len(records)
+        alone: ConsumerRecord | None = None
+        applied = 0
+        try:
+            async with self.sessions() as session:
+                candidates = []
+                for record in records[start:]:
+                    try:
+                        candidates.append((record, *decode(record)))
+                    except PoisonMessage:
+                        break
+                seen = (
+                    set(
+                        (
+                            await session.execute(
+                                select(inbox.c.event_id).where(
+                                    inbox.c.consumer == self.group_id,
+                                    inbox.c.event_id.in_([c[1].id for c in candidates]),
+                                )
+                            )
+                        ).scalars()
+                    )
+                    if candidates
+                    else set()
+                )
+                index = start
+                for record, envelope, payload in candidates:
+                    if envelope.id in seen:
+                        metrics.events_consumed.labels(
+                            self.settings.service_name, envelope.type, "duplicate"
+                        ).inc()
+                        index += 1
+                        continue
+                    bind_event_context(envelope.id, envelope.type)
+                    try:
+                        async with session.begin_nested():
+                            await session.execute(
+                                insert(inbox).values(
+                                    consumer=self.group_id,
+                                    event_id=envelope.id,
+                                    topic=envelope.type,
+                                    processed_at=utcnow(),
+                                )
+                            )
+                            await self.registry.handlers[envelope.type][1](
+                                session, payload, envelope
+                            )
+                    except TRANSIENT:
+                        raise
+                    except Exception as exc:
+                        log.warning("consumer.handler_failed", attempt=1, error=repr(exc))
+                        alone = record
+                        break
+                    finally:
+                        clear_event_context()
+                    seen.add(envelope.id)
+                    applied += 1
+                    metrics.events_consumed.labels(
+                        self.settings.service_name, envelope.type, "applied"
+                    ).inc()
+                    index += 1
+                stop_at = index
+                if stop_at < len(records) and alone is None:
+                    alone = records[stop_at]  # the poison record that ended the run
+                await session.commit()
+        except TRANSIENT as exc:
+            log.warning("consumer.batch_fallback", error=repr(exc), records=len(records) - start)
+            for record in records[start:]:
+                await self.process(record)
+            return len(records)
+        self.handled_total += applied
+        if self.after_commit is not None and session.info.get("published"):
+            self.after_commit()
+        if alone is None:
+            return stop_at
+        # A failed handler has used one attempt already; a poison record none.
+        await self.process(alone, attempts_used=0 if stop_at == len(candidates) + start
+                           else 1)
+        return stop_at + 1
+
+    async def process(self, record: ConsumerRecord, attempts_used: int = 0) -> None:
         """Handle one record to the end: applied, skipped as a duplicate, or dead-lettered."""
         try:
             envelope, payload = decode(record)
@@ -175,7 +270,7 @@ class ConsumerRunner:
         try:
             _, handler = self.registry.handlers[envelope.type]
             last_exc: BaseException | None = None
-            attempt = 0
+            attempt = attempts_used
             transient_wait = 0.1
             while attempt < self.settings.consumer_max_attempts:
                 attempt += 1

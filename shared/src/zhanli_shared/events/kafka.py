@@ -55,6 +55,8 @@ def consumer_options(settings: ServiceSettings, group_id: str) -> dict[str, Any]
         if settings.kafka_enable_idempotence
         else "read_uncommitted",
         "max_poll_records": settings.consumer_batch_size,
+        "session_timeout_ms": settings.consumer_session_timeout_ms,
+        "heartbeat_interval_ms": settings.consumer_heartbeat_interval_ms,
         **_security(settings),
     }
 

@@ -66,6 +66,8 @@ def service_settings(
         "consumer_retry_backoff_s": 0.01,
         "log_json": True,
         "log_level": "WARNING",
+        "consumer_session_timeout_ms": 6_000,
+        "consumer_heartbeat_interval_ms": 1_000,
         "data_keys": KeyRing.generate("test1").to_text(),
         # A group of its own: a new member of a group just left waits for a rebalance.
         "consumer_group_id": f"test-{settings_cls.service_name}-{uuid.uuid4().hex[:8]}",

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-UV := $(shell command -v uv 2>/dev/null)
+UV := $(PYTHON) -m uv
 MEMBERS := shared gateway services/talent services/learning services/kpi services/commission services/retention
 
 .PHONY: help dev run test test-sqlite test-isolated lint fmt bench lock clean topics
@@ -16,11 +16,10 @@ help:
 	@echo "make lock    - re-pin every environment (hashes, no addresses)"
 
 $(VENV)/.stamp: requirements/dev.txt $(addsuffix /pyproject.toml,$(MEMBERS))
-	@if [ -z "$(UV)" ]; then $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv; fi
-	@UVBIN=$$(command -v uv || echo $$HOME/.local/bin/uv); \
-	  test -d $(VENV) || $$UVBIN venv --quiet --python $(PYTHON) $(VENV); \
-	  $$UVBIN pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements/dev.txt && \
-	  $$UVBIN pip install --quiet --python $(PY) --no-deps --no-build-isolation $(addprefix -e ,$(MEMBERS))
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@test -d $(VENV) || $(UV) venv --quiet --python $(PYTHON) $(VENV); \
+	  $(UV) pip sync --quiet --compile-bytecode --python $(PY) --require-hashes requirements/dev.txt && \
+	  $(UV) pip install --quiet --python $(PY) --no-deps --no-build-isolation $(addprefix -e ,$(MEMBERS))
 	@touch $@
 
 dev: $(VENV)/.stamp

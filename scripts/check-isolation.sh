@@ -4,14 +4,14 @@
 # member declares, so an undeclared import must fail here, not at a customer's install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-UVBIN=$(command -v uv || echo "$HOME/.local/bin/uv")
+UVBIN="python3 -m uv"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for member in gateway services/talent services/learning services/kpi services/commission services/retention; do
   name=$(basename "$member")
   env="$work/$name"
-  "$UVBIN" venv --quiet --python python3 "$env"
-  "$UVBIN" pip sync --quiet --python "$env/bin/python" --require-hashes "$member/requirements.txt"
+  $UVBIN venv --quiet --python python3 "$env"
+  $UVBIN pip sync --quiet --python "$env/bin/python" --require-hashes "$member/requirements.txt"
   # the local packages go in as source, exactly as the images do (PYTHONPATH)
   PYTHONPATH="shared/src:$member/src" ZHANLI_VAR_DIR="$work/var-$name" "$env/bin/python" - "$name" <<'PY'
 import importlib, pkgutil, sys

@@ -8,7 +8,7 @@ export UV_NO_CONFIG=1
 PY=3.11
 compile() { # out, inputs...
   local out=$1; shift
-  uv pip compile --quiet --generate-hashes --python-version "$PY" --no-header \
+  python3 -m uv pip compile --quiet --generate-hashes --python-version "$PY" --no-header \
     --no-emit-package zhanli-shared --no-emit-package zhanli-gateway \
     $(for s in talent learning kpi commission retention; do echo --no-emit-package zhanli-$s; done) \
     "$@" -o "$out"

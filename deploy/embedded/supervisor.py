@@ -276,13 +276,18 @@ class Platform:
     def check_ports_free(self) -> None:
         import socket
 
-        wanted = {"broker": self.args.broker_port, "gateway": self.args.gateway_port,
-                  **self.ports()}
+        wanted = {
+            "broker": self.args.broker_port,
+            "gateway": self.args.gateway_port,
+            **self.ports(),
+        }
         for name, port in wanted.items():
             with socket.socket() as s:
                 if s.connect_ex(("127.0.0.1", port)) == 0:
-                    raise SystemExit(f"port {port} ({name}) is already in use: another "
-                                     "`make run`? Stop it, or pick other ports (--help).")
+                    raise SystemExit(
+                        f"port {port} ({name}) is already in use: another "
+                        "`make run`? Stop it, or pick other ports (--help)."
+                    )
 
     def run(self) -> int:
         started = time.monotonic()

@@ -23,17 +23,29 @@ def b64(data: bytes) -> str:
 
 def claims(**overrides: Any) -> dict[str, Any]:
     now = int(dt.datetime.now(dt.UTC).timestamp())
-    base: dict[str, Any] = {"iss": TEST_ISSUER, "aud": TEST_AUDIENCE, "sub": "e-1", "iat": now,
-                            "nbf": now, "exp": now + 600, "roles": ["salesperson"],
-                            "org_units": []}
+    base: dict[str, Any] = {
+        "iss": TEST_ISSUER,
+        "aud": TEST_AUDIENCE,
+        "sub": "e-1",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "roles": ["salesperson"],
+        "org_units": [],
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
 
 @pytest.fixture(scope="module")
 def verifier(keypair: tuple[str, str]) -> TokenVerifier:
-    return TokenVerifier(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, algorithms=["RS256"],
-                         public_key=keypair[1], leeway_s=30)
+    return TokenVerifier(
+        issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE,
+        algorithms=["RS256"],
+        public_key=keypair[1],
+        leeway_s=30,
+    )
 
 
 def sign(keypair: tuple[str, str], payload: dict[str, Any]) -> str:
@@ -41,8 +53,9 @@ def sign(keypair: tuple[str, str], payload: dict[str, Any]) -> str:
 
 
 def test_valid_token_yields_a_principal(verifier: TokenVerifier, issuer: TokenIssuer) -> None:
-    token = issuer.issue("e-42", ["sales_manager", "mentor"], org_units=["ou-east", "team-1"],
-                         name="Li Lei")
+    token = issuer.issue(
+        "e-42", ["sales_manager", "mentor"], org_units=["ou-east", "team-1"], name="Li Lei"
+    )
     p = verifier.verify(token)
     assert p.subject == "e-42"
     assert p.roles == frozenset({"sales_manager", "mentor"})
@@ -60,8 +73,9 @@ def test_alg_none_is_refused(verifier: TokenVerifier) -> None:
             verifier.verify(token)
 
 
-def test_hs256_signed_with_the_public_key_is_refused(verifier: TokenVerifier,
-                                                     keypair: tuple[str, str]) -> None:
+def test_hs256_signed_with_the_public_key_is_refused(
+    verifier: TokenVerifier, keypair: tuple[str, str]
+) -> None:
     """Algorithm confusion: an attacker HMACs a token with the (public) verification key."""
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     payload = b64(json.dumps(claims(roles=["hr_admin"])).encode())
@@ -75,13 +89,18 @@ def test_hs256_signed_with_the_public_key_is_refused(verifier: TokenVerifier,
 def test_hmac_algorithms_cannot_even_be_configured(keypair: tuple[str, str]) -> None:
     with pytest.raises(ValueError):
         TokenVerifier(issuer="i", audience="a", algorithms=["HS256"], public_key=keypair[1])
-    mixed = TokenVerifier(issuer=TEST_ISSUER, audience=TEST_AUDIENCE,
-                          algorithms=["HS256", "RS256"], public_key=keypair[1])
+    mixed = TokenVerifier(
+        issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE,
+        algorithms=["HS256", "RS256"],
+        public_key=keypair[1],
+    )
     assert mixed.algorithms == ["RS256"]
 
 
-def test_expired_token_is_refused(verifier: TokenVerifier, issuer: TokenIssuer,
-                                  keypair: tuple[str, str]) -> None:
+def test_expired_token_is_refused(
+    verifier: TokenVerifier, issuer: TokenIssuer, keypair: tuple[str, str]
+) -> None:
     with pytest.raises(Unauthorized, match="expired"):
         verifier.verify(issuer.issue("e-1", ["finance"], ttl_s=-3600))
     now = int(dt.datetime.now(dt.UTC).timestamp())
@@ -94,16 +113,18 @@ def test_expired_token_is_refused(verifier: TokenVerifier, issuer: TokenIssuer,
     [("evil-issuer", TEST_AUDIENCE), (TEST_ISSUER, "another-audience")],
     ids=["wrong-issuer", "wrong-audience"],
 )
-def test_wrong_issuer_or_audience_is_refused(verifier: TokenVerifier, keypair: tuple[str, str],
-                                             iss: str, aud: str) -> None:
+def test_wrong_issuer_or_audience_is_refused(
+    verifier: TokenVerifier, keypair: tuple[str, str], iss: str, aud: str
+) -> None:
     forged = TokenIssuer(keypair[0], issuer=iss, audience=aud)
     with pytest.raises(Unauthorized):
         verifier.verify(forged.issue("e-1", ["hr_admin"]))
 
 
 @pytest.mark.parametrize("missing", ["sub", "exp", "iss", "aud", "iat"])
-def test_missing_required_claims_are_refused(verifier: TokenVerifier, keypair: tuple[str, str],
-                                             missing: str) -> None:
+def test_missing_required_claims_are_refused(
+    verifier: TokenVerifier, keypair: tuple[str, str], missing: str
+) -> None:
     with pytest.raises(Unauthorized):
         verifier.verify(sign(keypair, claims(**{missing: None})))
 
@@ -129,11 +150,16 @@ def test_token_of_another_key_is_refused(verifier: TokenVerifier) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [{"roles": "hr_admin"}, {"roles": {"hr_admin": True}}, {"org_units": "ou-root"},
-     {"roles": None, "org_units": 5}],
+    [
+        {"roles": "hr_admin"},
+        {"roles": {"hr_admin": True}},
+        {"org_units": "ou-root"},
+        {"roles": None, "org_units": 5},
+    ],
 )
-def test_roles_and_org_units_must_be_lists(verifier: TokenVerifier, keypair: tuple[str, str],
-                                           bad: dict[str, Any]) -> None:
+def test_roles_and_org_units_must_be_lists(
+    verifier: TokenVerifier, keypair: tuple[str, str], bad: dict[str, Any]
+) -> None:
     payload = claims()
     payload.update(bad)
     with pytest.raises(Unauthorized):
@@ -151,8 +177,9 @@ def test_garbage_is_refused(verifier: TokenVerifier, token: str) -> None:
 PATH = ["root", "ou-east", "team-1"]  # the target employee's unit and the units above it
 
 
-def principal(subject: str = "e-me", roles: tuple[str, ...] = (),
-              org_units: tuple[str, ...] = ()) -> Principal:
+def principal(
+    subject: str = "e-me", roles: tuple[str, ...] = (), org_units: tuple[str, ...] = ()
+) -> Principal:
     return Principal(subject=subject, roles=frozenset(roles), org_units=frozenset(org_units))
 
 
@@ -170,8 +197,10 @@ def test_finance_and_hr_see_everyones_pay(role: str) -> None:
     assert principal(roles=(role,)).can_view_pay("e-7", PATH)
 
 
-@pytest.mark.parametrize("role", ["executive", "recruiter", "mentor", "it_ops", "integration",
-                                  "sales_manager", "salesperson"])
+@pytest.mark.parametrize(
+    "role",
+    ["executive", "recruiter", "mentor", "it_ops", "integration", "sales_manager", "salesperson"],
+)
 def test_other_roles_do_not_see_pay_outside_their_chain(role: str) -> None:
     assert not principal(roles=(role,), org_units=("ou-west",)).can_view_pay("e-7", PATH)
 

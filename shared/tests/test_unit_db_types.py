@@ -37,15 +37,17 @@ class Db:
 
     async def get(self, row_id: int, column: str) -> object:
         async with self.engine.connect() as conn:
-            return (await conn.execute(
-                select(self.table.c[column]).where(self.table.c.id == row_id))).scalar_one()
+            return (
+                await conn.execute(select(self.table.c[column]).where(self.table.c.id == row_id))
+            ).scalar_one()
 
 
 @pytest.fixture
 async def db(db_target: DatabaseTarget) -> AsyncIterator[Db]:
     md = new_metadata()
     table = Table(
-        "zt_types", md,
+        "zt_types",
+        md,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("amount", Money(), nullable=True),
         Column("big", ExactDecimal(30, 4), nullable=True),
@@ -64,8 +66,15 @@ async def db(db_target: DatabaseTarget) -> AsyncIterator[Db]:
 
 @pytest.mark.parametrize(
     "value",
-    ["12345678901234.57", "99999999999999999.99", "0.10", "0.20", "-0.01", "0.00",
-     "123456789012345678.01"],
+    [
+        "12345678901234.57",
+        "99999999999999999.99",
+        "0.10",
+        "0.20",
+        "-0.01",
+        "0.00",
+        "123456789012345678.01",
+    ],
 )
 async def test_money_round_trips_exactly(db: Db, value: str) -> None:
     row = await db.put(amount=Decimal(value))
@@ -79,19 +88,28 @@ async def test_money_is_stored_exactly_not_as_a_float(db: Db) -> None:
     row = await db.put(amount=Decimal("12345678901234.57"))
     async with db.engine.connect() as conn:
         if db.engine.dialect.name == "sqlite":
-            kind, raw = (await conn.execute(
-                text("SELECT typeof(amount), amount FROM zt_types WHERE id = :i"), {"i": row})).one()
+            kind, raw = (
+                await conn.execute(
+                    text("SELECT typeof(amount), amount FROM zt_types WHERE id = :i"), {"i": row}
+                )
+            ).one()
             assert (kind, raw) == ("text", "12345678901234.57")
         else:
-            kind, raw = (await conn.execute(text(
-                "SELECT pg_typeof(amount)::text, amount::text FROM zt_types WHERE id = :i"),
-                {"i": row})).one()
+            kind, raw = (
+                await conn.execute(
+                    text(
+                        "SELECT pg_typeof(amount)::text, amount::text FROM zt_types WHERE id = :i"
+                    ),
+                    {"i": row},
+                )
+            ).one()
             assert (kind, raw) == ("numeric", "12345678901234.57")
 
 
 async def test_money_keeps_two_decimals_and_other_scales_their_own(db: Db) -> None:
-    row = await db.put(amount=Decimal("5"), big=Decimal("12345678901234567890.1234"),
-                       rate=Decimal("0.035"))
+    row = await db.put(
+        amount=Decimal("5"), big=Decimal("12345678901234567890.1234"), rate=Decimal("0.035")
+    )
     assert str(await db.get(row, "amount")) == "5.00"
     assert str(await db.get(row, "big")) == "12345678901234567890.1234"
     assert str(await db.get(row, "rate")) == "0.035000"
@@ -129,13 +147,22 @@ async def test_tzdatetime_returns_utc_aware_values(db: Db, moment: dt.datetime) 
 
 
 async def test_tzdatetime_orders_instants_not_wall_clocks(db: Db) -> None:
-    early = dt.datetime(2026, 12, 1, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai"))  # 16:30Z the day before
+    early = dt.datetime(
+        2026, 12, 1, 0, 30, tzinfo=ZoneInfo("Asia/Shanghai")
+    )  # 16:30Z the day before
     late = dt.datetime(2026, 11, 30, 17, 0, tzinfo=dt.UTC)
     a = await db.put(at=late)
     b = await db.put(at=early)
     async with db.engine.connect() as conn:
-        ids = (await conn.execute(select(db.table.c.id).where(db.table.c.at.is_not(None))
-                                  .order_by(db.table.c.at))).scalars().all()
+        ids = (
+            (
+                await conn.execute(
+                    select(db.table.c.id).where(db.table.c.at.is_not(None)).order_by(db.table.c.at)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert ids == [b, a]
 
 

@@ -86,8 +86,9 @@ def problem_of(response: httpx.Response, status: int) -> dict:  # type: ignore[t
 
 
 async def test_malformed_json_is_400(client: httpx.AsyncClient) -> None:
-    r = await client.post("/things", content=b'{"name": "x", "amount": ',
-                          headers={"content-type": "application/json"})
+    r = await client.post(
+        "/things", content=b'{"name": "x", "amount": ', headers={"content-type": "application/json"}
+    )
     body = problem_of(r, 400)
     assert body["type"].endswith("/malformed-json")
     assert body["instance"] == "/things"

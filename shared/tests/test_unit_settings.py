@@ -14,8 +14,9 @@ from zhanli_shared.settings import ServiceSettings
 class ZtSettings(ServiceSettings):
     service_name: ClassVar[str] = "ztset"
     default_port: ClassVar[int] = 8999
-    model_config = SettingsConfigDict(env_prefix="ZHANLI_ZTSET_", extra="ignore",
-                                      env_nested_delimiter="__")
+    model_config = SettingsConfigDict(
+        env_prefix="ZHANLI_ZTSET_", extra="ignore", env_nested_delimiter="__"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,9 @@ GROUP = "zhanli-bench-raw"
 IN_FLIGHT = 2000  # sends awaited in batches of this many
 
 
-async def _measure(bootstrap: str, n: int, value_size: int, keys: int,
-                   timeout_s: float) -> tuple[Result, dict[str, float]]:
+async def _measure(
+    bootstrap: str, n: int, value_size: int, keys: int, timeout_s: float
+) -> tuple[Result, dict[str, float]]:
     settings = ServiceSettings(kafka_bootstrap_servers=bootstrap, kafka_client_id="zhanli-bench")
     await ensure_topics(settings, [TOPIC])
     consumer = AIOKafkaConsumer(TOPIC, **consumer_options(settings, GROUP))
@@ -40,8 +41,10 @@ async def _measure(bootstrap: str, n: int, value_size: int, keys: int,
             if time.monotonic() > deadline:
                 raise BenchError("the bench consumer got no partitions within 30s")
             await asyncio.sleep(0.05)
-        say(f"consumer group {GROUP} joined: {len(consumer.assignment())} partitions of {TOPIC} "
-            f"({settings.kafka_topic_partitions} configured)")
+        say(
+            f"consumer group {GROUP} joined: {len(consumer.assignment())} partitions of {TOPIC} "
+            f"({settings.kafka_topic_partitions} configured)"
+        )
         seen = bytearray(n)
         state = {"produced": 0, "consumed": 0, "dupes": 0, "commits": 0, "last": 0.0}
         done = asyncio.Event()
@@ -71,15 +74,21 @@ async def _measure(bootstrap: str, n: int, value_size: int, keys: int,
         reader = asyncio.create_task(consume())
 
         def report() -> str:
-            return (f"produced {state['produced']:,}/{n:,}  consumed {state['consumed']:,}/{n:,}"
-                    f"  ({time.perf_counter() - t0:.1f}s)")
+            return (
+                f"produced {state['produced']:,}/{n:,}  consumed {state['consumed']:,}/{n:,}"
+                f"  ({time.perf_counter() - t0:.1f}s)"
+            )
 
         async with Ticker(report, every=3.0):
             pending = []
             for seq in range(n):
-                pending.append(await producer.send(
-                    TOPIC, value=struct.pack(">Q", seq) + filler,
-                    key=f"customer-{seq % keys:05d}".encode()))
+                pending.append(
+                    await producer.send(
+                        TOPIC,
+                        value=struct.pack(">Q", seq) + filler,
+                        key=f"customer-{seq % keys:05d}".encode(),
+                    )
+                )
                 if len(pending) >= IN_FLIGHT:
                     await asyncio.gather(*pending)
                     state["produced"] += len(pending)
@@ -100,30 +109,46 @@ async def _measure(bootstrap: str, n: int, value_size: int, keys: int,
             with contextlib.suppress(Exception):
                 await client.stop()
     if state["consumed"] < n:
-        raise BenchError(f"broker.raw_throughput: only {state['consumed']:,} of {n:,} messages "
-                         f"were consumed within {timeout_s:.0f}s")
+        raise BenchError(
+            f"broker.raw_throughput: only {state['consumed']:,} of {n:,} messages "
+            f"were consumed within {timeout_s:.0f}s"
+        )
     elapsed = state["last"] - t0
     produce_s = t_produced - t0
     rate = n / elapsed
     result = Result(
-        "broker.raw_throughput", rate, "msgs/s", higher_is_better=True,
-        notes=(f"{n:,} msgs x {value_size} B, {keys} keys, topic of "
-               f"{settings.kafka_topic_partitions} partitions, acks=all, linger_ms=2; 1 consumer "
-               f"(group, manual commit per batch, {int(state['commits'])} commits); "
-               f"first send -> last consumed {elapsed:.2f}s; produce alone {produce_s:.2f}s "
-               f"({n / produce_s:,.0f} msgs/s); duplicates {int(state['dupes'])}; "
-               f"Tansu memory storage"),
+        "broker.raw_throughput",
+        rate,
+        "msgs/s",
+        higher_is_better=True,
+        notes=(
+            f"{n:,} msgs x {value_size} B, {keys} keys, topic of "
+            f"{settings.kafka_topic_partitions} partitions, acks=all, linger_ms=2; 1 consumer "
+            f"(group, manual commit per batch, {int(state['commits'])} commits); "
+            f"first send -> last consumed {elapsed:.2f}s; produce alone {produce_s:.2f}s "
+            f"({n / produce_s:,.0f} msgs/s); duplicates {int(state['dupes'])}; "
+            f"Tansu memory storage"
+        ),
     )
     if state["dupes"]:
-        raise BenchError(f"broker.raw_throughput: {int(state['dupes'])} duplicate deliveries",
-                         [result.notes])
-    say(f"broker.raw_throughput: {rate:,.0f} msgs/s ({n:,} in {elapsed:.2f}s; produce alone "
-        f"{produce_s:.2f}s)")
+        raise BenchError(
+            f"broker.raw_throughput: {int(state['dupes'])} duplicate deliveries", [result.notes]
+        )
+    say(
+        f"broker.raw_throughput: {rate:,.0f} msgs/s ({n:,} in {elapsed:.2f}s; produce alone "
+        f"{produce_s:.2f}s)"
+    )
     return result, {"elapsed_s": elapsed, "produce_s": produce_s}
 
 
-def run(n: int, *, value_size: int = 200, keys: int = 1000, timeout_s: float = 60.0,
-        log_dir: Path | None = None) -> Result:
+def run(
+    n: int,
+    *,
+    value_size: int = 200,
+    keys: int = 1000,
+    timeout_s: float = 60.0,
+    log_dir: Path | None = None,
+) -> Result:
     phase(f"broker.raw_throughput: {n:,} messages through a fresh Tansu broker")
     broker = TansuBroker(log_path=(log_dir / "bench-broker.log") if log_dir else None)
     broker.start()

@@ -45,8 +45,16 @@ class Result:
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
-        order = ["name", "value", "unit", "baseline_name", "baseline_value", "ratio",
-                 "higher_is_better", "notes"]
+        order = [
+            "name",
+            "value",
+            "unit",
+            "baseline_name",
+            "baseline_value",
+            "ratio",
+            "higher_is_better",
+            "notes",
+        ]
         return {k: d[k] for k in order}
 
 
@@ -96,6 +104,7 @@ class Ticker:
 
 # --- processes ------------------------------------------------------------------------
 
+
 def _proc_stat(pid: int) -> tuple[int, int] | None:
     """(parent pid, start time in clock ticks) of a live process, or None."""
     try:
@@ -103,7 +112,7 @@ def _proc_stat(pid: int) -> tuple[int, int] | None:
             raw = f.read().decode(errors="replace")
     except OSError:
         return None
-    rest = raw[raw.rfind(")") + 2:].split()
+    rest = raw[raw.rfind(")") + 2 :].split()
     return int(rest[1]), int(rest[19])  # fields 4 (ppid) and 22 (starttime)
 
 
@@ -153,6 +162,7 @@ def kill_remembered(procs: dict[int, int], grace_s: float = 5.0) -> list[int]:
 @contextlib.contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Make SIGTERM unwind like Ctrl-C so every `finally` (stopping processes) runs."""
+
     def on_term(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
 
@@ -174,14 +184,26 @@ def fmt(value: float | None, digits: int = 1) -> str:
 def table(results: list[Result]) -> str:
     rows = [("name", "value", "unit", "baseline", "baseline value", "ratio", "better")]
     for r in results:
-        rows.append((r.name, fmt(r.value), r.unit, r.baseline_name or "-", fmt(r.baseline_value),
-                     fmt(r.ratio, 4) if r.ratio is not None else "-",
-                     "higher" if r.higher_is_better else "lower"))
+        rows.append(
+            (
+                r.name,
+                fmt(r.value),
+                r.unit,
+                r.baseline_name or "-",
+                fmt(r.baseline_value),
+                fmt(r.ratio, 4) if r.ratio is not None else "-",
+                "higher" if r.higher_is_better else "lower",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = []
     for n, row in enumerate(rows):
-        lines.append("  ".join(c.ljust(w) if i in (0, 2, 3, 6) else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+        lines.append(
+            "  ".join(
+                c.ljust(w) if i in (0, 2, 3, 6) else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

@@ -48,6 +48,7 @@ SERVICES = ["talent", "learning", "kpi", "commission", "retention"]  # superviso
 
 # --- the supervisor -------------------------------------------------------------------
 
+
 def _free_block(size: int) -> int:
     """A base port b with b .. b+size-1 all free on 127.0.0.1 (the supervisor wants a run)."""
     import socket
@@ -104,17 +105,40 @@ class Supervisor:
         return (self.var / "keys" / "admin-password").read_text().strip()
 
     def start(self) -> None:
-        argv = [python(), str(SUPERVISOR), "--var-dir", str(self.var), "--port-base",
-                str(self.port_base), "--gateway-port", str(self.gateway_port), "--broker-port",
-                str(self.broker_port), "--no-demo", "--ready-timeout", str(self.ready_timeout_s)]
-        say(f"starting the supervisor: gateway 127.0.0.1:{self.gateway_port}, services "
-            f"{self.port_base + 1}..{self.port_base + 5}, broker {self.broker_port}, var {self.var}")
-        env = {k: v for k, v in os.environ.items()
-               if not (k.startswith("ZHANLI_") and k != "ZHANLI_HOME")}
+        argv = [
+            python(),
+            str(SUPERVISOR),
+            "--var-dir",
+            str(self.var),
+            "--port-base",
+            str(self.port_base),
+            "--gateway-port",
+            str(self.gateway_port),
+            "--broker-port",
+            str(self.broker_port),
+            "--no-demo",
+            "--ready-timeout",
+            str(self.ready_timeout_s),
+        ]
+        say(
+            f"starting the supervisor: gateway 127.0.0.1:{self.gateway_port}, services "
+            f"{self.port_base + 1}..{self.port_base + 5}, broker {self.broker_port}, var {self.var}"
+        )
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not (k.startswith("ZHANLI_") and k != "ZHANLI_HOME")
+        }
         env["PYTHONUNBUFFERED"] = "1"
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -140,11 +164,16 @@ class Supervisor:
             self.remember_children()
             if time.monotonic() >= next_note:
                 next_note += 5
-                say(f"  waiting for the platform: {time.monotonic() - started:.0f}s, "
-                    f"{len(self.remembered)} processes started")
+                say(
+                    f"  waiting for the platform: {time.monotonic() - started:.0f}s, "
+                    f"{len(self.remembered)} processes started"
+                )
             if self.proc is not None and self.proc.poll() is not None:
-                raise BenchError(f"the supervisor exited with code {self.proc.returncode} before "
-                                 "the platform was ready", self.lines[-20:])
+                raise BenchError(
+                    f"the supervisor exited with code {self.proc.returncode} before "
+                    "the platform was ready",
+                    self.lines[-20:],
+                )
             if time.monotonic() - started > self.ready_timeout_s + 30:
                 raise BenchError("the platform was not ready in time", self.lines[-20:])
         self.remember_children()
@@ -193,6 +222,7 @@ class Supervisor:
 
 # --- CPU accounting ---------------------------------------------------------------------
 
+
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
     tick = os.sysconf("SC_CLK_TCK")
     out = {}
@@ -201,21 +231,28 @@ def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
             raw = Path(f"/proc/{pid}/stat").read_text()
         except OSError:
             continue
-        rest = raw[raw.rfind(")") + 2:].split()
+        rest = raw[raw.rfind(")") + 2 :].split()
         out[name] = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
     return out
 
 
 def cpu_report(before: dict[str, float], after: dict[str, float], wall_s: float) -> str:
     used = {k: after[k] - before.get(k, 0.0) for k in after}
-    parts = [f"{k} {v / wall_s * 100:.0f}%" for k, v in sorted(used.items(), key=lambda kv: -kv[1])
-             if v / wall_s >= 0.02]
+    parts = [
+        f"{k} {v / wall_s * 100:.0f}%"
+        for k, v in sorted(used.items(), key=lambda kv: -kv[1])
+        if v / wall_s >= 0.02
+    ]
     total = sum(used.values()) / wall_s * 100
-    return f"CPU over {wall_s:.1f}s (100% = one core, 200% = this box): " + ", ".join(parts) + \
-        f"; total {total:.0f}%"
+    return (
+        f"CPU over {wall_s:.1f}s (100% = one core, 200% = this box): "
+        + ", ".join(parts)
+        + f"; total {total:.0f}%"
+    )
 
 
 # --- the HTTP side ----------------------------------------------------------------------
+
 
 class ApiError(Exception):
     def __init__(self, method: str, path: str, status: int, body: str) -> None:
@@ -236,12 +273,20 @@ class Api:
     async def close(self) -> None:
         await self.session.close()
 
-    async def call(self, method: str, path: str, *, token: str | None = None,
-                   json: object | None = None, params: dict[str, str] | None = None,
-                   expect: tuple[int, ...] = (200, 201)) -> tuple[int, object]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: object | None = None,
+        params: dict[str, str] | None = None,
+        expect: tuple[int, ...] = (200, 201),
+    ) -> tuple[int, object]:
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        async with self.session.request(method, path, json=json, params=params,
-                                        headers=headers) as resp:
+        async with self.session.request(
+            method, path, json=json, params=params, headers=headers
+        ) as resp:
             if resp.status not in expect:
                 raise ApiError(method, path, resp.status, await resp.text())
             if resp.content_type.endswith("json"):
@@ -249,8 +294,9 @@ class Api:
             return resp.status, await resp.read()
 
     async def login(self, username: str, password: str) -> str:
-        _, body = await self.call("POST", "/api/v1/auth/token",
-                                  json={"username": username, "password": password})
+        _, body = await self.call(
+            "POST", "/api/v1/auth/token", json={"username": username, "password": password}
+        )
         assert isinstance(body, dict)
         return str(body["access_token"])
 
@@ -267,6 +313,7 @@ async def gather_limited(n: int, coros: list) -> list:  # type: ignore[type-arg]
 
 # --- the slice benchmark ----------------------------------------------------------------
 
+
 @dataclass
 class Person:
     employee_id: str
@@ -282,8 +329,9 @@ class Company:
 
 
 class SliceBench:
-    def __init__(self, sup: Supervisor, *, throughput_people: int = 40,
-                 latency_people: int = 100) -> None:
+    def __init__(
+        self, sup: Supervisor, *, throughput_people: int = 40, latency_people: int = 100
+    ) -> None:
         self.sup = sup
         self.api = Api(sup.base_url)
         self.n_tp = throughput_people
@@ -305,28 +353,63 @@ class SliceBench:
         # every bench payment is paid at the same moment, so all lines fall in one period
         paid_at = (now - dt.timedelta(minutes=1)).replace(microsecond=0)
         period = business_month(paid_at, "Asia/Shanghai")
-        for unit in ({"org_unit_id": "BENCH", "name": "Bench Group", "kind": "group",
-                      "parent_id": None, "manager_id": None},
-                     {"org_unit_id": "BENCH-T1", "name": "Bench Sales Team", "kind": "team",
-                      "parent_id": "BENCH", "manager_id": None}):
-            await api.call("PUT", f"/api/v1/directory/org-units/{unit['org_unit_id']}",
-                           token=self.admin, json=unit)
+        for unit in (
+            {
+                "org_unit_id": "BENCH",
+                "name": "Bench Group",
+                "kind": "group",
+                "parent_id": None,
+                "manager_id": None,
+            },
+            {
+                "org_unit_id": "BENCH-T1",
+                "name": "Bench Sales Team",
+                "kind": "team",
+                "parent_id": "BENCH",
+                "manager_id": None,
+            },
+        ):
+            await api.call(
+                "PUT",
+                f"/api/v1/directory/org-units/{unit['org_unit_id']}",
+                token=self.admin,
+                json=unit,
+            )
         tp = [Person(f"BT{i:04d}") for i in range(1, self.n_tp + 1)]
         lp = [Person(f"BL{i:04d}") for i in range(1, self.n_lp + 1)]
         t = time.perf_counter()
-        await gather_limited(8, [
-            api.call("PUT", f"/api/v1/directory/employees/{p.employee_id}", token=self.admin,
-                     json={"employee_id": p.employee_id, "name": f"Bench {p.employee_id}",
-                           "org_unit_id": "BENCH-T1", "manager_id": None,
-                           "job_role": "salesperson", "roles": ["salesperson"],
-                           "status": "active", "hired_on": "2024-03-01"})
-            for p in tp + lp])
-        say(f"{len(tp) + len(lp)} salespeople written to the directory in "
-            f"{time.perf_counter() - t:.1f}s")
+        await gather_limited(
+            8,
+            [
+                api.call(
+                    "PUT",
+                    f"/api/v1/directory/employees/{p.employee_id}",
+                    token=self.admin,
+                    json={
+                        "employee_id": p.employee_id,
+                        "name": f"Bench {p.employee_id}",
+                        "org_unit_id": "BENCH-T1",
+                        "manager_id": None,
+                        "job_role": "salesperson",
+                        "roles": ["salesperson"],
+                        "status": "active",
+                        "hired_on": "2024-03-01",
+                    },
+                )
+                for p in tp + lp
+            ],
+        )
+        say(
+            f"{len(tp) + len(lp)} salespeople written to the directory in "
+            f"{time.perf_counter() - t:.1f}s"
+        )
         password = secrets.token_urlsafe(12)
-        await api.call("POST", "/api/v1/auth/users", token=self.admin,
-                       json={"username": "bench-integration", "password": password,
-                             "roles": ["integration"]})
+        await api.call(
+            "POST",
+            "/api/v1/auth/users",
+            token=self.admin,
+            json={"username": "bench-integration", "password": password, "roles": ["integration"]},
+        )
         self.integration = await api.login("bench-integration", password)
         t = time.perf_counter()
         pending = {p.employee_id for p in tp + lp}
@@ -334,15 +417,29 @@ class SliceBench:
         while pending:
             if time.monotonic() > deadline:
                 raise BenchError(f"{len(pending)} people never reached the commission service")
-            statuses = await gather_limited(8, [
-                api.call("GET", f"/api/v1/commission/people/{eid}/statement", token=self.admin,
-                         expect=(200, 404)) for eid in sorted(pending)])
-            pending = {eid for eid, (status, _) in zip(sorted(pending), statuses, strict=True)
-                       if status != 200}
+            statuses = await gather_limited(
+                8,
+                [
+                    api.call(
+                        "GET",
+                        f"/api/v1/commission/people/{eid}/statement",
+                        token=self.admin,
+                        expect=(200, 404),
+                    )
+                    for eid in sorted(pending)
+                ],
+            )
+            pending = {
+                eid
+                for eid, (status, _) in zip(sorted(pending), statuses, strict=True)
+                if status != 200
+            }
             if pending:
                 await asyncio.sleep(0.2)
-        say(f"the commission service knows all {len(tp) + len(lp)} people "
-            f"({time.perf_counter() - t:.1f}s after the last directory write)")
+        say(
+            f"the commission service knows all {len(tp) + len(lp)} people "
+            f"({time.perf_counter() - t:.1f}s after the last directory write)"
+        )
         closed_at = (now - dt.timedelta(days=1)).isoformat()
         deals = []
         for people, per in ((tp, 2), (lp, 1)):
@@ -350,13 +447,26 @@ class SliceBench:
                 for k in range(per):
                     deal_id = f"D-{p.employee_id}-{k}"
                     p.deals.append(deal_id)
-                    deals.append({"deal_id": deal_id, "salesperson_id": p.employee_id,
-                                  "customer_name": "Bench Customer Co.", "amount": "100000000.00",
-                                  "currency": "CNY", "product_line": "ocean_freight",
-                                  "closed_at": closed_at, "source": "crm"})
+                    deals.append(
+                        {
+                            "deal_id": deal_id,
+                            "salesperson_id": p.employee_id,
+                            "customer_name": "Bench Customer Co.",
+                            "amount": "100000000.00",
+                            "currency": "CNY",
+                            "product_line": "ocean_freight",
+                            "closed_at": closed_at,
+                            "source": "crm",
+                        }
+                    )
         t = time.perf_counter()
-        await gather_limited(8, [api.call("POST", "/api/v1/commission/deals",
-                                          token=self.integration, json=d) for d in deals])
+        await gather_limited(
+            8,
+            [
+                api.call("POST", "/api/v1/commission/deals", token=self.integration, json=d)
+                for d in deals
+            ],
+        )
         say(f"{len(deals)} deals recorded in {time.perf_counter() - t:.1f}s; period {period}")
         self.company = Company(period, paid_at.isoformat(), tp, lp)
         return self.company
@@ -365,14 +475,23 @@ class SliceBench:
 
     def _payment(self, payment_id: str, deal_id: str, n: int) -> dict[str, str]:
         assert self.company is not None
-        return {"payment_id": payment_id, "deal_id": deal_id,
-                "amount": f"{100 + n % 900}.{n % 100:02d}", "currency": "CNY",
-                "paid_at": self.company.paid_at, "source": "finance"}
+        return {
+            "payment_id": payment_id,
+            "deal_id": deal_id,
+            "amount": f"{100 + n % 900}.{n % 100:02d}",
+            "currency": "CNY",
+            "paid_at": self.company.paid_at,
+            "source": "finance",
+        }
 
     async def statement(self, employee_id: str) -> list[dict[str, str]]:
         assert self.company is not None
-        _, body = await self.api.call("GET", f"/api/v1/commission/people/{employee_id}/statement",
-                                      token=self.admin, params={"period": self.company.period})
+        _, body = await self.api.call(
+            "GET",
+            f"/api/v1/commission/people/{employee_id}/statement",
+            token=self.admin,
+            params={"period": self.company.period},
+        )
         assert isinstance(body, dict)
         return list(body["lines"])
 
@@ -392,11 +511,12 @@ class SliceBench:
             busy = sum(c1[k] - c0.get(k, 0) for k in c1 if k != "bench-client") / 0.5
             if busy < below:
                 break
-        say(f"platform quiet after {time.perf_counter() - t:.1f}s (platform CPU {busy * 100:.0f}% "
-            "of one core)")
+        say(
+            f"platform quiet after {time.perf_counter() - t:.1f}s (platform CPU {busy * 100:.0f}% "
+            "of one core)"
+        )
 
-    async def verify(self, people: list[Person], accepted: dict[str, set[str]],
-                     label: str) -> str:
+    async def verify(self, people: list[Person], accepted: dict[str, set[str]], label: str) -> str:
         """Every accepted payment has exactly one commission line, and no other line exists."""
         ids = await gather_limited(8, [self.statement_ids(p.employee_id) for p in people])
         problems = []
@@ -411,13 +531,18 @@ class SliceBench:
             missing = sorted(want - counts.keys())
             extra = sorted(counts.keys() - want)
             if dupes or missing or extra:
-                problems.append(f"{p.employee_id}: {len(missing)} missing {missing[:3]}, "
-                                f"{len(dupes)} duplicated {dupes[:3]}, {len(extra)} unexpected "
-                                f"{extra[:3]}")
+                problems.append(
+                    f"{p.employee_id}: {len(missing)} missing {missing[:3]}, "
+                    f"{len(dupes)} duplicated {dupes[:3]}, {len(extra)} unexpected "
+                    f"{extra[:3]}"
+                )
         expected = sum(len(v) for v in accepted.values())
         if problems:
-            raise BenchError(f"{label}: commission lines do not match the payments accepted "
-                             f"({lines} lines for {expected} payments)", problems[:10])
+            raise BenchError(
+                f"{label}: commission lines do not match the payments accepted "
+                f"({lines} lines for {expected} payments)",
+                problems[:10],
+            )
         say(f"{label}: verified {expected} payments -> {lines} commission lines, one each")
         return f"verified: {expected} payments -> exactly one commission line each"
 
@@ -425,8 +550,10 @@ class SliceBench:
         """Counters of the commission service (read directly from it, diagnostics only)."""
         out: dict[str, float] = defaultdict(float)
         try:
-            async with self.api.session.get(self.sup.service_url("commission") + "/metrics",
-                                            timeout=aiohttp.ClientTimeout(total=5)) as resp:
+            async with self.api.session.get(
+                self.sup.service_url("commission") + "/metrics",
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as resp:
                 text = await resp.text()
         except Exception:
             return out
@@ -440,12 +567,21 @@ class SliceBench:
 
     # -- slice.throughput --
 
-    async def throughput(self, *, concurrency: int, duration_s: float, max_payments: int,
-                         drain_timeout_s: float, baseline: Result | None,
-                         sweep_every_s: float = 2.0) -> Result:
+    async def throughput(
+        self,
+        *,
+        concurrency: int,
+        duration_s: float,
+        max_payments: int,
+        drain_timeout_s: float,
+        baseline: Result | None,
+        sweep_every_s: float = 2.0,
+    ) -> Result:
         assert self.company is not None
-        phase(f"slice.throughput: payments through the gateway, concurrency {concurrency}, "
-              f"up to {duration_s:.0f}s or {max_payments:,} payments")
+        phase(
+            f"slice.throughput: payments through the gateway, concurrency {concurrency}, "
+            f"up to {duration_s:.0f}s or {max_payments:,} payments"
+        )
         people = self.company.throughput_people
         deal_owner = {d: p.employee_id for p in people for d in p.deals}
         deals = [d for p in people for d in p.deals]
@@ -472,14 +608,19 @@ class SliceBench:
                 pid = f"TP{n:07d}"
                 ts = time.perf_counter()
                 try:
-                    await self.api.call("POST", "/api/v1/commission/payments",
-                                        token=self.integration,
-                                        json=self._payment(pid, deal, n), expect=(201,))
+                    await self.api.call(
+                        "POST",
+                        "/api/v1/commission/payments",
+                        token=self.integration,
+                        json=self._payment(pid, deal, n),
+                        expect=(201,),
+                    )
                 except Exception as exc:
                     errors.append(f"{pid}: {exc}")
                     if len(errors) > 50:
-                        raise BenchError("slice.throughput: too many failed posts",
-                                         errors[:10]) from exc
+                        raise BenchError(
+                            "slice.throughput: too many failed posts", errors[:10]
+                        ) from exc
                     continue
                 post_lat.append(time.perf_counter() - ts)
                 accepted[deal_owner[deal]].add(pid)
@@ -487,9 +628,11 @@ class SliceBench:
 
         def report() -> str:
             el = time.perf_counter() - t0
-            return (f"posted {state['posted']:,} ({state['posted'] / el:,.0f}/s), "
-                    f"commission lines visible {state['visible']:,}, errors {len(errors)}, "
-                    f"{el:.1f}s")
+            return (
+                f"posted {state['posted']:,} ({state['posted'] / el:,.0f}/s), "
+                f"commission lines visible {state['visible']:,}, errors {len(errors)}, "
+                f"{el:.1f}s"
+            )
 
         async with Ticker(report, every=3.0):
             await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -497,8 +640,10 @@ class SliceBench:
             cpu_post = cpu_seconds(pids)
             m_post = await self.commission_metrics()
             total = state["posted"]
-            say(f"posting done: {total:,} payments accepted in {t_posted - t0:.2f}s "
-                f"({total / (t_posted - t0):,.0f}/s); waiting for their commission lines")
+            say(
+                f"posting done: {total:,} payments accepted in {t_posted - t0:.2f}s "
+                f"({total / (t_posted - t0):,.0f}/s); waiting for their commission lines"
+            )
             # Poll the statements of people whose lines are not all visible yet. Sweeping
             # every statement through the gateway costs the commission service about as much
             # as the work it is draining, so sweeps run every `sweep_every_s`, or at once when
@@ -513,8 +658,11 @@ class SliceBench:
             next_sweep = 0.0
             while incomplete and time.perf_counter() < deadline:
                 m = await self.commission_metrics()
-                applied = sum(v - m0.get(k, 0) for k, v in m.items()
-                              if k.startswith("consumed:") and "payment" in k)
+                applied = sum(
+                    v - m0.get(k, 0)
+                    for k, v in m.items()
+                    if k.startswith("consumed:") and "payment" in k
+                )
                 now = time.perf_counter()
                 if applied < total and now < next_sweep:
                     await asyncio.sleep(0.05)
@@ -535,45 +683,62 @@ class SliceBench:
         t_end = time.perf_counter()
         cpu1 = cpu_seconds(pids)
         if incomplete:
-            raise BenchError(f"slice.throughput: {total - state['visible']} of {total} "
-                             f"commission lines still missing {drain_timeout_s:.0f}s after "
-                             "the last post")
+            raise BenchError(
+                f"slice.throughput: {total - state['visible']} of {total} "
+                f"commission lines still missing {drain_timeout_s:.0f}s after "
+                "the last post"
+            )
         if errors:
-            raise BenchError(f"slice.throughput: {len(errors)} payments were refused",
-                             errors[:10])
+            raise BenchError(f"slice.throughput: {len(errors)} payments were refused", errors[:10])
         check = await self.verify(people, accepted, "slice.throughput")
         elapsed = t_last - t0
         rate = total / elapsed
-        say(f"slice.throughput: {rate:,.1f} payments/s ({total:,} payments, first post -> last "
+        say(
+            f"slice.throughput: {rate:,.1f} payments/s ({total:,} payments, first post -> last "
             f"commission visible {elapsed:.2f}s; drain after the last post "
-            f"{t_last - t_posted:.2f}s)")
+            f"{t_last - t_posted:.2f}s)"
+        )
         cpu_post_txt = cpu_report(cpu0, cpu_post, t_posted - t0)
         cpu_drain_txt = cpu_report(cpu_post, cpu1, max(t_end - t_posted, 0.01))
         consumed_post = sum(v - m0.get(k, 0) for k, v in m_post.items() if k.startswith("consumed"))
         say("  while posting: " + cpu_post_txt)
-        say(f"  commission consumer applied {consumed_post:,.0f} events while "
+        say(
+            f"  commission consumer applied {consumed_post:,.0f} events while "
             f"{total:,} payments were posted (lag at end of posting "
-            f"{total - consumed_post:,.0f})")
+            f"{total - consumed_post:,.0f})"
+        )
         say("  while draining: " + cpu_drain_txt)
-        notes = (f"sqlite (embedded default); {total:,} payments via the gateway, concurrency "
-                 f"{concurrency}, {len(people)} salespeople x 2 deals; posting "
-                 f"{t_posted - t0:.1f}s ({total / (t_posted - t0):,.0f}/s accepted, POST p50 "
-                 f"{percentile(post_lat, 50) * 1000:.0f} ms, p99 "
-                 f"{percentile(post_lat, 99) * 1000:.0f} ms), last commission visible "
-                 f"{t_last - t_posted:.2f}s after the last 201 ({sweeps} statement sweeps "
-                 f"while draining); {check}; while posting: {cpu_post_txt}; while draining: "
-                 f"{cpu_drain_txt}")
-        return Result("slice.throughput", rate, "payments/s", higher_is_better=True,
-                      notes=notes).with_baseline(baseline)
+        notes = (
+            f"sqlite (embedded default); {total:,} payments via the gateway, concurrency "
+            f"{concurrency}, {len(people)} salespeople x 2 deals; posting "
+            f"{t_posted - t0:.1f}s ({total / (t_posted - t0):,.0f}/s accepted, POST p50 "
+            f"{percentile(post_lat, 50) * 1000:.0f} ms, p99 "
+            f"{percentile(post_lat, 99) * 1000:.0f} ms), last commission visible "
+            f"{t_last - t_posted:.2f}s after the last 201 ({sweeps} statement sweeps "
+            f"while draining); {check}; while posting: {cpu_post_txt}; while draining: "
+            f"{cpu_drain_txt}"
+        )
+        return Result(
+            "slice.throughput", rate, "payments/s", higher_is_better=True, notes=notes
+        ).with_baseline(baseline)
 
     # -- slice.latency --
 
-    async def latency(self, *, rate: float, duration_s: float, poll_interval_s: float,
-                      poll_concurrency: int, drain_timeout_s: float) -> list[Result]:
+    async def latency(
+        self,
+        *,
+        rate: float,
+        duration_s: float,
+        poll_interval_s: float,
+        poll_concurrency: int,
+        drain_timeout_s: float,
+    ) -> list[Result]:
         assert self.company is not None
         n_total = int(rate * duration_s)
-        phase(f"slice.latency: open loop at {rate:.0f} payments/s for {duration_s:.0f}s "
-              f"({n_total:,} payments), statements polled every {poll_interval_s * 1000:.0f} ms")
+        phase(
+            f"slice.latency: open loop at {rate:.0f} payments/s for {duration_s:.0f}s "
+            f"({n_total:,} payments), statements polled every {poll_interval_s * 1000:.0f} ms"
+        )
         people = self.company.latency_people
         sent: dict[str, float] = {}
         accepted_at: dict[str, float] = {}
@@ -597,9 +762,13 @@ class SliceBench:
             in_flight["max"] = max(in_flight["max"], in_flight["n"])
             sent[pid] = time.perf_counter()
             try:
-                await self.api.call("POST", "/api/v1/commission/payments",
-                                    token=self.integration,
-                                    json=self._payment(pid, person.deals[0], n), expect=(201,))
+                await self.api.call(
+                    "POST",
+                    "/api/v1/commission/payments",
+                    token=self.integration,
+                    json=self._payment(pid, person.deals[0], n),
+                    expect=(201,),
+                )
             except Exception as exc:
                 errors.append(f"{pid}: {exc}")
                 return
@@ -632,16 +801,19 @@ class SliceBench:
                     if pid in outstanding[eid]:
                         visible_at[pid] = now
                         calculated_wall[pid] = dt.datetime.fromisoformat(
-                            line["calculated_at"].replace("Z", "+00:00")).timestamp()
+                            line["calculated_at"].replace("Z", "+00:00")
+                        ).timestamp()
                         outstanding[eid].discard(pid)
                 if outstanding[eid]:
                     await asyncio.sleep(poll_interval_s)
 
         def report() -> str:
             el = time.perf_counter() - t0
-            return (f"sent {len(sent):,}/{n_total:,}, accepted {len(accepted_at):,}, commission "
-                    f"visible {len(visible_at):,}, in flight {in_flight['n']}, polls "
-                    f"{polls['n']:,}, errors {len(errors)}, {el:.1f}s")
+            return (
+                f"sent {len(sent):,}/{n_total:,}, accepted {len(accepted_at):,}, commission "
+                f"visible {len(visible_at):,}, in flight {in_flight['n']}, polls "
+                f"{polls['n']:,}, errors {len(errors)}, {el:.1f}s"
+            )
 
         pids = self.sup.pids()
         cpu0 = cpu_seconds(pids)
@@ -669,8 +841,10 @@ class SliceBench:
         cpu1 = cpu_seconds(pids)
         missing = sum(len(v) for v in outstanding.values())
         if missing:
-            raise BenchError(f"slice.latency: {missing} commission lines still missing "
-                             f"{drain_timeout_s:.0f}s after the last payment")
+            raise BenchError(
+                f"slice.latency: {missing} commission lines still missing "
+                f"{drain_timeout_s:.0f}s after the last payment"
+            )
         if errors:
             raise BenchError(f"slice.latency: {len(errors)} payments were refused", errors[:10])
         check = await self.verify(people, accepted, "slice.latency")
@@ -680,29 +854,46 @@ class SliceBench:
         server = [(calculated_wall[p] - accepted_wall[p]) * 1000 for p in accepted_at]
         span = max(visible_at.values()) - t0
         done_rate = len(visible_at) / span
-        kept = ("kept up" if done_rate >= 0.95 * rate
-                else "did NOT keep up: the latency includes a growing backlog")
+        kept = (
+            "kept up"
+            if done_rate >= 0.95 * rate
+            else "did NOT keep up: the latency includes a growing backlog"
+        )
         cpu_txt = cpu_report(cpu0, cpu1, t_end - t0)
-        say(f"slice.latency: 201 -> commission visible p50 {percentile(e2e, 50):.1f} ms, p99 "
+        say(
+            f"slice.latency: 201 -> commission visible p50 {percentile(e2e, 50):.1f} ms, p99 "
             f"{percentile(e2e, 99):.1f} ms, max {max(e2e):.1f} ms; send -> 201 p50 "
-            f"{percentile(post, 50):.1f} ms, p99 {percentile(post, 99):.1f} ms")
+            f"{percentile(post, 50):.1f} ms, p99 {percentile(post, 99):.1f} ms"
+        )
         say("  " + cpu_txt)
-        common = (f"sqlite (embedded default); open loop {rate:.0f}/s for {duration_s:.0f}s "
-                  f"({len(accepted_at):,} payments over {len(people)} salespeople; send lateness "
-                  f"p99 {percentile(lateness, 99) * 1000:.1f} ms, max in flight "
-                  f"{in_flight['max']}); latency = 201 received -> the line is in the person's "
-                  f"statement via the gateway (poller per person with outstanding payments, "
-                  f"{poll_interval_s * 1000:.0f} ms between polls, <= {poll_concurrency} polls in "
-                  f"flight, {polls['n']:,} polls; time of the poll response); send -> 201 p50 "
-                  f"{percentile(post, 50):.1f} ms, p99 {percentile(post, 99):.1f} ms; send -> "
-                  f"visible p50 {percentile(total, 50):.1f} ms, p99 {percentile(total, 99):.1f} "
-                  f"ms; max {max(e2e):.1f} ms; cross-check without polling: 201 -> the line's "
-                  f"calculated_at (server clock, same host) p50 {percentile(server, 50):.1f} ms, "
-                  f"p99 {percentile(server, 99):.1f} ms; lines completed at {done_rate:.1f}/s "
-                  f"over the run ({kept}); {check}; {cpu_txt}")
+        common = (
+            f"sqlite (embedded default); open loop {rate:.0f}/s for {duration_s:.0f}s "
+            f"({len(accepted_at):,} payments over {len(people)} salespeople; send lateness "
+            f"p99 {percentile(lateness, 99) * 1000:.1f} ms, max in flight "
+            f"{in_flight['max']}); latency = 201 received -> the line is in the person's "
+            f"statement via the gateway (poller per person with outstanding payments, "
+            f"{poll_interval_s * 1000:.0f} ms between polls, <= {poll_concurrency} polls in "
+            f"flight, {polls['n']:,} polls; time of the poll response); send -> 201 p50 "
+            f"{percentile(post, 50):.1f} ms, p99 {percentile(post, 99):.1f} ms; send -> "
+            f"visible p50 {percentile(total, 50):.1f} ms, p99 {percentile(total, 99):.1f} "
+            f"ms; max {max(e2e):.1f} ms; cross-check without polling: 201 -> the line's "
+            f"calculated_at (server clock, same host) p50 {percentile(server, 50):.1f} ms, "
+            f"p99 {percentile(server, 99):.1f} ms; lines completed at {done_rate:.1f}/s "
+            f"over the run ({kept}); {check}; {cpu_txt}"
+        )
         return [
-            Result("slice.latency_p50_ms", percentile(e2e, 50), "ms", higher_is_better=False,
-                   notes=common),
-            Result("slice.latency_p99_ms", percentile(e2e, 99), "ms", higher_is_better=False,
-                   notes=common),
+            Result(
+                "slice.latency_p50_ms",
+                percentile(e2e, 50),
+                "ms",
+                higher_is_better=False,
+                notes=common,
+            ),
+            Result(
+                "slice.latency_p99_ms",
+                percentile(e2e, 99),
+                "ms",
+                higher_is_better=False,
+                notes=common,
+            ),
         ]

@@ -38,8 +38,9 @@ SHUTDOWN_S = 5.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="make bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
     p.add_argument("--broker-messages", type=int, default=50_000)
     p.add_argument("--concurrency", type=int, default=16)
@@ -48,48 +49,85 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-rate", type=float, default=50.0)
     p.add_argument("--latency-seconds", type=float, default=20.0)
     p.add_argument("--poll-interval-ms", type=float, default=5.0)
-    p.add_argument("--poll-concurrency", type=int, default=4,
-                   help="latency phase: statement polls in flight at once")
-    p.add_argument("--keep-var", action="store_true",
-                   help="keep the temporary var dir (logs, SQLite files) for inspection")
+    p.add_argument(
+        "--poll-concurrency",
+        type=int,
+        default=4,
+        help="latency phase: statement polls in flight at once",
+    )
+    p.add_argument(
+        "--keep-var",
+        action="store_true",
+        help="keep the temporary var dir (logs, SQLite files) for inspection",
+    )
     p.add_argument("--only", choices=["broker", "slice"], default=None)
-    p.add_argument("--budget-seconds", type=float, default=225.0,
-                   help="whole run; the slice phases shrink when start-up was slow")
+    p.add_argument(
+        "--budget-seconds",
+        type=float,
+        default=225.0,
+        help="whole run; the slice phases shrink when start-up was slow",
+    )
     return p.parse_args(argv)
 
 
-async def slice_phases(sup: bench_platform.Supervisor, args: argparse.Namespace,
-                       baseline: Result | None, results: list[Result],
-                       failed: Callable[[str, BaseException], None], deadline: float) -> None:
+async def slice_phases(
+    sup: bench_platform.Supervisor,
+    args: argparse.Namespace,
+    baseline: Result | None,
+    results: list[Result],
+    failed: Callable[[str, BaseException], None],
+    deadline: float,
+) -> None:
     """Setup, slice.throughput, slice.latency. Durations shrink when the start-up ate
     into the time budget (a slow, shared machine), so `make bench` stays bounded."""
     bench = bench_platform.SliceBench(sup)
     nominal = 10 + (args.throughput_seconds + 30) + (args.latency_seconds + 35) + SHUTDOWN_S
     scale = min(1.0, max(0.25, (deadline - time.monotonic()) / nominal))
     if scale < 1.0:
-        say(f"time budget: {deadline - time.monotonic():.0f}s left for ~{nominal:.0f}s of work; "
-            f"phases shortened to {scale * 100:.0f}%")
+        say(
+            f"time budget: {deadline - time.monotonic():.0f}s left for ~{nominal:.0f}s of work; "
+            f"phases shortened to {scale * 100:.0f}%"
+        )
     try:
         await bench.setup()
         await bench.quiesce()
         latency_need = args.latency_seconds * scale + 35 + SHUTDOWN_S
         try:
-            results.append(await bench.throughput(
-                concurrency=args.concurrency, duration_s=args.throughput_seconds * scale,
-                max_payments=args.max_payments, baseline=baseline,
-                drain_timeout_s=min(60.0, max(10.0, deadline - time.monotonic()
-                                              - args.throughput_seconds * scale
-                                              - latency_need))))
+            results.append(
+                await bench.throughput(
+                    concurrency=args.concurrency,
+                    duration_s=args.throughput_seconds * scale,
+                    max_payments=args.max_payments,
+                    baseline=baseline,
+                    drain_timeout_s=min(
+                        60.0,
+                        max(
+                            10.0,
+                            deadline
+                            - time.monotonic()
+                            - args.throughput_seconds * scale
+                            - latency_need,
+                        ),
+                    ),
+                )
+            )
         except BenchError as exc:  # the system was wrong or stuck: still measure latency
             failed("slice.throughput", exc)
         await bench.quiesce(max_s=max(1.0, min(15.0, deadline - time.monotonic() - latency_need)))
-        lat_s = max(5.0, min(args.latency_seconds * scale,
-                             deadline - time.monotonic() - 35 - SHUTDOWN_S))
-        results.extend(await bench.latency(
-            rate=args.latency_rate, duration_s=lat_s,
-            poll_interval_s=args.poll_interval_ms / 1000, poll_concurrency=args.poll_concurrency,
-            drain_timeout_s=max(10.0, min(45.0, deadline - time.monotonic() - lat_s
-                                          - SHUTDOWN_S))))
+        lat_s = max(
+            5.0, min(args.latency_seconds * scale, deadline - time.monotonic() - 35 - SHUTDOWN_S)
+        )
+        results.extend(
+            await bench.latency(
+                rate=args.latency_rate,
+                duration_s=lat_s,
+                poll_interval_s=args.poll_interval_ms / 1000,
+                poll_concurrency=args.poll_concurrency,
+                drain_timeout_s=max(
+                    10.0, min(45.0, deadline - time.monotonic() - lat_s - SHUTDOWN_S)
+                ),
+            )
+        )
     finally:
         await bench.close()
 
@@ -130,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as exc:
                     failed("broker.raw_throughput", exc)
             if args.only in (None, "slice"):
-                phase("platform start-up: embedded supervisor (Tansu + SQLite + 5 services + "
-                      "gateway)")
+                phase(
+                    "platform start-up: embedded supervisor (Tansu + SQLite + 5 services + gateway)"
+                )
                 sup = bench_platform.Supervisor(var / "platform")
                 try:
                     sup.start()
@@ -158,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         print(f"{r.name}: {r.notes}")
     print()
-    say(f"done in {time.monotonic() - started:.0f}s"
-        + (f" with {len(errors)} error(s):" if errors else ""))
+    say(
+        f"done in {time.monotonic() - started:.0f}s"
+        + (f" with {len(errors)} error(s):" if errors else "")
+    )
     for e in errors:
         print(f"  ERROR {e}")
     return 1 if errors else 0

@@ -57,10 +57,15 @@ class Harness:
 
     async def handler(self, session: Any, payload: ItemEvent, envelope: CloudEvent) -> None:
         self.calls[envelope.id] += 1
-        await session.execute(insert(self.svc.effects).values(
-            event_id=envelope.id, topic=envelope.type, item_id=payload.item_id,
-            seq=payload.seq, note=f"attempt {self.calls[envelope.id]}",
-        ))
+        await session.execute(
+            insert(self.svc.effects).values(
+                event_id=envelope.id,
+                topic=envelope.type,
+                item_id=payload.item_id,
+                seq=payload.seq,
+                note=f"attempt {self.calls[envelope.id]}",
+            )
+        )
         if payload.item_id == "always-fails":
             raise RuntimeError(f"boom: cannot apply {payload.item_id} #{payload.seq}")
         if payload.item_id == "block" and self.block:
@@ -68,8 +73,13 @@ class Harness:
             await asyncio.Event().wait()  # hangs until the consumer is stopped
 
     def runner(self, case: str) -> ConsumerRunner:
-        return ConsumerRunner(self.svc.settings, self.svc.sessions, self.svc.tables,
-                              self.registries[case], group_id=self.groups[case])
+        return ConsumerRunner(
+            self.svc.settings,
+            self.svc.sessions,
+            self.svc.tables,
+            self.registries[case],
+            group_id=self.groups[case],
+        )
 
     async def effects(self, event_id: str) -> int:
         return await self.svc.count(self.svc.effects, self.svc.effects.c.event_id == event_id)
@@ -90,8 +100,9 @@ class Harness:
         stuck = self.envelope("restart", "block", 2)
         last = self.envelope("restart", "r-ok", 3)
         self.block = True
-        sent = await produce(self.svc.settings, topic,
-                             [e.to_json() for e in (first, stuck, last)], key=b"r")
+        sent = await produce(
+            self.svc.settings, topic, [e.to_json() for e in (first, stuck, last)], key=b"r"
+        )
         await asyncio.wait_for(self.blocked.wait(), 10)
         old = self.runners["restart"]
         # No database reads while `stuck` holds its transaction open: on SQLite every
@@ -100,7 +111,8 @@ class Harness:
         seen: dict[str, Any] = {"first": first, "stuck": stuck, "last": last}
         assert old._consumer is not None
         seen["committed_while_blocked"] = await old._consumer.committed(
-            TopicPartition(topic, sent[1].partition))
+            TopicPartition(topic, sent[1].partition)
+        )
         seen["stuck_offset"] = sent[1].offset
         await old.stop()  # the process dies while handling `stuck`
         seen["first_effects_before"] = await self.effects(first.id)
@@ -122,8 +134,11 @@ async def _build(backend: str, broker, tmp: Path) -> tuple[Harness, DatabaseTarg
     target = DatabaseTarget(backend, tmp, "evc")
     svc = await open_service(target.url, target.schema, broker.bootstrap)
     run = uuid.uuid4().hex[:8]
-    h = Harness(svc=svc, contracts={c: new_contract(f"consume_{c}") for c in CASES},
-                groups={c: f"zt-{c}-{backend}-{run}" for c in CASES})
+    h = Harness(
+        svc=svc,
+        contracts={c: new_contract(f"consume_{c}") for c in CASES},
+        groups={c: f"zt-{c}-{backend}-{run}" for c in CASES},
+    )
     await ensure_topics(svc.settings, [*(h.topic(c) for c in CASES), *(h.dlq(c) for c in CASES)])
     for case in CASES:
         registry = HandlerRegistry()
@@ -134,8 +149,10 @@ async def _build(backend: str, broker, tmp: Path) -> tuple[Harness, DatabaseTarg
 
 
 @pytest.fixture(scope="module")
-async def worlds(broker, tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
-                 ) -> AsyncIterator[dict[str, Harness]]:
+async def worlds(
+    broker,
+    tmp_path_factory: pytest.TempPathFactory,  # type: ignore[no-untyped-def]
+) -> AsyncIterator[dict[str, Harness]]:
     built: dict[str, tuple[Harness, DatabaseTarget]] = {}
     try:
         for backend in _backends():
@@ -190,10 +207,12 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(harness: H
     good = h.envelope("poison", "p", 9)
     not_json = b"\xff\xfe this is {not json"
     wrong_type = h.envelope("dedupe", "p", 2).to_json()  # valid event of another topic
-    bad_payload = CloudEvent(source="zhanli/test", type=topic,
-                             data={"item_id": "p", "seq": "not-a-number"}).to_json()
-    extra_field = CloudEvent(source="zhanli/test", type=topic,
-                             data={"item_id": "p", "seq": 3, "smuggled": True}).to_json()
+    bad_payload = CloudEvent(
+        source="zhanli/test", type=topic, data={"item_id": "p", "seq": "not-a-number"}
+    ).to_json()
+    extra_field = CloudEvent(
+        source="zhanli/test", type=topic, data={"item_id": "p", "seq": 3, "smuggled": True}
+    ).to_json()
     values = [not_json, wrong_type, bad_payload, extra_field, good.to_json()]
     sent = await produce(h.svc.settings, topic, values, key=b"p")
 
@@ -204,8 +223,12 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(harness: H
 
     dlq = await read_topic(h.svc.settings.kafka_bootstrap_servers, h.dlq("poison"))
     assert [r.value for r in dlq] == values[:4], "the original bytes, in order"
-    expected_errors = ["not a CloudEvents JSON envelope", "does not match topic",
-                       "does not match contract", "does not match contract"]
+    expected_errors = [
+        "not a CloudEvents JSON envelope",
+        "does not match topic",
+        "does not match contract",
+        "does not match contract",
+    ]
     for rec, meta, expected in zip(dlq, sent[:4], expected_errors, strict=True):
         assert rec.key == b"p"
         assert header(rec, "zhanli-dlq-original-topic") == topic
@@ -278,7 +301,8 @@ async def test_offsets_are_committed_only_after_the_db_commit(harness: Harness) 
     assert seen["first_effects_before"] in (0, 1)
     committed = seen["committed_while_blocked"]
     assert committed is None or committed <= seen["stuck_offset"], (
-        "the offset of a message whose transaction has not committed must not be committed")
+        "the offset of a message whose transaction has not committed must not be committed"
+    )
     assert seen["stuck_effects_after_stop"] == 0, "the interrupted transaction rolled back"
     assert seen["stuck_inbox_after_stop"] == 0
 

@@ -113,8 +113,9 @@ async def test_relay_ships_rows_in_id_order_with_partition_keys(svc: Svc, broker
     contract = new_contract("relay")
     topic = contract.topic_name()
     await ensure_topics(svc.settings, [topic])
-    events = [contract(item_id=f"k{i % 4}", seq=i, amount=Decimal(i) + Decimal("0.05"))
-              for i in range(20)]
+    events = [
+        contract(item_id=f"k{i % 4}", seq=i, amount=Decimal(i) + Decimal("0.05")) for i in range(20)
+    ]
     envelopes = []
     for chunk in (events[:7], events[7:13], events[13:]):  # several transactions
         envelopes += await svc.publish(*chunk)
@@ -209,7 +210,8 @@ async def test_relay_does_not_lose_a_wakeup_during_a_drain(svc: Svc, broker) -> 
 
 
 async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_order(
-    db_target: DatabaseTarget, tmp_path: Path,
+    db_target: DatabaseTarget,
+    tmp_path: Path,
 ) -> None:
     own = TansuBroker(log_path=tmp_path / "tansu.log").start()
     svc = await open_service(db_target.url, db_target.schema, own.bootstrap)
@@ -257,7 +259,8 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
 
 
 async def test_relay_does_not_block_writers_while_the_broker_is_down(
-    db_target: DatabaseTarget, tmp_path: Path,
+    db_target: DatabaseTarget,
+    tmp_path: Path,
 ) -> None:
     """A dead broker must not freeze the service's own database writes (the relay must not
     hold a write transaction open across the Kafka round trip; on SQLite every transaction

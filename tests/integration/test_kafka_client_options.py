@@ -33,7 +33,8 @@ def test_idempotence_follows_the_setting(enabled: bool) -> None:
     settings = settings_for("127.0.0.1:1", kafka_enable_idempotence=enabled)
     assert kafka.producer_options(settings)["enable_idempotence"] is enabled
     assert kafka.consumer_options(settings, "g")["isolation_level"] == (
-        "read_committed" if enabled else "read_uncommitted")
+        "read_committed" if enabled else "read_uncommitted"
+    )
 
 
 def test_idempotence_is_off_by_default_for_the_embedded_broker(settings) -> None:  # type: ignore[no-untyped-def]

@@ -68,8 +68,9 @@ def settings_for(bootstrap: str, **overrides: Any) -> ServiceSettings:
         (ServiceSettings,),
         {
             "service_name": name,
-            "model_config": SettingsConfigDict(env_prefix=f"ZLTEST_{name.upper()}_",
-                                               extra="ignore", env_nested_delimiter="__"),
+            "model_config": SettingsConfigDict(
+                env_prefix=f"ZLTEST_{name.upper()}_", extra="ignore", env_nested_delimiter="__"
+            ),
             "__module__": __name__,
         },
     )
@@ -123,12 +124,14 @@ async def open_service(url: str, schema: str | None, bootstrap: str, **overrides
     metadata = new_metadata()
     tables = define_event_tables(metadata)
     items = Table(
-        "zt_items", metadata,
+        "zt_items",
+        metadata,
         Column("item_id", String(64), primary_key=True),
         Column("amount", Money(), nullable=False),
     )
     effects = Table(  # deliberately no unique constraint: a double apply shows as two rows
-        "zt_effects", metadata,
+        "zt_effects",
+        metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
         Column("event_id", String(64), nullable=False),
         Column("topic", String(200), nullable=False),
@@ -141,13 +144,21 @@ async def open_service(url: str, schema: str | None, bootstrap: str, **overrides
     await ensure_schema(engine, schema)
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
-    return Svc(settings=settings, engine=engine, sessions=session_factory(engine),
-               metadata=metadata, tables=tables, items=items, effects=effects,
-               publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"))
+    return Svc(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        metadata=metadata,
+        tables=tables,
+        items=items,
+        effects=effects,
+        publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
+    )
 
 
-async def produce(settings: ServiceSettings, topic: str, values: Iterable[bytes],
-                  key: bytes | None = None) -> list[Any]:
+async def produce(
+    settings: ServiceSettings, topic: str, values: Iterable[bytes], key: bytes | None = None
+) -> list[Any]:
     """Produce raw bytes (as another, possibly broken, producer would); return metadata."""
     producer = make_producer(settings)
     await producer.start()
@@ -159,8 +170,12 @@ async def produce(settings: ServiceSettings, topic: str, values: Iterable[bytes]
 
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[ConsumerRecord]:
     """Every record now in ``topic`` (read to the end offsets), in partition/offset order."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
-                                enable_auto_commit=False, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
     await consumer.start()
     try:
         loop = asyncio.get_running_loop()

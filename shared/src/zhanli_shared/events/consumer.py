@@ -255,8 +255,7 @@ class ConsumerRunner:
         if alone is None:
             return stop_at
         # A failed handler has used one attempt already; a poison record none.
-        await self.process(alone, attempts_used=0 if stop_at == len(candidates) + start
-                           else 1)
+        await self.process(alone, attempts_used=0 if stop_at == len(candidates) + start else 1)
         return stop_at + 1
 
     async def process(self, record: ConsumerRecord, attempts_used: int = 0) -> None:

@@ -77,7 +77,7 @@ class Runtime:
         return ok
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
@@ -105,14 +105,14 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     return request.app.state.runtime.publisher
 
 
 PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 
 
-def get_cipher(request: Request) -> FieldCipher:
+async def get_cipher(request: Request) -> FieldCipher:
     """The personal-data cipher; a service that stores personal data needs data keys."""
     cipher = request.app.state.runtime.cipher
     if cipher is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,7 +44,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> LocalUser:
         raise Conflict(f"User {data.username!r} already exists.", field="username")
     user = LocalUser(
         username=data.username,
-        password_hash=hash_password(data.password),
+        password_hash=await asyncio.to_thread(hash_password, data.password),
         employee_id=data.employee_id,
         roles=[r.value for r in data.roles],
         active=True,
@@ -55,7 +57,12 @@ async def create_user(session: AsyncSession, data: UserCreate) -> LocalUser:
 
 async def login(session: AsyncSession, issuer: TokenIssuer, username: str, password: str) -> str:
     user = await session.get(LocalUser, username)
-    if user is None or not user.active or not verify_password(password, user.password_hash):
+    # scrypt is deliberately slow: keep it off the event loop.
+    if (
+        user is None
+        or not user.active
+        or not await asyncio.to_thread(verify_password, password, user.password_hash)
+    ):
         raise Unauthorized("Unknown user or wrong password.")
     subject = user.employee_id or user.username
     # Data scope follows the org tree: the units this person manages, and all below them.

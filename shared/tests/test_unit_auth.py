@@ -220,3 +220,27 @@ def test_a_manager_below_does_not_see_pay_above() -> None:
     """The manager of team-1 does not see the pay of the head of ou-east."""
     team_lead = principal(roles=("sales_manager",), org_units=("team-1",))
     assert not team_lead.can_view_pay("e-head", ["root", "ou-east"])
+
+
+def test_verified_tokens_are_cached_only_until_they_expire(keypair: tuple[str, str]) -> None:
+    import time
+
+    verifier = TokenVerifier(issuer=TEST_ISSUER, audience=TEST_AUDIENCE, algorithms=["RS256"],
+                             public_key=keypair[1], leeway_s=0)
+    issuer = TokenIssuer(keypair[0], issuer=TEST_ISSUER, audience=TEST_AUDIENCE)
+    token = issuer.issue("E1", ["salesperson"], ttl_s=1)
+    calls = []
+    real = verifier._verify
+
+    def counting(t: str):  # type: ignore[no-untyped-def]
+        calls.append(t)
+        return real(t)
+
+    verifier._verify = counting  # type: ignore[method-assign]
+    assert verifier.verify(token).subject == "E1"
+    assert verifier.verify(token).subject == "E1"
+    assert len(calls) == 1  # the second answer came from the cache
+    time.sleep(1.2)
+    with pytest.raises(Unauthorized):
+        verifier.verify(token)
+    assert len(calls) == 2

@@ -70,6 +70,7 @@ class Publisher:
     def __init__(self, tables: EventTables, source: str) -> None:
         self.tables = tables
         self.source = source
+        self._insert = insert(tables.outbox)
 
     def envelope(
         self, event: EventContract, *, subject: str | None = None, time: dt.datetime | None = None
@@ -92,13 +93,14 @@ class Publisher:
     ) -> CloudEvent:
         envelope = self.envelope(event, subject=subject)
         await session.execute(
-            insert(self.tables.outbox).values(
-                event_id=envelope.id,
-                topic=event.topic_name(),
-                key=event.partition_key(),
-                payload=envelope.to_json().decode(),
-                created_at=utcnow(),
-            )
+            self._insert,
+            {
+                "event_id": envelope.id,
+                "topic": event.topic_name(),
+                "key": event.partition_key(),
+                "payload": envelope.to_json().decode(),
+                "created_at": utcnow(),
+            },
         )
         session.info.setdefault("published", []).append(envelope.id)
         return envelope

@@ -7,6 +7,10 @@ Figures (each measured in this run; a baseline, when there is one, is measured h
                          is readable through the gateway (baseline: broker.raw_throughput)
   slice.latency_p50_ms   at a fixed 50 payments/s (open loop): 201 received -> commission
   slice.latency_p99_ms   line readable through the gateway
+  gateway.direct_throughput  GET of one deal straight from the commission service, 32
+                         keep-alive connections from a separate client process (requests/s)
+  gateway.throughput     the same GET through the gateway (baseline: gateway.direct_throughput)
+  gateway.p99_added_ms   p99 through the gateway minus p99 direct (same runs)
 
 The platform is the embedded one (deploy/embedded/supervisor.py: Tansu, SQLite, five
 services and the gateway) on free ports and a temporary var dir, always stopped at the
@@ -30,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_broker
+import bench_gateway
 import bench_platform
 from bench_common import BenchError, Result, phase, say, sigterm_as_interrupt, table
 
@@ -60,12 +65,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="keep the temporary var dir (logs, SQLite files) for inspection",
     )
-    p.add_argument("--only", choices=["broker", "slice"], default=None)
+    p.add_argument("--gateway-concurrency", type=int, default=32)
+    p.add_argument("--gateway-seconds", type=float, default=10.0, help="per measured run")
+    p.add_argument("--gateway-warmup", type=float, default=2.0)
+    p.add_argument("--gateway-rounds", type=int, default=2, help="(direct, gateway) pairs")
+    p.add_argument("--only", choices=["broker", "slice", "gateway"], default=None)
     p.add_argument(
         "--budget-seconds",
         type=float,
         default=225.0,
-        help="whole run; the slice phases shrink when start-up was slow",
+        help="whole run, plus the gateway phase; slice phases shrink if start-up was slow",
     )
     return p.parse_args(argv)
 
@@ -167,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append(baseline)
                 except Exception as exc:
                     failed("broker.raw_throughput", exc)
-            if args.only in (None, "slice"):
+            if args.only in (None, "slice", "gateway"):
                 phase(
                     "platform start-up: embedded supervisor (Tansu + SQLite + 5 services + gateway)"
                 )
@@ -176,7 +185,26 @@ def main(argv: list[str] | None = None) -> int:
                     sup.start()
                     took = sup.wait_ready()
                     say(f"platform ready after {took:.1f}s: {sup.ready_line.split('] ', 1)[-1]}")
-                    asyncio.run(slice_phases(sup, args, baseline, results, failed, deadline))
+                    if args.only in (None, "gateway"):
+                        t_gw = time.monotonic()
+                        try:
+                            results.extend(
+                                asyncio.run(
+                                    bench_gateway.gateway_phase(
+                                        sup,
+                                        var,
+                                        concurrency=args.gateway_concurrency,
+                                        duration_s=args.gateway_seconds,
+                                        warmup_s=args.gateway_warmup,
+                                        rounds=args.gateway_rounds,
+                                    )
+                                )
+                            )
+                        except Exception as exc:
+                            failed("gateway", exc)
+                        deadline += time.monotonic() - t_gw  # not counted in the budget
+                    if args.only in (None, "slice"):
+                        asyncio.run(slice_phases(sup, args, baseline, results, failed, deadline))
                 except Exception as exc:
                     failed("slice", exc)
                 finally:

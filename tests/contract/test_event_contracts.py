@@ -18,6 +18,7 @@ from zhanli_shared.events.catalog import (
 )
 from zhanli_shared.events.consumer import decode
 from zhanli_shared.events.contracts import all_contracts
+from zhanli_shared.events.contracts.audit import AuditRecorded
 from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
 from zhanli_shared.events.contracts.sales import DealRecorded, PaymentReceived
@@ -25,6 +26,21 @@ from zhanli_shared.events.outbox import Publisher, define_event_tables
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 SAMPLES = {
+    AuditRecorded: AuditRecorded(
+        audit_id="a1b2c3",
+        occurred_at=NOW,
+        actor_id="E9",
+        actor_kind="user",
+        roles=["finance"],
+        action="sales.payment.recorded",
+        entity_type="payment",
+        entity_id="P1",
+        before={"deal_id": "D1", "deal_collected": "0.00"},
+        after={"deal_id": "D1", "amount": "500.25", "deal_collected": "500.25"},
+        request_id="r1",
+        source_ip="10.0.0.7",
+        service="commission",
+    ),
     OrgUnitUpserted: OrgUnitUpserted(
         org_unit_id="B1", name="华东分公司", kind="branch", parent_id="G1", path=["G1", "B1"]
     ),

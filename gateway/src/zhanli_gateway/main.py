@@ -12,6 +12,9 @@ import asyncio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from zhanli_gateway.audit import handlers as audit_handlers
+from zhanli_gateway.audit.middleware import AuditMiddleware
+from zhanli_gateway.audit.router import router as audit_router
 from zhanli_gateway.db import event_tables, metadata
 from zhanli_gateway.directory.router import router as directory_router
 from zhanli_gateway.identity import service as identity
@@ -20,6 +23,7 @@ from zhanli_gateway.proxy import GatewayApp, ProxyApp, check_upstream
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_shared.auth import TokenIssuer, TokenVerifier
 from zhanli_shared.db import ping
+from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.observability import RequestContextMiddleware
 from zhanli_shared.runtime import Mode, Runtime, create_service_app
 
@@ -53,6 +57,9 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         breaker_reset_s=settings.breaker_reset_s,
     )
 
+    registry = HandlerRegistry()
+    audit_handlers.register(registry)
+
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         await proxy.start()
         if private_pem:
@@ -70,8 +77,9 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         settings,
         metadata=metadata,
         tables=event_tables,
+        registry=registry,
         mode=mode,
-        routers=[identity_router, directory_router],
+        routers=[identity_router, directory_router, audit_router],
         title="Zhanli API gateway",
         description="One door to the Zhanli platform.",
         on_start=on_start,
@@ -92,7 +100,17 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     api.state.public_key_pem = public_pem
     api.state.key_id = settings.auth_key_id
 
-    return GatewayApp(api, proxy, RequestContextMiddleware(proxy, service="gateway"))
+    # Login attempts and refused authorisation (403), here and from the services.
+    def audit_sessions():  # type: ignore[no-untyped-def]
+        return api.state.runtime.sessions
+
+    api.add_middleware(AuditMiddleware, sessions=audit_sessions, verifier=verifier)
+    proxied = AuditMiddleware(proxy, sessions=audit_sessions, verifier=verifier)
+    from zhanli_gateway.edge import EdgeMiddleware
+
+    gateway = GatewayApp(api, proxy, RequestContextMiddleware(proxied, service="gateway"))
+    # Edge protections (CORS, rate limits, body size, security headers) around everything.
+    return EdgeMiddleware(gateway, settings, verifier=verifier)  # type: ignore[return-value]
 
 
 async def _platform_readiness(runtime: Runtime, proxy: ProxyApp) -> JSONResponse:

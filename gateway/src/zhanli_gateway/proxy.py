@@ -148,19 +148,25 @@ class ProxyApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = self.service_of(scope["path"])
         assert service is not None and self.session is not None
+        # One pass over the request headers: the ones to forward (as str, what aiohttp
+        # wants), the token and the body length.
         headers: list[tuple[str, str]] = []
         auth = None
+        length: int | None = None
         for name, value in scope["headers"]:
+            if name in HOP_BY_HOP:
+                if name == b"content-length" and length is None:
+                    length = int(value)
+                continue
             if name == b"authorization":
                 auth = value
-            if name not in HOP_BY_HOP:
-                headers.append((name.decode("latin-1"), value.decode("latin-1")))
+            headers.append((name.decode("latin-1"), value.decode("latin-1")))
         if self.verifier is not None:
             try:
                 scheme, _, token = (auth or b"").decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token:
                     raise ProblemError("Send 'Authorization: Bearer <token>'.")
-                self.verifier.verify(token.strip())
+                self.verifier.verify(token.strip())  # a dict lookup for a known token
             except ProblemError as exc:
                 await send_problem(
                     send,
@@ -192,7 +198,7 @@ class ProxyApp:
         if scope.get("query_string"):
             url += "?" + scope["query_string"].decode("latin-1")
         method = scope["method"]
-        body = await self._request_body(scope, receive)
+        body = await self._request_body(scope, receive, length)
         attempts = 2 if method in IDEMPOTENT and not callable(body) else 1
         for attempt in range(1, attempts + 1):
             try:
@@ -237,18 +243,19 @@ class ProxyApp:
                 )
                 return
 
-    async def _request_body(self, scope: Scope, receive: Receive):  # type: ignore[no-untyped-def]
+    async def _request_body(  # type: ignore[no-untyped-def]
+        self, scope: Scope, receive: Receive, length: int | None
+    ):
         """Small bodies are read at once (they can be retried); large or unknown-length
         bodies are streamed to the upstream as they arrive."""
-        length = None
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                length = int(value)
-                break
-        if scope["method"] in ("GET", "HEAD") and not length:
+        if not length and scope["method"] in ("GET", "HEAD"):
             return None
         if length is not None and length <= SMALL_BODY:
-            chunks = []
+            message = await receive()
+            first = message.get("body", b"")
+            if not message.get("more_body", False):
+                return first  # the usual case: the whole small body in one message
+            chunks = [first]
             more = True
             while more:
                 message = await receive()
@@ -271,14 +278,27 @@ class ProxyApp:
 
     @staticmethod
     async def _relay_response(resp: aiohttp.ClientResponse, send: Send) -> None:
-        headers = [(k, v) for k, v in resp.raw_headers if k.lower() not in HOP_BY_HOP]
-        length = resp.headers.get("Content-Length")
+        # One pass over the raw response headers; Content-Length is kept (as received)
+        # and decides between one read and streaming.
+        headers = []
+        length: bytes | None = None
+        for k, v in resp.raw_headers:
+            lk = k.lower()
+            if lk in HOP_BY_HOP:
+                if lk == b"content-length" and length is None:
+                    length = v
+                continue
+            headers.append((k, v))
         if length is not None:
-            headers.append((b"content-length", length.encode()))
+            headers.append((b"content-length", length))
+            if int(length) <= SMALL_BODY:
+                body = await resp.read()  # small: read whole, sent in one message
+                await send(
+                    {"type": "http.response.start", "status": resp.status, "headers": headers}
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
         await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-        if length is not None and int(length) <= SMALL_BODY:
-            await send({"type": "http.response.body", "body": await resp.read()})
-            return
         async for chunk in resp.content.iter_chunked(64 * 1024):
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b""})

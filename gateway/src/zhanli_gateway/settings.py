@@ -39,6 +39,56 @@ class GatewaySettings(ServiceSettings):
     token_ttl_s: int = 3600
     bootstrap_admin_password: SecretStr | None = None
 
+    # Edge protections (zhanli_gateway.edge). Lists and dicts are JSON in the environment,
+    # e.g. ZHANLI_GATEWAY_CORS_ALLOWED_ORIGINS='["https://admin.example.com"]'.
+    # Rate limits are token buckets per caller and per gateway process: with N replicas a
+    # caller gets up to N times these figures (no shared store yet; Redis is the next step).
+    # The defaults are meant to stop runaway scripts, not bulk loads by HR or integrations;
+    # lower them where the callers are known.
+    rate_limit_enabled: bool = True
+    rate_limit_user_per_s: float = 100.0  # a verified token's subject
+    rate_limit_user_burst: int = 500
+    rate_limit_integration_per_s: float = 1000.0  # subjects holding the integration role
+    rate_limit_integration_burst: int = 2000
+    rate_limit_anonymous_per_s: float = 20.0  # no valid token: per client IP
+    rate_limit_anonymous_burst: int = 100
+    rate_limit_login_per_s: float = 0.5  # the login endpoint: per client IP, always
+    rate_limit_login_burst: int = 20
+    rate_limit_login_paths: list[str] = Field(default_factory=lambda: ["/api/v1/auth/token"])
+    rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/", "/metrics"])
+    rate_limit_max_buckets: int = 100_000  # per caller class; least recently seen go first
+    body_limit_bytes: int = 10 * 1024 * 1024
+    body_limit_by_path: dict[str, int] = Field(
+        default_factory=dict, description="path prefix -> bytes, e.g. resume uploads"
+    )
+    cors_allowed_origins: list[str] = Field(default_factory=list)  # the admin console's origin
+    cors_allow_credentials: bool = False  # bearer tokens are not cookies: off by default
+    cors_allow_methods: list[str] = Field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE"]
+    )
+    cors_allow_headers: list[str] = Field(
+        default_factory=lambda: [
+            "authorization",
+            "content-type",
+            "x-request-id",
+            "x-api-key",
+            "idempotency-key",
+        ]
+    )
+    cors_max_age_s: int = 600
+    hsts_enabled: bool = True
+    hsts_max_age_s: int = 31_536_000
+    docs_csp: str = Field(
+        default=(
+            "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
+            "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
+            "font-src https://fonts.gstatic.com; img-src 'self' data: https:; "
+            "connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+        ),
+        description="CSP of /docs and /redoc (Swagger UI and ReDoc load from their CDN); "
+        "empty = the strict API policy (the docs pages then stay blank)",
+    )
+
     def private_key_pem(self) -> str | None:
         if self.auth_private_key:
             return self.auth_private_key.get_secret_value()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from zhanli_gateway.directory import repository, service
 from zhanli_gateway.directory.models import Employee
@@ -15,6 +15,7 @@ from zhanli_gateway.directory.schemas import (
     OrgUnitWrite,
     Page,
 )
+from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
@@ -31,11 +32,19 @@ PERSONAL_DATA_READERS = frozenset({Role.HR_ADMIN, Role.HR_BP})
     dependencies=[Depends(require_roles(*WRITERS))],
 )
 async def put_org_unit(
-    org_unit_id: str, body: OrgUnitWrite, session: SessionDep, publisher: PublisherDep
+    org_unit_id: str,
+    body: OrgUnitWrite,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    publisher: PublisherDep,
 ) -> OrgUnitRead:
     if body.org_unit_id != org_unit_id:
         raise Unprocessable("org_unit_id in the body must match the URL.", field="org_unit_id")
-    return OrgUnitRead.model_validate(await service.upsert_unit(session, publisher, body))
+    unit = await service.upsert_unit(
+        session, publisher, body, actor=principal, source_ip=client_ip(request)
+    )
+    return OrgUnitRead.model_validate(unit)
 
 
 @router.get("/org-units", response_model=list[OrgUnitRead])
@@ -52,6 +61,7 @@ async def list_org_units(principal: CurrentPrincipal, session: SessionDep) -> li
 async def put_employee(
     employee_id: str,
     body: EmployeeWrite,
+    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
     publisher: PublisherDep,
@@ -59,7 +69,9 @@ async def put_employee(
 ) -> EmployeeRead:
     if body.employee_id != employee_id:
         raise Unprocessable("employee_id in the body must match the URL.", field="employee_id")
-    emp = await service.upsert_employee(session, publisher, cipher, body)
+    emp = await service.upsert_employee(
+        session, publisher, cipher, body, actor=principal, source_ip=client_ip(request)
+    )
     return _read(emp, principal, cipher)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_gateway.directory import repository
 from zhanli_gateway.directory.models import Employee, OrgUnit
 from zhanli_gateway.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_shared import audit
+from zhanli_shared.auth import Principal
 from zhanli_shared.crypto import FieldCipher, mask_id_number, mask_phone
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Unprocessable
@@ -14,7 +18,24 @@ from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUp
 from zhanli_shared.events.outbox import Publisher
 
 
-async def upsert_unit(session: AsyncSession, publisher: Publisher, data: OrgUnitWrite) -> OrgUnit:
+def _unit_state(unit: OrgUnit) -> dict[str, Any]:
+    return {
+        "name": unit.name,
+        "kind": unit.kind,
+        "parent_id": unit.parent_id,
+        "manager_id": unit.manager_id,
+        "path": list(unit.path),
+    }
+
+
+async def upsert_unit(
+    session: AsyncSession,
+    publisher: Publisher,
+    data: OrgUnitWrite,
+    *,
+    actor: Principal | str = "system",
+    source_ip: str | None = None,
+) -> OrgUnit:
     path = [data.org_unit_id]
     if data.parent_id:
         parent = await repository.get_unit(session, data.parent_id)
@@ -24,6 +45,7 @@ async def upsert_unit(session: AsyncSession, publisher: Publisher, data: OrgUnit
             raise Unprocessable("A unit cannot sit below itself.", field="parent_id")
         path = [*parent.path, data.org_unit_id]
     unit = await repository.get_unit(session, data.org_unit_id)
+    before = _unit_state(unit) if unit is not None else None
     if unit is None:
         unit = OrgUnit(org_unit_id=data.org_unit_id)
         session.add(unit)
@@ -45,6 +67,17 @@ async def upsert_unit(session: AsyncSession, publisher: Publisher, data: OrgUnit
             path=path,
         ),
     )
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="directory.org_unit." + ("created" if before is None else "updated"),
+        entity_type="org_unit",
+        entity_id=unit.org_unit_id,
+        before=before,
+        after=_unit_state(unit),
+        source_ip=source_ip,
+    )
     return unit
 
 
@@ -65,8 +98,39 @@ def personal_data(emp: Employee, cipher: FieldCipher, *, full: bool) -> dict[str
     return out
 
 
+def _employee_state(emp: Employee) -> dict[str, Any]:
+    """What the audit log keeps of a person: never the phone or ID number in clear."""
+    return {
+        "name": emp.name,
+        "org_unit_id": emp.org_unit_id,
+        "manager_id": emp.manager_id,
+        "job_role": emp.job_role,
+        "roles": list(emp.roles),
+        "status": emp.status,
+        "hired_on": emp.hired_on,
+        "phone_set": emp.phone_enc is not None,
+        "id_number_set": emp.id_number_enc is not None,
+    }
+
+
+def _personal_changed(
+    emp: Employee | None, cipher: FieldCipher, field: str, stored: str | None, new: str | None
+) -> bool:
+    if new is None:
+        return False
+    if emp is None or stored is None:
+        return True
+    return cipher.decrypt(stored, context=_context(emp.employee_id, field)) != new
+
+
 async def upsert_employee(
-    session: AsyncSession, publisher: Publisher, cipher: FieldCipher, data: EmployeeWrite
+    session: AsyncSession,
+    publisher: Publisher,
+    cipher: FieldCipher,
+    data: EmployeeWrite,
+    *,
+    actor: Principal | str = "system",
+    source_ip: str | None = None,
 ) -> Employee:
     unit = await repository.get_unit(session, data.org_unit_id)
     if unit is None:
@@ -78,6 +142,17 @@ async def upsert_employee(
     ):
         raise Unprocessable(f"Unknown manager {data.manager_id!r}.", field="manager_id")
     emp = await repository.get_employee(session, data.employee_id)
+    before = _employee_state(emp) if emp is not None else None
+    phone_changed = _personal_changed(
+        emp, cipher, "phone", emp.phone_enc if emp else None, data.phone
+    )
+    id_number_changed = _personal_changed(
+        emp,
+        cipher,
+        "id_number",
+        emp.id_number_enc if emp else None,
+        data.id_number.upper() if data.id_number else None,
+    )
     if emp is None:
         emp = Employee(employee_id=data.employee_id)
         session.add(emp)
@@ -104,5 +179,20 @@ async def upsert_employee(
             status=data.status,
             hired_on=emp.hired_on,
         ),
+    )
+    after = _employee_state(emp) | {
+        "phone": "changed" if phone_changed else "unchanged",
+        "id_number": "changed" if id_number_changed else "unchanged",
+    }
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="directory.employee." + ("created" if before is None else "updated"),
+        entity_type="employee",
+        entity_id=emp.employee_id,
+        before=before,
+        after=after,
+        source_ip=source_ip,
     )
     return emp

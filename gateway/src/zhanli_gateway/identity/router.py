@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Depends, Request, status
@@ -11,9 +11,10 @@ from jwt.algorithms import RSAAlgorithm
 
 from zhanli_gateway.identity import service
 from zhanli_gateway.identity.schemas import TokenRequest, TokenResponse, UserCreate, UserRead
-from zhanli_shared.auth import Role, TokenIssuer, require_roles
+from zhanli_shared.audit import client_ip
+from zhanli_shared.auth import Principal, Role, TokenIssuer, require_roles
 from zhanli_shared.errors import NotFound
-from zhanli_shared.runtime import SessionDep
+from zhanli_shared.runtime import PublisherDep, SessionDep
 
 router = APIRouter(tags=["identity"])
 
@@ -36,11 +37,19 @@ async def issue_token(body: TokenRequest, request: Request, session: SessionDep)
     "/api/v1/auth/users",
     status_code=status.HTTP_201_CREATED,
     response_model=UserRead,
-    dependencies=[Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))],
 )
-async def create_user(body: UserCreate, request: Request, session: SessionDep) -> UserRead:
+async def create_user(
+    body: UserCreate,
+    request: Request,
+    session: SessionDep,
+    publisher: PublisherDep,
+    principal: Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))],
+) -> UserRead:
     _issuer(request)
-    return UserRead.model_validate(await service.create_user(session, body))
+    user = await service.create_user(
+        session, body, publisher=publisher, actor=principal, source_ip=client_ip(request)
+    )
+    return UserRead.model_validate(user)
 
 
 @router.get("/.well-known/jwks.json", include_in_schema=False)

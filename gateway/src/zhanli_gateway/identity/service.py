@@ -12,9 +12,11 @@ from zhanli_gateway.directory import repository as directory
 from zhanli_gateway.identity.models import LocalUser
 from zhanli_gateway.identity.passwords import hash_password, verify_password
 from zhanli_gateway.identity.schemas import UserCreate
-from zhanli_shared.auth import Role, TokenIssuer
+from zhanli_shared import audit
+from zhanli_shared.auth import Principal, Role, TokenIssuer
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Conflict, Unauthorized
+from zhanli_shared.events.outbox import Publisher
 
 log = structlog.get_logger("zhanli.identity")
 BOOTSTRAP_ADMIN = "admin"
@@ -39,7 +41,14 @@ async def ensure_bootstrap_admin(session: AsyncSession, password: str | None) ->
     return True
 
 
-async def create_user(session: AsyncSession, data: UserCreate) -> LocalUser:
+async def create_user(
+    session: AsyncSession,
+    data: UserCreate,
+    *,
+    publisher: Publisher,
+    actor: Principal | str,
+    source_ip: str | None = None,
+) -> LocalUser:
     if await session.get(LocalUser, data.username) is not None:
         raise Conflict(f"User {data.username!r} already exists.", field="username")
     user = LocalUser(
@@ -52,6 +61,17 @@ async def create_user(session: AsyncSession, data: UserCreate) -> LocalUser:
     )
     session.add(user)
     await session.flush()
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="identity.user.created",
+        entity_type="user",
+        entity_id=user.username,
+        before=None,
+        after={"employee_id": user.employee_id, "roles": sorted(user.roles), "active": True},
+        source_ip=source_ip,
+    )
     return user
 
 

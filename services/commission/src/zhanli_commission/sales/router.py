@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
 
 from zhanli_commission.sales import repository, service
 from zhanli_commission.sales.schemas import DealCreate, DealRead, PaymentCreate, PaymentRead
-from zhanli_shared.auth import Role, require_roles
+from zhanli_shared.audit import client_ip
+from zhanli_shared.auth import Principal, Role, require_roles
 from zhanli_shared.errors import NotFound
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
@@ -14,18 +17,26 @@ router = APIRouter(prefix="/api/v1/commission", tags=["sales facts"])
 
 WRITERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN)
 READERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN, Role.SALES_MANAGER, Role.EXECUTIVE)
+Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 
 
-@router.post(
-    "/deals",
-    status_code=status.HTTP_201_CREATED,
-    response_model=DealRead,
-    dependencies=[Depends(require_roles(*WRITERS))],
-)
+@router.post("/deals", status_code=status.HTTP_201_CREATED, response_model=DealRead)
 async def create_deal(
-    body: DealCreate, session: SessionDep, publisher: PublisherDep, runtime: RuntimeDep
+    body: DealCreate,
+    request: Request,
+    principal: Writer,
+    session: SessionDep,
+    publisher: PublisherDep,
+    runtime: RuntimeDep,
 ) -> DealRead:
-    deal = await service.record_deal(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
+    deal = await service.record_deal(
+        session,
+        publisher,
+        runtime.settings,  # type: ignore[arg-type]
+        body,
+        actor=principal,
+        source_ip=client_ip(request),
+    )
     return DealRead.model_validate(deal)
 
 
@@ -39,14 +50,21 @@ async def read_deal(deal_id: str, session: SessionDep) -> DealRead:
     return DealRead.model_validate(deal)
 
 
-@router.post(
-    "/payments",
-    status_code=status.HTTP_201_CREATED,
-    response_model=PaymentRead,
-    dependencies=[Depends(require_roles(*WRITERS))],
-)
+@router.post("/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentRead)
 async def create_payment(
-    body: PaymentCreate, session: SessionDep, publisher: PublisherDep, runtime: RuntimeDep
+    body: PaymentCreate,
+    request: Request,
+    principal: Writer,
+    session: SessionDep,
+    publisher: PublisherDep,
+    runtime: RuntimeDep,
 ) -> PaymentRead:
-    payment = await service.record_payment(session, publisher, runtime.settings, body)  # type: ignore[arg-type]
+    payment = await service.record_payment(
+        session,
+        publisher,
+        runtime.settings,  # type: ignore[arg-type]
+        body,
+        actor=principal,
+        source_ip=client_ip(request),
+    )
     return PaymentRead.model_validate(payment)

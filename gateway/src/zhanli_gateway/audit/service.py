@@ -1,0 +1,156 @@
+"""Audit use cases: append to the chain, verify it, export it (flush, never commit)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from zhanli_gateway.audit import chain, repository
+from zhanli_gateway.audit.models import AuditEntry
+from zhanli_gateway.audit.repository import Filters
+from zhanli_shared.db import utcnow
+from zhanli_shared.events.contracts.audit import AuditRecorded
+
+CHUNK = 500
+
+
+async def append(session: AsyncSession, fact: AuditRecorded) -> int | None:
+    """Append one fact at the end of the chain; return its sequence, or None when the
+    fact is already in the log (a fact is appended once, whatever the delivery)."""
+    await repository.lock_chain(session)
+    if await repository.exists(session, fact.audit_id):
+        return None
+    last = await repository.head(session)
+    sequence, prev_hash = (last[0] + 1, last[1]) if last else (1, chain.GENESIS)
+    values: dict[str, Any] = fact.model_dump(mode="python")
+    values.update(sequence=sequence, recorded_at=utcnow(), prev_hash=prev_hash)
+    values["roles"] = sorted(values["roles"])
+    values["hash"] = chain.entry_hash(values)
+    await repository.add(session, values)
+    return sequence
+
+
+def entry_fields(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in (*chain.HASHED_FIELDS, "hash")}
+
+
+async def verify(sessions: async_sessionmaker[AsyncSession], chunk: int = CHUNK) -> dict[str, Any]:
+    """Recompute the chain from the start, one chunk (and one short session) at a time."""
+    checked, expected_sequence, prev_hash = 0, 1, chain.GENESIS
+    while True:
+        async with sessions() as session:
+            rows = await repository.chunk(session, expected_sequence - 1, chunk)
+        if not rows:
+            return {"ok": True, "checked": checked, "first_bad_sequence": None}
+        for entry in rows:
+            fields = entry_fields(entry)
+            if (
+                entry.sequence != expected_sequence
+                or entry.prev_hash != prev_hash
+                or chain.entry_hash(fields) != entry.hash
+            ):
+                return {
+                    "ok": False,
+                    "checked": checked,
+                    "first_bad_sequence": min(entry.sequence, expected_sequence),
+                }
+            checked += 1
+            expected_sequence, prev_hash = entry.sequence + 1, entry.hash
+
+
+def to_document(entry: AuditEntry) -> dict[str, Any]:
+    doc = entry_fields(entry)
+    for name in ("occurred_at", "recorded_at"):
+        doc[name] = chain._time(doc[name])
+    return doc
+
+
+async def pages(
+    sessions: async_sessionmaker[AsyncSession], filters: Filters, chunk: int = CHUNK
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The filtered log in sequence order, one chunk (and one short session) at a time:
+    never all in memory, and no connection held while the client reads."""
+    cursor = 0
+    while True:
+        async with sessions() as session:
+            rows = await repository.search(session, filters, after_sequence=cursor, limit=chunk)
+            docs = [to_document(r) for r in rows]
+        if not docs:
+            return
+        yield docs
+        cursor = docs[-1]["sequence"]
+        if len(docs) < chunk:
+            return
+
+
+CSV_COLUMNS = [
+    "sequence",
+    "occurred_at",
+    "recorded_at",
+    "actor_id",
+    "actor_kind",
+    "roles",
+    "action",
+    "entity_type",
+    "entity_id",
+    "before",
+    "after",
+    "request_id",
+    "source_ip",
+    "service",
+    "audit_id",
+    "prev_hash",
+    "hash",
+]
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    elif isinstance(value, list):
+        text = ";".join(map(str, value))
+    else:
+        text = str(value)
+    # A cell a spreadsheet would run as a formula (e.g. a login name '=HYPERLINK(...)').
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def csv_lines(docs: list[dict[str, Any]], header: bool) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    if header:
+        writer.writerow(CSV_COLUMNS)
+    for doc in docs:
+        writer.writerow([_cell(doc[c]) if c != "sequence" else doc[c] for c in CSV_COLUMNS])
+    return buf.getvalue()
+
+
+def jsonl_lines(docs: list[dict[str, Any]], header: bool) -> str:
+    del header
+    return "".join(json.dumps(d, ensure_ascii=False, sort_keys=True) + "\n" for d in docs)
+
+
+FORMATS: dict[str, tuple[str, Callable[[list[dict[str, Any]], bool], str]]] = {
+    "csv": ("text/csv; charset=utf-8", csv_lines),
+    "jsonl": ("application/x-ndjson; charset=utf-8", jsonl_lines),
+}
+
+
+async def export(
+    sessions: async_sessionmaker[AsyncSession], filters: Filters, fmt: str
+) -> AsyncIterator[bytes]:
+    render = FORMATS[fmt][1]
+    header = True
+    if fmt == "csv":
+        yield render([], True).encode()
+        header = False
+    async for docs in pages(sessions, filters):
+        yield render(docs, header).encode()

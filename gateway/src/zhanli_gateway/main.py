@@ -11,6 +11,7 @@ import asyncio
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from zhanli_gateway.audit import handlers as audit_handlers
 from zhanli_gateway.audit.middleware import AuditMiddleware
@@ -28,7 +29,7 @@ from zhanli_shared.observability import RequestContextMiddleware
 from zhanli_shared.runtime import Mode, Runtime, create_service_app
 
 
-def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE) -> GatewayApp:
+def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE) -> ASGIApp:
     settings = settings or GatewaySettings()
     private_pem = settings.private_key_pem()
     public_pem = settings.public_key_pem()
@@ -110,7 +111,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
 
     gateway = GatewayApp(api, proxy, RequestContextMiddleware(proxied, service="gateway"))
     # Edge protections (CORS, rate limits, body size, security headers) around everything.
-    return EdgeMiddleware(gateway, settings, verifier=verifier)  # type: ignore[return-value]
+    return EdgeMiddleware(gateway, settings, verifier=verifier)
 
 
 async def _platform_readiness(runtime: Runtime, proxy: ProxyApp) -> JSONResponse:

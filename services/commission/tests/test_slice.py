@@ -298,3 +298,53 @@ async def test_service_basics(commission) -> None:
     from zhanli_shared.testing.services import check_service_basics
 
     await check_service_basics(commission)
+
+
+async def test_payments_leave_an_audit_fact_with_money_before_and_after(commission) -> None:
+    import json
+
+    rep = f"E{uuid.uuid4().hex[:6]}"
+    await hire(commission, rep)
+    h = {**finance(commission), "x-request-id": f"rid-{rep}"}
+    await commission.client.post(
+        "/api/v1/commission/deals",
+        headers=h,
+        json={
+            "deal_id": f"D-{rep}",
+            "salesperson_id": rep,
+            "customer_name": "东莞智造电子",
+            "amount": "3000.00",
+            "closed_at": "2026-11-02T10:00:00+08:00",
+        },
+    )
+    r = await commission.client.post(
+        "/api/v1/commission/payments",
+        headers=h,
+        json={
+            "payment_id": f"P-{rep}",
+            "deal_id": f"D-{rep}",
+            "amount": "1200.00",
+            "paid_at": "2026-11-03T10:00:00+08:00",
+        },
+    )
+    assert r.status_code == 201
+    outbox = commission.runtime.tables.outbox
+    async with commission.runtime.sessions() as s:
+        rows = (
+            (
+                await s.execute(
+                    select(outbox.c.payload).where(
+                        outbox.c.topic == "zhanli.audit.recorded.v1",
+                        outbox.c.key == f"payment:P-{rep}",
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(rows) == 1
+    fact = json.loads(rows[0])["data"]
+    assert fact["actor_id"] == "fin" and fact["request_id"] == f"rid-{rep}"
+    assert fact["before"]["deal_collected"] == "0.00"
+    assert fact["after"]["deal_collected"] == "1200.00" and fact["after"]["amount"] == "1200.00"
+    assert fact["after"]["deal_outstanding"] == "1800.00"

@@ -327,3 +327,30 @@ async def test_personal_data_is_encrypted_at_rest_and_masked_by_role(gateway) ->
     }
     own = (await gateway.client.get("/api/v1/directory/employees/PDS", headers=sh)).json()
     assert own["phone"] == "13812345678"
+
+
+async def test_it_ops_cannot_grant_people_roles(gateway) -> None:
+    h = await admin_headers(gateway)
+    r = await gateway.client.post(
+        "/api/v1/auth/users",
+        headers=h,
+        json={"username": "ops1", "password": "ops-password", "roles": ["it_ops"]},
+    )
+    assert r.status_code == 201, r.text
+    ops = {
+        "authorization": "Bearer "
+        + (await login(gateway, "ops1", "ops-password")).json()["access_token"]
+    }
+    escalate = await gateway.client.post(
+        "/api/v1/auth/users",
+        headers=ops,
+        json={"username": "evil", "password": "evil-password", "roles": ["hr_admin"]},
+    )
+    assert escalate.status_code == 403
+    assert escalate.json()["errors"][0]["field"] == "roles"
+    robot = await gateway.client.post(
+        "/api/v1/auth/users",
+        headers=ops,
+        json={"username": "erp-sync", "password": "erp-password", "roles": ["integration"]},
+    )
+    assert robot.status_code == 201

@@ -18,10 +18,14 @@ from zhanli_gateway.audit.middleware import AuditMiddleware
 from zhanli_gateway.audit.router import router as audit_router
 from zhanli_gateway.db import event_tables, metadata
 from zhanli_gateway.directory.router import router as directory_router
+from zhanli_gateway.docs import docs_router
 from zhanli_gateway.identity import service as identity
 from zhanli_gateway.identity.router import router as identity_router
 from zhanli_gateway.proxy import GatewayApp, ProxyApp, check_upstream
 from zhanli_gateway.settings import GatewaySettings
+from zhanli_gateway.webhooks import handlers as webhook_handlers
+from zhanli_gateway.webhooks.dispatcher import WebhookDispatcher
+from zhanli_gateway.webhooks.router import router as webhooks_router
 from zhanli_shared.auth import TokenIssuer, TokenVerifier
 from zhanli_shared.db import ping
 from zhanli_shared.events.consumer import HandlerRegistry
@@ -60,6 +64,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
 
     registry = HandlerRegistry()
     audit_handlers.register(registry)
+    webhook_handlers.register(registry, settings.webhook_blocked_topics)  # after the others
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         await proxy.start()
@@ -70,8 +75,13 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
                     session, password.get_secret_value() if password else None
                 )
                 await session.commit()
+        if settings.webhook_dispatcher_enabled:
+            app.state.webhooks = WebhookDispatcher(settings, runtime.sessions, runtime.cipher)
+            await app.state.webhooks.start()
 
     async def on_stop(app: FastAPI, runtime: Runtime) -> None:
+        if getattr(app.state, "webhooks", None) is not None:
+            await app.state.webhooks.stop()
         await proxy.close()
 
     api = create_service_app(
@@ -80,7 +90,13 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[identity_router, directory_router, audit_router],
+        routers=[
+            identity_router,
+            directory_router,
+            audit_router,
+            docs_router(proxy),
+            webhooks_router,
+        ],
         title="Zhanli API gateway",
         description="One door to the Zhanli platform.",
         on_start=on_start,
@@ -100,6 +116,10 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     )
     api.state.public_key_pem = public_pem
     api.state.key_id = settings.auth_key_id
+    if mode in (Mode.SERVE, Mode.API):  # /api/v1/me: the mobile app's own view (BFF)
+        from zhanli_gateway.me.router import build_router as me_router
+
+        api.include_router(me_router(proxy))
 
     # Login attempts and refused authorisation (403), here and from the services.
     def audit_sessions():  # type: ignore[no-untyped-def]

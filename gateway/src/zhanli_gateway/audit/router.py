@@ -51,7 +51,7 @@ async def search_entries(
     where: FiltersDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[
-        int | None, Query(ge=0, description="next_cursor of the previous page")
+        int | None, Query(ge=0, le=2**62, description="next_cursor of the previous page")
     ] = None,
     order: Literal["asc", "desc"] = "asc",
 ) -> AuditPage:

@@ -81,7 +81,7 @@ async def list_employees(
     session: SessionDep,
     cipher: CipherDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[EmployeeRead]:
     scope: list[str] | None = None
     if not principal.has_any(COMPANY_WIDE | {Role.INTEGRATION}):

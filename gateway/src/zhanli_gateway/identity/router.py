@@ -13,8 +13,10 @@ from zhanli_gateway.identity import service
 from zhanli_gateway.identity.schemas import TokenRequest, TokenResponse, UserCreate, UserRead
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import Principal, Role, TokenIssuer, require_roles
-from zhanli_shared.errors import NotFound
+from zhanli_shared.errors import Forbidden, NotFound
 from zhanli_shared.runtime import PublisherDep, SessionDep
+
+IT_OPS_GRANTABLE = frozenset({Role.INTEGRATION.value, Role.IT_OPS.value})
 
 router = APIRouter(tags=["identity"])
 
@@ -46,6 +48,14 @@ async def create_user(
     principal: Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))],
 ) -> UserRead:
     _issuer(request)
+    # Least privilege: IT operations set up technical accounts; only HR grants people roles
+    # (otherwise it_ops could make itself hr_admin).
+    granted = {r.value for r in body.roles}
+    if not principal.has_any({Role.HR_ADMIN}) and not granted <= IT_OPS_GRANTABLE:
+        raise Forbidden(
+            "Only hr_admin may grant these roles: " + ", ".join(sorted(granted - IT_OPS_GRANTABLE)),
+            field="roles",
+        )
     user = await service.create_user(
         session, body, publisher=publisher, actor=principal, source_ip=client_ip(request)
     )

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from zhanli_commission.commissions import repository
 from zhanli_commission.commissions.schemas import CommissionLineRead, CommissionStatement
+from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
 from zhanli_commission.sales.service import people
 from zhanli_shared.auth import CurrentPrincipal
 from zhanli_shared.db import utcnow
@@ -52,3 +53,16 @@ async def read_statement(
         basis_total=total.basis_total if total else Decimal("0.00"),
         lines=[CommissionLineRead.model_validate(line) for line in lines],
     )
+
+
+@router.post("/people/{employee_id}/what-if", response_model=WhatIfResult)
+async def estimate_commission(
+    employee_id: str,
+    body: WhatIfRequest,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> WhatIfResult:
+    """What a payment of ``amount`` would earn now: the real rule, nothing written."""
+    settings = runtime.settings
+    return await what_if(session, settings, principal, employee_id, body)  # type: ignore[arg-type]

@@ -9,14 +9,13 @@ from fastapi import APIRouter, Depends, Request, status
 from zhanli_commission.sales import repository, service
 from zhanli_commission.sales.schemas import DealCreate, DealRead, PaymentCreate, PaymentRead
 from zhanli_shared.audit import client_ip
-from zhanli_shared.auth import Principal, Role, require_roles
-from zhanli_shared.errors import NotFound
+from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from zhanli_shared.errors import Forbidden, NotFound
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["sales facts"])
 
 WRITERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN)
-READERS = (Role.INTEGRATION, Role.FINANCE, Role.HR_ADMIN, Role.SALES_MANAGER, Role.EXECUTIVE)
 Writer = Annotated[Principal, Depends(require_roles(*WRITERS))]
 
 
@@ -40,13 +39,20 @@ async def create_deal(
     return DealRead.model_validate(deal)
 
 
-@router.get(
-    "/deals/{deal_id}", response_model=DealRead, dependencies=[Depends(require_roles(*READERS))]
-)
-async def read_deal(deal_id: str, session: SessionDep) -> DealRead:
+@router.get("/deals/{deal_id}", response_model=DealRead)
+async def read_deal(deal_id: str, principal: CurrentPrincipal, session: SessionDep) -> DealRead:
+    """A deal is its salesperson's data: the person, their management chain and the
+    company-wide roles see it; integrations read back the facts they sync."""
     deal = await repository.get_deal(session, deal_id)
     if deal is None:
         raise NotFound(f"Deal {deal_id!r} not found.")
+    person = await service.people.get(session, deal.salesperson_id)
+    org_path = person.org_path if person else []
+    if not (
+        principal.can_view_person(deal.salesperson_id, org_path)
+        or principal.has_any({Role.INTEGRATION})
+    ):
+        raise Forbidden("Outside your data scope.")
     return DealRead.model_validate(deal)
 
 

@@ -184,6 +184,18 @@ async def test_login_attempts_and_refused_authorisation_are_audited(gateway) -> 
 async def test_facts_from_services_keep_money_exact_and_pages_follow_the_sequence(
     gateway,
 ) -> None:
+    for i in range(2):  # enough entries of its own to page through, whatever ran before
+        await gateway.publish(
+            build(
+                actor="SYS",
+                action="test.filler",
+                entity_type="filler",
+                entity_id=f"F-{i}-{uuid.uuid4().hex[:6]}",
+                before=None,
+                after={"i": i},
+                service="commission",
+            )
+        )
     payment = f"P-{uuid.uuid4().hex[:8]}"
     await gateway.publish(
         build(

@@ -315,17 +315,24 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
         return len(await deliveries(gateway, sub["id"])) >= 3
 
     await eventually(three, timeout_s=30)
-    r = await gateway.client.get(
-        f"{API}/subscriptions/{sub['id']}/deliveries", headers=hr(gateway), params={"limit": 2}
-    )
-    first = r.json()
-    assert len(first["items"]) == 2 and first["next_cursor"] == first["items"][-1]["id"]
-    r = await gateway.client.get(
-        f"{API}/subscriptions/{sub['id']}/deliveries",
-        headers=hr(gateway),
-        params={"limit": 2, "cursor": first["next_cursor"]},
-    )
-    assert [d["id"] for d in r.json()["items"]] == [failed["id"]]
+    # Walk every page (deals of other tests may match the subscription too, when the
+    # consumer catches up late): newest first, keyset cursor, no duplicates, none missed.
+    ids: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
+        r = await gateway.client.get(
+            f"{API}/subscriptions/{sub['id']}/deliveries", headers=hr(gateway), params=params
+        )
+        page = r.json()
+        assert len(page["items"]) <= 2
+        ids += [d["id"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+        assert cursor == page["items"][-1]["id"]
+    assert ids == sorted(ids, reverse=True) and len(ids) == len(set(ids)) >= 3
+    assert failed["id"] in ids
     # Deleting the subscription cancels what is still pending; the log stays in the DB.
     r = await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
     assert r.status_code == 204

@@ -268,8 +268,8 @@ def load_demo(
             http.post("/api/v1/auth/token", json={"username": "crm", "password": demo_password})
         ).json()
         http.headers["authorization"] = f"Bearer {crm['access_token']}"
-        last = c.people[-1]["employee_id"]
-        _wait_for_person(http, base_url, admin_password, last)
+        sellers = sorted({d["salesperson_id"] for d in c.deals})
+        _wait_for_people(base_url, admin_password, sellers)
         for i, deal in enumerate(c.deals, 1):
             _check(http.post("/api/v1/commission/deals", json=deal))
             if progress and i % 50 == 0:
@@ -287,22 +287,25 @@ def load_demo(
     }
 
 
-def _wait_for_person(
-    http: httpx.Client,
-    base_url: str,
-    admin_password: str,
-    employee_id: str,
-    timeout_s: float = 30.0,
+def _wait_for_people(
+    base_url: str, admin_password: str, employee_ids: list[str], timeout_s: float = 60.0
 ) -> None:
-    """Directory changes reach the commission service as events: wait for the last one."""
+    """Directory changes reach the commission service as events, each person on their own
+    partition: wait until it knows every one of them."""
     with httpx.Client(base_url=base_url, timeout=10) as admin:
         token = _check(
             admin.post("/api/v1/auth/token", json={"username": "admin", "password": admin_password})
         ).json()
         admin.headers["authorization"] = f"Bearer {token['access_token']}"
+        waiting = list(employee_ids)
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if admin.get(f"/api/v1/commission/people/{employee_id}/statement").status_code == 200:
-                return
-            time.sleep(0.1)
-    raise RuntimeError(f"person {employee_id} did not reach the commission service in {timeout_s}s")
+        while waiting and time.monotonic() < deadline:
+            waiting = [
+                e
+                for e in waiting
+                if admin.get(f"/api/v1/commission/people/{e}/statement").status_code != 200
+            ]
+            if waiting:
+                time.sleep(0.2)
+    if waiting:
+        raise RuntimeError(f"{len(waiting)} people did not reach the commission service in time")

@@ -4,9 +4,11 @@ deliveries of consumed events, record the outcome of each attempt."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -84,6 +86,7 @@ async def create(
     actor: Principal,
     source_ip: str | None,
 ) -> tuple[WebhookSubscription, str]:
+    _invalidate_on_commit(session)
     try:
         url = core.check_url(body.url, settings.webhook_http_allowed_hosts)
     except ValueError as exc:
@@ -130,6 +133,7 @@ async def update(
     actor: Principal,
     source_ip: str | None,
 ) -> WebhookSubscription:
+    _invalidate_on_commit(session)
     sub = await get(session, subscription_id)
     before = _audit_view(sub)
     if body.name is not None:
@@ -153,6 +157,7 @@ async def delete(
     source_ip: str | None,
 ) -> None:
     """Soft delete: the row and its delivery log stay; pending deliveries are cancelled."""
+    _invalidate_on_commit(session)
     sub = await get(session, subscription_id)
     before = _audit_view(sub)
     sub.active = False
@@ -209,12 +214,41 @@ def signing_secrets(cipher: FieldCipher, sub: WebhookSubscription, now: dt.datet
     return found
 
 
+# Every event the gateway consumes asks which subscriptions match: answer from memory for a
+# moment instead of querying per event. Changes made here invalidate it at once; another
+# gateway replica sees them within MATCHERS_TTL_S.
+MATCHERS_TTL_S = 2.0
+_matchers: tuple[float, list[tuple[Any, list[str]]]] | None = None
+
+
+def invalidate_matchers() -> None:
+    global _matchers
+    _matchers = None
+
+
+def _invalidate_on_commit(session: AsyncSession) -> None:
+    """Forget the cached matchers now and again once this change is committed."""
+    invalidate_matchers()
+    sa_event.listen(
+        session.sync_session, "after_commit", lambda _s: invalidate_matchers(), once=True
+    )
+
+
+async def _active_matchers(session: AsyncSession) -> list[tuple[Any, list[str]]]:
+    global _matchers
+    now = time.monotonic()
+    if _matchers is None or now - _matchers[0] > MATCHERS_TTL_S:
+        rows = await repository.active_matchers(session)
+        _matchers = (now, [(sub_id, list(patterns)) for sub_id, patterns in rows])
+    return _matchers[1]
+
+
 async def enqueue(session: AsyncSession, envelope: CloudEvent) -> int:
     """One pending delivery per matching active subscription (in the consumer's
     transaction); an event already enqueued for a subscription is not enqueued again."""
     targets = [
         sub_id
-        for sub_id, patterns in await repository.active_matchers(session)
+        for sub_id, patterns in await _active_matchers(session)
         if core.matches(patterns, envelope.type)
     ]
     if not targets:

@@ -29,6 +29,15 @@ GATEWAY_PORT = 8000
 BROKER_PORT = 9092
 
 
+def _die_with_parent() -> None:
+    """Linux: a child gets SIGTERM when the supervisor dies, even by SIGKILL, so no
+    orphaned service keeps its port."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def say(message: str) -> None:
     print(f"[zhanli] {message}", flush=True)
 
@@ -49,6 +58,7 @@ class Child:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.argv,
+            preexec_fn=_die_with_parent,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -79,14 +79,9 @@ class GatewaySettings(ServiceSettings):
     hsts_enabled: bool = True
     hsts_max_age_s: int = 31_536_000
     docs_csp: str = Field(
-        default=(
-            "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "style-src 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com; "
-            "font-src https://fonts.gstatic.com; img-src 'self' data: https:; "
-            "connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
-        ),
-        description="CSP of /docs and /redoc (Swagger UI and ReDoc load from their CDN); "
-        "empty = the strict API policy (the docs pages then stay blank)",
+        default_factory=lambda: docs_csp_default(),
+        description="CSP of /docs and /redoc (Swagger UI and ReDoc load from the CDN FastAPI "
+        "points at); empty = the strict API policy (the docs pages then stay blank)",
     )
 
     # Outgoing webhooks (zhanli_gateway.webhooks). Retries back off exponentially with
@@ -117,3 +112,28 @@ class GatewaySettings(ServiceSettings):
         if self.auth_private_key_file:
             return Path(self.auth_private_key_file).read_text()
         return None
+
+
+def docs_origins() -> list[str]:
+    """The origins FastAPI's own docs pages load their scripts and styles from."""
+    import inspect
+    from urllib.parse import urlsplit
+
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+
+    urls = [
+        p.default
+        for fn in (get_swagger_ui_html, get_redoc_html)
+        for name, p in inspect.signature(fn).parameters.items()
+        if name.endswith(("_js_url", "_css_url")) and isinstance(p.default, str)
+    ]
+    return sorted({f"{urlsplit(u).scheme}://{urlsplit(u).netloc}" for u in urls if "://" in u})
+
+
+def docs_csp_default() -> str:
+    origins = " ".join(docs_origins())
+    return (
+        f"default-src 'none'; script-src 'unsafe-inline' {origins}; "
+        f"style-src 'unsafe-inline' {origins}; font-src {origins}; img-src 'self' data: https:; "
+        "connect-src 'self'; worker-src blob:; frame-ancestors 'none'"
+    )

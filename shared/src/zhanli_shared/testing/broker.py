@@ -3,16 +3,39 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+# Below the kernel's ephemeral range (32768-60999 here), so an outgoing connection of some
+# other test cannot take a port between the moment it is chosen and the moment it is bound.
+_PORT_RANGE = (20000, 32000)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_block(count: int) -> int:
+    """The first of ``count`` consecutive free ports outside the ephemeral range."""
+    rnd = random.Random()
+    for _ in range(1000):
+        first = rnd.randrange(_PORT_RANGE[0], _PORT_RANGE[1] - count)
+        if all(_bindable(first + i) for i in range(count)):
+            return first
+    raise RuntimeError(f"no block of {count} free ports in {_PORT_RANGE}")
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port outside the ephemeral range."""
+    return free_port_block(1)
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:

@@ -21,7 +21,15 @@ from zhanli_shared.events.contracts import all_contracts
 from zhanli_shared.events.contracts.audit import AuditRecorded
 from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
-from zhanli_shared.events.contracts.sales import DealRecorded, PaymentReceived
+from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
+from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
+from zhanli_shared.events.contracts.sales import (
+    DealCancelled,
+    DealRecorded,
+    PaymentReceived,
+    RefundIssued,
+    SplitShare,
+)
 from zhanli_shared.events.outbox import Publisher, define_event_tables
 
 NOW = dt.datetime(2026, 11, 23, 9, 30, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -58,6 +66,11 @@ SAMPLES = {
         amount=Decimal("1000.50"),
         currency="CNY",
         closed_at=NOW,
+        margin=Decimal("120.00"),
+        splits=[
+            SplitShare(salesperson_id="E1", share=Decimal("60")),
+            SplitShare(salesperson_id="E2", share=Decimal("40")),
+        ],
     ),
     PaymentReceived: PaymentReceived(
         payment_id="P1",
@@ -80,6 +93,27 @@ SAMPLES = {
         currency="CNY",
         rule="flat_rate_on_collected",
         calculated_at=NOW,
+    ),
+    RefundIssued: RefundIssued(
+        refund_id="R1",
+        deal_id="D1",
+        salesperson_id="E1",
+        amount=Decimal("200.00"),
+        currency="CNY",
+        refunded_at=NOW,
+        reason="退货 returned goods",
+    ),
+    DealCancelled: DealCancelled(
+        deal_id="D1", salesperson_id="E1", cancelled_at=NOW, unpaid_amount=Decimal("300.50")
+    ),
+    KpiScoreUpdated: KpiScoreUpdated(
+        employee_id="E1", period="2026-11", score=Decimal("0.92"), calculated_at=NOW
+    ),
+    PerformanceGrowthMeasured: PerformanceGrowthMeasured(
+        employee_id="E1", day=NOW.date(), growth=Decimal("0.06"), measured_at=NOW
+    ),
+    SkillImprovementMeasured: SkillImprovementMeasured(
+        employee_id="E1", week="2026-W47", improvement=Decimal("0.12"), measured_at=NOW
     ),
 }
 

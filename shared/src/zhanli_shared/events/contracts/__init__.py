@@ -3,7 +3,14 @@
 Importing this package registers every contract; consumers never keep their own copies.
 """
 
-from zhanli_shared.events.contracts import audit, commission, directory, sales  # noqa: F401
+from zhanli_shared.events.contracts import (  # noqa: F401
+    audit,
+    commission,
+    directory,
+    kpi,
+    learning,
+    sales,
+)
 from zhanli_shared.events.contracts.base import EventContract, all_contracts, contract_for_topic
 
 __all__ = ["EventContract", "all_contracts", "contract_for_topic"]

@@ -30,3 +30,14 @@ class CommissionCalculated(EventContract):
     currency: str
     rule: str = Field(description="The plan rule that produced the line")
     calculated_at: dt.datetime
+    kind: str = Field(
+        default="earning",
+        description="earning, repricing (a later fact changed an earlier line), clawback, "
+        "draw, bonus, override or adjustment",
+    )
+    plan_id: str | None = None
+    plan_version: int | None = None
+    tier: str | None = None
+    trueup: MoneyStr | None = Field(
+        default=None, description="Part of the delta that re-prices earlier lines"
+    )

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from zhanli_commission.commissions import handlers
 from zhanli_commission.commissions.router import router as commissions_router
 from zhanli_commission.db import event_tables, metadata, people_table
+from zhanli_commission.plans import models as plan_models  # noqa: F401
 from zhanli_commission.sales.router import router as sales_router
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.directory import PeopleProjection

@@ -7,47 +7,14 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 
-from hypothesis import given
-from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
 from zhanli_commission.commissions.service import FLAT_RULE
-from zhanli_commission.commissions.whatif import Position, estimate
-from zhanli_commission.core.rates import flat_rate_commission
 from zhanli_commission.sales.models import Payment
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.money import business_month
 from zhanli_shared.testing.plugin import eventually
-
-
-def test_estimate_is_one_more_line_of_the_real_rule() -> None:
-    got = estimate(
-        Position(Decimal("900.00"), Decimal("30000.00")), Decimal("20000.50"), rate=Decimal("0.03")
-    )
-    assert got.estimated_commission == Decimal("600.02")  # 600.015, rounded once, half-up
-    assert got.new_total == Decimal("1500.02")
-    assert got.new_basis_total == Decimal("50000.50")
-    assert got.rate == Decimal("0.03") and got.rule == FLAT_RULE
-    even = estimate(Position(), Decimal("1.50"), rate=Decimal("0.03"), rounding="half_even")
-    assert even.estimated_commission == Decimal("0.04") and even.new_total == Decimal("0.04")
-
-
-@given(
-    st.decimals(min_value=0, max_value=10**6, places=2),
-    st.decimals(min_value=0, max_value=10**6, places=2),
-    st.decimals(min_value=Decimal("0.01"), max_value=10**9, places=2),
-    st.decimals(min_value=0, max_value=1, places=4),
-    st.sampled_from(["half_up", "half_even"]),
-)
-def test_estimate_matches_what_the_real_path_adds(
-    total: Decimal, basis: Decimal, amount: Decimal, rate: Decimal, rounding: str
-) -> None:
-    got = estimate(Position(total, basis), amount, rate=rate, rounding=rounding)
-    line = flat_rate_commission(amount, rate, rounding=rounding)  # what apply_payment stores
-    assert got.estimated_commission == line
-    assert got.new_total == total + line
-    assert got.new_basis_total == basis + amount
 
 
 async def _hire(svc, employee_id: str, team: str = "T1") -> None:

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from zhanli_commission.commissions import handlers
 from zhanli_commission.commissions.router import router as commissions_router
 from zhanli_commission.db import event_tables, metadata, people_table
-from zhanli_commission.plans import models as plan_models  # noqa: F401
+from zhanli_commission.plans.router import router as plans_router
 from zhanli_commission.sales.router import router as sales_router
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.directory import PeopleProjection
@@ -27,7 +27,7 @@ def create_app(settings: CommissionSettings | None = None, mode: Mode = Mode.SER
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[sales_router, commissions_router],
+        routers=[sales_router, commissions_router, plans_router],
         title="Zhanli commission",
         description="Deals and payments in; commission computed the moment money is collected.",
     )

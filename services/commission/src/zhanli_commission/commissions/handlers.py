@@ -1,4 +1,4 @@
-"""Event handlers of the commission service (idempotent through the inbox)."""
+"""Event handlers of the commission service (idempotent through the inbox and credit ids)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,84 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_commission.commissions import service
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
-from zhanli_shared.events.contracts.sales import PaymentReceived
+from zhanli_shared.events.contracts.kpi import KpiScoreUpdated
+from zhanli_shared.events.contracts.sales import (
+    DealCancelled,
+    DealRecorded,
+    PaymentReceived,
+    RefundIssued,
+)
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
 
 def register(registry: HandlerRegistry, publisher: Publisher, settings: CommissionSettings) -> None:
+    @registry.on(DealRecorded)
+    async def on_deal_recorded(
+        session: AsyncSession, event: DealRecorded, envelope: CloudEvent
+    ) -> None:
+        await service.apply_deal(session, publisher, settings, event, envelope.id)
+
     @registry.on(PaymentReceived)
     async def on_payment_received(
         session: AsyncSession, event: PaymentReceived, envelope: CloudEvent
     ) -> None:
-        await service.apply_payment(session, publisher, settings, event, envelope.id)
+        await service.apply_fact(
+            session,
+            publisher,
+            settings,
+            deal_id=event.deal_id,
+            kind="payment",
+            fact_id=event.payment_id,
+            amount=event.amount,
+            occurred_at=event.paid_at,
+            source_event_id=envelope.id,
+        )
+
+    @registry.on(RefundIssued)
+    async def on_refund_issued(
+        session: AsyncSession, event: RefundIssued, envelope: CloudEvent
+    ) -> None:
+        await service.apply_fact(
+            session,
+            publisher,
+            settings,
+            deal_id=event.deal_id,
+            kind="refund",
+            fact_id=event.refund_id,
+            amount=-event.amount,
+            occurred_at=event.refunded_at,
+            source_event_id=envelope.id,
+        )
+
+    @registry.on(DealCancelled)
+    async def on_deal_cancelled(
+        session: AsyncSession, event: DealCancelled, envelope: CloudEvent
+    ) -> None:
+        if event.unpaid_amount > 0:
+            await service.apply_fact(
+                session,
+                publisher,
+                settings,
+                deal_id=event.deal_id,
+                kind="cancellation",
+                fact_id=event.deal_id,
+                amount=-event.unpaid_amount,
+                occurred_at=event.cancelled_at,
+                source_event_id=envelope.id,
+            )
+
+    @registry.on(KpiScoreUpdated)
+    async def on_kpi_score(
+        session: AsyncSession, event: KpiScoreUpdated, envelope: CloudEvent
+    ) -> None:
+        await service.apply_kpi_score(
+            session,
+            publisher,
+            settings,
+            employee_id=event.employee_id,
+            period=event.period,
+            score=event.score,
+            calculated_at=event.calculated_at,
+            source_event_id=envelope.id,
+        )

@@ -80,3 +80,21 @@ class PeriodTotal(Base):
     tier: Mapped[str | None] = mapped_column(String(60))
     kept: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     status: Mapped[str] = mapped_column(String(20), default="open")
+
+
+class ParkedFact(Base):
+    """A payment, refund or cancellation event whose deal has not arrived yet.
+
+    Applied (in occurrence order) when the deal's ``deal_recorded`` event arrives; never
+    dropped and never counted twice (credit ids are per fact)."""
+
+    __tablename__ = "commission_parked_facts"
+
+    fact_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    deal_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    fact_id: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime())
+    source_event_id: Mapped[str] = mapped_column(String(64))
+    parked_at: Mapped[dt.datetime] = mapped_column(TZDateTime())

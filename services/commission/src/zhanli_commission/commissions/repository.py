@@ -30,6 +30,8 @@ async def lines_of_period(
     stmt = (
         select(CommissionLine)
         .where(CommissionLine.salesperson_id == salesperson_id, CommissionLine.period == period)
-        .order_by(CommissionLine.occurred_at, CommissionLine.commission_id)
+        .order_by(
+            CommissionLine.occurred_at, CommissionLine.calculated_at, CommissionLine.commission_id
+        )
     )
     return list((await session.execute(stmt)).scalars())

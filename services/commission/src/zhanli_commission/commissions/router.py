@@ -52,6 +52,13 @@ async def read_statement(
         total=total.total if total else Decimal("0.00"),
         basis_total=total.basis_total if total else Decimal("0.00"),
         lines=[CommissionLineRead.model_validate(line) for line in lines],
+        status=total.status if total else "open",
+        plan_id=total.plan_id if total else None,
+        plan_version=total.plan_version if total else None,
+        quota=total.quota if total else None,
+        attainment=total.attainment if total else None,
+        tier=total.tier if total else None,
+        kept=total.kept if total else Decimal("0.00"),
     )
 
 

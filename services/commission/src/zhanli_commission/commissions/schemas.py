@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +22,14 @@ class CommissionLineRead(BaseModel):
     rule: str
     occurred_at: dt.datetime
     calculated_at: dt.datetime
+    kind: str = "earning"
+    credit_id: str | None = None
+    own: Decimal | None = None
+    trueup: Decimal | None = None
+    tier: str | None = None
+    plan_id: str | None = None
+    plan_version: int | None = None
+    explanation: dict[str, Any] | None = None
 
 
 class CommissionStatement(BaseModel):
@@ -30,3 +39,10 @@ class CommissionStatement(BaseModel):
     total: Decimal
     basis_total: Decimal
     lines: list[CommissionLineRead]
+    status: str = "open"
+    plan_id: str | None = None
+    plan_version: int | None = None
+    quota: Decimal | None = None
+    attainment: Decimal | None = None
+    tier: str | None = None
+    kept: Decimal = Decimal("0.00")

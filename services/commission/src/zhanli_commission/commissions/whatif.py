@@ -1,24 +1,18 @@
-"""Commission what-if: "if this payment came in, what would I earn?" Nothing is written.
-
-The estimate goes through the same pure function, rate and rounding as the real path
-(``service.apply_payment``): one line's commission is ``flat_rate_commission(amount,
-settings.flat_rate, rounding=settings.rounding)`` and the period total grows by exactly that
-line. ``estimate`` is pure (no I/O) so that tiered plans can replace the line rule while the
-route, the authorisation and the response shape stay as they are.
+"""Commission what-if: "if I close this deal of X, what do I earn and where do I land on the
+tiers?" Priced by the same engine, plan, quota and credits as the real path; nothing is
+written: the person's stored credits plus one hypothetical credit are priced in memory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import repository
-from zhanli_commission.commissions.service import FLAT_RULE
-from zhanli_commission.core.rates import flat_rate_commission
+from zhanli_commission.commissions import ledger
+from zhanli_commission.core import engine
 from zhanli_commission.sales.schemas import Currency, PositiveMoney
 from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
@@ -36,6 +30,10 @@ class WhatIfRequest(BaseModel):
     amount: PositiveMoney
     currency: Currency | None = None
     paid_at: AwareDatetime | None = None
+    product_line: str | None = Field(default=None, max_length=100)
+    margin: PositiveMoney | None = Field(
+        default=None, description="The deal's margin share, for margin-based plans"
+    )
 
 
 class WhatIfResult(BaseModel):
@@ -50,41 +48,16 @@ class WhatIfResult(BaseModel):
     new_total: Decimal
     rate: Decimal
     rule: str
-
-
-@dataclass(frozen=True)
-class Position:
-    """A person's standing in one period before the hypothetical payment."""
-
-    total: Decimal = ZERO
-    basis_total: Decimal = ZERO
-
-
-@dataclass(frozen=True)
-class Estimate:
-    estimated_commission: Decimal
-    new_total: Decimal
-    new_basis_total: Decimal
-    rate: Decimal
-    rule: str
-
-
-def estimate(
-    position: Position, amount: Decimal, *, rate: Decimal, rounding: str = "half_up"
-) -> Estimate:
-    """Pure: the commission one more payment of ``amount`` earns on top of ``position``.
-
-    The flat plan ignores the position; a tiered plan reads ``position.basis_total`` to
-    find the tier the payment falls in (the commission issue's extension point).
-    """
-    line = flat_rate_commission(amount, rate, rounding=rounding)
-    return Estimate(
-        estimated_commission=line,
-        new_total=position.total + line,
-        new_basis_total=position.basis_total + amount,
-        rate=rate,
-        rule=FLAT_RULE,
-    )
+    own: Decimal
+    trueup: Decimal
+    plan_id: str | None
+    plan_version: int | None
+    quota: Decimal | None
+    attainment_before: Decimal | None
+    attainment_after: Decimal | None
+    tier_before: str | None
+    tier_after: str | None
+    notes: list[str]
 
 
 def check(settings: CommissionSettings, data: WhatIfRequest) -> str:
@@ -103,6 +76,10 @@ def check(settings: CommissionSettings, data: WhatIfRequest) -> str:
     return currency
 
 
+def _pct(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.0001"))
+
+
 async def what_if(
     session: AsyncSession,
     settings: CommissionSettings,
@@ -112,7 +89,7 @@ async def what_if(
     *,
     now: dt.datetime | None = None,
 ) -> WhatIfResult:
-    """Read the person's period position and estimate; visible like the statement."""
+    """Price the person's period with one more credit; visible like the statement."""
     person = await people.get(session, employee_id)
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
@@ -121,20 +98,53 @@ async def what_if(
             "Commission figures are visible to the person, their managers, finance and HR only."
         )
     currency = check(settings, data)
-    period = business_month(data.paid_at or now or utcnow(), settings.timezone)
-    total = await repository.period_total(session, employee_id, period)
-    position = Position(total.total, total.basis_total) if total else Position()
-    result = estimate(position, data.amount, rate=settings.flat_rate, rounding=settings.rounding)
+    moment = data.paid_at or now or utcnow()
+    period = await ledger.open_period(
+        session, employee_id, business_month(moment, settings.timezone)
+    )
+    inputs = await ledger.pricing_inputs(session, settings, person, period)
+    rules = inputs.plan.rules
+    basis = data.margin if rules.measure == "margin" and data.margin is not None else data.amount
+    extra = engine.Credit(
+        credit_id="what-if",
+        deal_id="what-if",
+        kind="payment" if rules.basis == "collected" else "booking",
+        basis=basis,
+        occurred_at=moment,
+        deal_closed_at=moment,
+        product_line=data.product_line,
+    )
+    try:
+        before, after, line = engine.what_if(
+            rules,
+            inputs.credits,
+            extra,
+            quota=inputs.quota,
+            kpi_score=inputs.kpi_score,
+            rule_name=inputs.plan.rule_name,
+        )
+    except engine.PricingError as exc:
+        raise Unprocessable(f"The plan cannot price this period: {exc}.") from exc
     return WhatIfResult(
         employee_id=employee_id,
         period=period,
         currency=currency,
         amount=data.amount,
-        current_total=position.total,
-        basis_total=position.basis_total,
-        new_basis_total=result.new_basis_total,
-        estimated_commission=result.estimated_commission,
-        new_total=result.new_total,
-        rate=result.rate,
-        rule=result.rule,
+        current_total=before.total,
+        basis_total=before.basis_total,
+        new_basis_total=after.basis_total,
+        estimated_commission=after.total - before.total,
+        new_total=after.total,
+        rate=line.rate,
+        rule=line.rule,
+        own=line.own,
+        trueup=after.total - before.total - line.own,
+        plan_id=inputs.plan.plan_id,
+        plan_version=inputs.plan.version,
+        quota=inputs.quota,
+        attainment_before=_pct(before.attainment),
+        attainment_after=_pct(after.attainment),
+        tier_before=before.tier,
+        tier_after=after.tier,
+        notes=list(line.notes),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.sales.models import Deal, Payment
+from zhanli_commission.sales.models import Deal, DealSplit, Payment
 
 
 async def get_deal(session: AsyncSession, deal_id: str, *, for_update: bool = False) -> Deal | None:
@@ -25,4 +25,9 @@ async def payments_of_deal(session: AsyncSession, deal_id: str) -> list[Payment]
         .where(Payment.deal_id == deal_id)
         .order_by(Payment.paid_at, Payment.payment_id)
     )
+    return list((await session.execute(stmt)).scalars())
+
+
+async def splits_of(session: AsyncSession, deal_id: str) -> list[DealSplit]:
+    stmt = select(DealSplit).where(DealSplit.deal_id == deal_id).order_by(DealSplit.position)
     return list((await session.execute(stmt)).scalars())

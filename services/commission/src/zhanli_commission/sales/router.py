@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from zhanli_commission.sales import repository, service
-from zhanli_commission.sales.schemas import DealCreate, DealRead, PaymentCreate, PaymentRead
+from zhanli_commission.sales.schemas import (
+    DealCancel,
+    DealCreate,
+    DealRead,
+    PaymentCreate,
+    PaymentRead,
+    RefundCreate,
+    RefundRead,
+)
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.errors import Forbidden, NotFound
@@ -36,7 +44,7 @@ async def create_deal(
         actor=principal,
         source_ip=client_ip(request),
     )
-    return DealRead.model_validate(deal)
+    return await service.deal_read(session, deal)
 
 
 @router.get("/deals/{deal_id}", response_model=DealRead)
@@ -53,7 +61,7 @@ async def read_deal(deal_id: str, principal: CurrentPrincipal, session: SessionD
         or principal.has_any({Role.INTEGRATION})
     ):
         raise Forbidden("Outside your data scope.")
-    return DealRead.model_validate(deal)
+    return await service.deal_read(session, deal)
 
 
 @router.post("/payments", status_code=status.HTTP_201_CREATED, response_model=PaymentRead)
@@ -74,3 +82,40 @@ async def create_payment(
         source_ip=client_ip(request),
     )
     return PaymentRead.model_validate(payment)
+
+
+@router.post("/deals/{deal_id}/cancel", response_model=DealRead)
+async def cancel_deal(
+    deal_id: str,
+    body: DealCancel,
+    request: Request,
+    principal: Writer,
+    session: SessionDep,
+    publisher: PublisherDep,
+) -> DealRead:
+    """Cancel a deal: unpaid instalments are cancelled (no commission will be earned on
+    them); collected money is clawed back when it is refunded (``POST /refunds``)."""
+    deal = await service.cancel_deal(
+        session, publisher, deal_id, body, actor=principal, source_ip=client_ip(request)
+    )
+    return await service.deal_read(session, deal)
+
+
+@router.post("/refunds", status_code=status.HTTP_201_CREATED, response_model=RefundRead)
+async def create_refund(
+    body: RefundCreate,
+    request: Request,
+    principal: Writer,
+    session: SessionDep,
+    publisher: PublisherDep,
+    runtime: RuntimeDep,
+) -> RefundRead:
+    refund = await service.record_refund(
+        session,
+        publisher,
+        runtime.settings,  # type: ignore[arg-type]
+        body,
+        actor=principal,
+        source_ip=client_ip(request),
+    )
+    return RefundRead.model_validate(refund)

@@ -13,6 +13,15 @@ PositiveMoney = Annotated[Decimal, Field(gt=0, max_digits=18, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["CNY"])]
 
 
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    salesperson_id: Identifier
+    share: Annotated[Decimal, Field(gt=0, le=100, max_digits=9, decimal_places=4)] = Field(
+        description="Percent of the deal credited to this person"
+    )
+
+
 class DealCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -24,6 +33,14 @@ class DealCreate(BaseModel):
     product_line: str | None = Field(default=None, max_length=100)
     closed_at: AwareDatetime
     source: str = Field(default="api", pattern=r"^(api|crm|erp|import)$")
+    margin: Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)] | None = Field(
+        default=None, description="Gross profit of the deal, for margin-based plans"
+    )
+    splits: list[SplitIn] | None = Field(
+        default=None,
+        max_length=20,
+        description="Credit split across people (shares total 100); none = all to the owner",
+    )
 
 
 class DealRead(BaseModel):
@@ -38,6 +55,11 @@ class DealRead(BaseModel):
     product_line: str | None
     closed_at: dt.datetime
     source: str
+    margin: Decimal | None = None
+    refunded: Decimal = Decimal("0.00")
+    status: str = "open"
+    cancelled_at: dt.datetime | None = None
+    splits: list[SplitIn] = []
 
 
 class PaymentCreate(BaseModel):
@@ -61,3 +83,36 @@ class PaymentRead(BaseModel):
     currency: str
     paid_at: dt.datetime
     source: str
+
+
+class RefundCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refund_id: Identifier
+    deal_id: Identifier
+    amount: PositiveMoney
+    currency: Currency = "CNY"
+    refunded_at: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500)
+    source: str = Field(default="api", pattern=r"^(api|crm|erp|finance|import)$")
+
+
+class RefundRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    refund_id: str
+    deal_id: str
+    salesperson_id: str
+    amount: Decimal
+    currency: str
+    refunded_at: dt.datetime
+    reason: str | None
+    source: str
+
+
+class DealCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    cancelled_at: AwareDatetime
+    reason: str | None = Field(default=None, max_length=500)
+    source: str = Field(default="api", pattern=r"^(api|crm|erp|finance|import)$")

@@ -10,13 +10,15 @@ In this order, before anything reaches FastAPI or the proxy:
 2. **Rate limits**: a token bucket (rate per second, burst) per caller. The caller is the
    subject of a *verified* bearer token (the gateway's ``TokenVerifier``, whose cache makes
    a known token a dict lookup; an unverified ``sub`` is never trusted), in the integration
-   class when it holds the ``integration`` role; else the hash of an ``X-API-Key`` (keys are
-   not verified yet, so they get the user limits in a store of their own); else the client
-   IP (anonymous class). The login paths always count per client IP in a stricter class of
-   their own (password guessing), whatever the request carries. Health and metrics paths are
-   exempt (probes must never be throttled). Over the limit: 429 problem+json with
-   ``Retry-After``; every limited response carries ``RateLimit-Limit`` and
-   ``RateLimit-Remaining`` (IETF draft names).
+   class when it holds the ``integration`` role; else the hash of an API key
+   (``X-API-Key`` or ``Authorization: ApiKey``: keys are verified behind this middleware,
+   by ``apikeys.resolver``; a key it has verified and still caches is counted in the
+   integration class when it holds that role, any other key gets the user limits in a
+   store of its own); else the client IP (anonymous class). The login paths always count
+   per client IP in a stricter class of their own (password guessing), whatever the request
+   carries. Health and metrics paths are exempt (probes must never be throttled). Over the
+   limit: 429 problem+json with ``Retry-After``; every limited response carries
+   ``RateLimit-Limit`` and ``RateLimit-Remaining`` (IETF draft names).
 
    The buckets live in this process: with N gateway replicas each enforces its own share,
    so a caller spread over them gets up to N times the figures (a Redis-backed store is the
@@ -50,7 +52,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from prometheus_client import Counter
@@ -155,6 +157,11 @@ class TokenBucket:
             buckets.popitem(last=False)
 
 
+class ApiKeyPeek(Protocol):
+    def peek(self, raw: bytes) -> frozenset[str] | None:
+        """The roles of a key already verified (cached, no I/O), else None."""
+
+
 class BodyTooLarge(HTTPException):
     """Raised from ``receive()`` once a streamed body passes its limit (an HTTPException, so
     FastAPI answers it as a client error rather than logging a crash)."""
@@ -207,11 +214,13 @@ class EdgeMiddleware:
         settings: GatewaySettings,
         *,
         verifier: TokenVerifier | None = None,
+        api_keys: ApiKeyPeek | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         s = settings
         self.app = app
         self.verifier = verifier
+        self.api_key_roles = api_keys.peek if api_keys is not None else None
         # --- rate limits
         self.rate_limit = s.rate_limit_enabled
         cap = s.rate_limit_max_buckets
@@ -415,9 +424,16 @@ class EdgeMiddleware:
                         bucket = (
                             self.integration if INTEGRATION_ROLE in principal.roles else self.users
                         )
+                elif auth is not None and auth[:7].lower() == b"apikey ":
+                    api_key = auth[7:]
                 if key is None and api_key is not None:
-                    key = hashlib.blake2b(api_key, digest_size=16).digest()
-                    bucket = self.api_keys
+                    key = hashlib.blake2b(api_key.strip(), digest_size=16).digest()
+                    roles = self.api_key_roles(api_key) if self.api_key_roles else None
+                    bucket = (
+                        self.integration
+                        if roles is not None and INTEGRATION_ROLE in roles
+                        else self.api_keys
+                    )
             if key is None:
                 client = scope.get("client")
                 key = client[0] if client else ""

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 
+import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
+from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
+from zhanli_gateway.apikeys.router import router as apikeys_router
 from zhanli_gateway.audit import handlers as audit_handlers
 from zhanli_gateway.audit.middleware import AuditMiddleware
 from zhanli_gateway.audit.router import router as audit_router
@@ -31,27 +34,47 @@ from zhanli_shared.db import ping
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.observability import RequestContextMiddleware
 from zhanli_shared.runtime import Mode, Runtime, create_service_app
+from zhanli_shared.settings import TrustedIssuer
+
+log = structlog.get_logger("zhanli.gateway")
 
 
 def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE) -> ASGIApp:
     settings = settings or GatewaySettings()
     private_pem = settings.private_key_pem()
     public_pem = settings.public_key_pem()
-    if private_pem and not public_pem:
+    own_public_pem: str | None = None  # the public half of the gateway's signing key
+    if private_pem:
         from cryptography.hazmat.primitives import serialization
 
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-        public_pem = (
+        own_public_pem = (
             key.public_key()
             .public_bytes(
                 serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
             )
             .decode()
         )
-        settings.auth_public_key = public_pem
-    verifier = (
-        TokenVerifier.from_settings(settings) if public_pem or settings.auth_jwks_url else None
-    )
+        idp = bool(settings.auth_jwks_url or settings.auth_discovery)
+        if not public_pem and not idp:
+            settings.auth_public_key = public_pem = own_public_pem
+        local = settings.local_issuer or settings.auth_issuer
+        if local != settings.auth_issuer and all(
+            t.issuer != local for t in settings.auth_extra_issuers
+        ):
+            # Next to the IdP, the gateway trusts the tokens it signs itself (API keys,
+            # client credentials, the built-in login).
+            settings.auth_extra_issuers = [
+                *settings.auth_extra_issuers,
+                TrustedIssuer(issuer=local, public_key=own_public_pem),
+            ]
+        elif idp and local == settings.auth_issuer:
+            log.warning(
+                "gateway.local_issuer_shadows_idp",
+                detail="set ZHANLI_GATEWAY_LOCAL_ISSUER: tokens the gateway signs would claim "
+                "the IdP's issuer and fail verification",
+            )
+    verifier = TokenVerifier.from_settings(settings) if settings.auth_configured() else None
     proxy = ProxyApp(
         settings.upstreams,
         verifier=verifier,
@@ -96,6 +119,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
             audit_router,
             docs_router(proxy),
             webhooks_router,
+            apikeys_router,
         ],
         title="Zhanli API gateway",
         description="One door to the Zhanli platform.",
@@ -106,7 +130,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     api.state.issuer = (
         TokenIssuer(
             private_pem,
-            issuer=settings.auth_issuer,
+            issuer=settings.local_issuer or settings.auth_issuer,
             audience=settings.auth_audience,
             key_id=settings.auth_key_id,
             ttl_s=settings.token_ttl_s,
@@ -114,7 +138,8 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         if private_pem
         else None
     )
-    api.state.public_key_pem = public_pem
+    api.state.public_key_pem = own_public_pem or public_pem
+    api.state.local_issuer = settings.local_issuer or settings.auth_issuer
     api.state.key_id = settings.auth_key_id
     if mode in (Mode.SERVE, Mode.API):  # /api/v1/me: the mobile app's own view (BFF)
         from zhanli_gateway.me.router import build_router as me_router
@@ -130,8 +155,17 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     from zhanli_gateway.edge import EdgeMiddleware
 
     gateway = GatewayApp(api, proxy, RequestContextMiddleware(proxied, service="gateway"))
+    # API keys become short-lived JWTs of the gateway's issuer for everything behind.
+    api_keys = ApiKeyResolver(
+        audit_sessions,
+        lambda: api.state.issuer,
+        ttl_s=settings.api_key_cache_ttl_s,
+        token_ttl_s=settings.api_key_token_ttl_s,
+    )
+    api.state.api_keys = api_keys
+    keyed = ApiKeyMiddleware(gateway, api_keys, verifier)
     # Edge protections (CORS, rate limits, body size, security headers) around everything.
-    return EdgeMiddleware(gateway, settings, verifier=verifier)
+    return EdgeMiddleware(keyed, settings, verifier=verifier, api_keys=api_keys)
 
 
 async def _platform_readiness(runtime: Runtime, proxy: ProxyApp) -> JSONResponse:

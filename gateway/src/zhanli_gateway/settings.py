@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -38,6 +38,19 @@ class GatewaySettings(ServiceSettings):
     auth_key_id: str = "zhanli-local-1"
     token_ttl_s: int = 3600
     bootstrap_admin_password: SecretStr | None = None
+    local_issuer: str | None = Field(
+        default=None,
+        description="'iss' of the tokens this gateway signs (logins of the built-in issuer, "
+        "API keys, client credentials); default auth_issuer. With an enterprise IdP set it "
+        "apart (e.g. 'zhanli-gateway'): the gateway then trusts both, and the services trust "
+        "it through auth_extra_issuers.",
+    )
+
+    # Machine identities (zhanli_gateway.apikeys). A verified key is cached this long per
+    # gateway process: a revocation takes effect within this many seconds.
+    api_key_cache_ttl_s: float = 5.0
+    api_key_token_ttl_s: int = 300  # the internal JWT forwarded for a key
+    client_credentials_token_ttl_s: int = 900  # access tokens of the client-credentials grant
 
     # Edge protections (zhanli_gateway.edge). Lists and dicts are JSON in the environment,
     # e.g. ZHANLI_GATEWAY_CORS_ALLOWED_ORIGINS='["https://admin.example.com"]'.
@@ -54,7 +67,9 @@ class GatewaySettings(ServiceSettings):
     rate_limit_anonymous_burst: int = 100
     rate_limit_login_per_s: float = 0.5  # the login endpoint: per client IP, always
     rate_limit_login_burst: int = 20
-    rate_limit_login_paths: list[str] = Field(default_factory=lambda: ["/api/v1/auth/token"])
+    rate_limit_login_paths: list[str] = Field(
+        default_factory=lambda: ["/api/v1/auth/token", "/api/v1/auth/oauth/token"]
+    )
     rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/", "/metrics"])
     rate_limit_max_buckets: int = 100_000  # per caller class; least recently seen go first
     body_limit_bytes: int = 10 * 1024 * 1024
@@ -105,6 +120,11 @@ class GatewaySettings(ServiceSettings):
     webhook_backoff_cap_s: float = 1800.0
     webhook_backoff_jitter: float = 0.2  # +/- this fraction of each delay
     webhook_secret_grace_s: int = 86_400  # the old secret still signs after a rotation
+
+    def model_post_init(self, __context: Any) -> None:
+        super().model_post_init(__context)
+        if not self.local_issuer:
+            self.local_issuer = self.auth_issuer
 
     def private_key_pem(self) -> str | None:
         if self.auth_private_key:

@@ -69,7 +69,90 @@ class Principal:
         return employee_id == self.subject or self.has_any(PAY_READERS) or self.manages(org_path)
 
 
+DISCOVERY_PATH = "/.well-known/openid-configuration"
+_discovered: dict[str, dict[str, Any]] = {}  # discovery URL -> document (one fetch a process)
+
+
+def discover(issuer: str, *, timeout_s: float = 5.0) -> dict[str, Any]:
+    """The OIDC discovery document of ``issuer`` (``<issuer>/.well-known/openid-configuration``),
+    fetched once per process and cached. Its ``issuer`` must equal ``issuer`` (OIDC Discovery
+    4.3: a document naming another issuer is refused) and it must give a ``jwks_uri``."""
+    url = issuer.rstrip("/") + DISCOVERY_PATH
+    doc = _discovered.get(url)
+    if doc is not None:
+        return doc
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"OIDC discovery needs an http(s) issuer URL, not {issuer!r}")
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=timeout_s) as resp:  # http(s) only: checked above
+        doc = json.loads(resp.read())
+    if not isinstance(doc, dict) or str(doc.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
+        raise ValueError(f"the discovery document at {url} names another issuer")
+    if not isinstance(doc.get("jwks_uri"), str):
+        raise ValueError(f"the discovery document at {url} has no jwks_uri")
+    _discovered[url] = doc
+    return doc
+
+
+class IssuerKeys:
+    """Where the signing keys of one trusted issuer come from: a PEM public key, a JWKS URL
+    (PyJWKClient: cached, refetched on an unknown ``kid``, so key rotation just works), or
+    OIDC discovery of the JWKS URL from the issuer (at start; retried on use if the IdP was
+    unreachable then)."""
+
+    RETRY_DISCOVERY_S = 10.0
+
+    def __init__(
+        self,
+        issuer: str,
+        *,
+        public_key: str | None = None,
+        jwks_url: str | None = None,
+        discovery: bool = False,
+    ) -> None:
+        if not public_key and not jwks_url and not discovery:
+            raise ValueError(f"issuer {issuer!r}: configure a public key, a JWKS URL or discovery")
+        self.issuer = issuer
+        self.public_key = public_key
+        self.jwks: jwt.PyJWKClient | None = None
+        self._discover = discovery and not jwks_url and not public_key
+        self._next_try = 0.0
+        if jwks_url:
+            self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300)
+        elif self._discover:
+            self._try_discovery()
+
+    def _try_discovery(self) -> None:
+        try:
+            self.jwks = jwt.PyJWKClient(
+                discover(self.issuer)["jwks_uri"], cache_keys=True, lifespan=300
+            )
+        except (OSError, ValueError) as exc:
+            import structlog
+
+            structlog.get_logger("zhanli.auth").warning(
+                "auth.discovery_failed", issuer=self.issuer, error=repr(exc)
+            )
+            self._next_try = time.monotonic() + self.RETRY_DISCOVERY_S
+
+    def key_for(self, token: str) -> Any:
+        if self.jwks is None and self._discover and time.monotonic() >= self._next_try:
+            self._try_discovery()
+        if self.jwks is not None:
+            return self.jwks.get_signing_key_from_jwt(token).key
+        if self.public_key:
+            return self.public_key
+        raise Unauthorized(f"The keys of issuer {self.issuer!r} are not reachable yet.")
+
+
 class TokenVerifier:
+    """Verifies bearer tokens of one issuer (``issuer``) or several (``extra_issuers``, e.g.
+    the enterprise IdP and the gateway's own issuer of machine tokens). With several, the
+    token's ``iss`` picks the issuer and only that issuer's keys are tried: a token signed
+    by one issuer's key but claiming another issuer never verifies."""
+
     def __init__(
         self,
         *,
@@ -79,21 +162,41 @@ class TokenVerifier:
         public_key: str | None = None,
         jwks_url: str | None = None,
         leeway_s: int = 30,
+        discovery: bool = False,
+        extra_issuers: Sequence[IssuerKeys] = (),
     ) -> None:
         algs = [a for a in algorithms if a in ASYMMETRIC]
         if not algs:
             raise ValueError("auth_algorithms must list at least one asymmetric algorithm")
-        if not public_key and not jwks_url:
-            raise ValueError("configure auth_public_key(_file) or auth_jwks_url")
+        if not public_key and not jwks_url and not discovery:
+            raise ValueError("configure auth_public_key(_file), auth_jwks_url or auth_discovery")
         self.issuer, self.audience, self.algorithms = issuer, audience, algs
+        primary = IssuerKeys(issuer, public_key=public_key, jwks_url=jwks_url, discovery=discovery)
+        self.issuers: dict[str, IssuerKeys] = {issuer: primary}
+        for extra in extra_issuers:
+            if extra.issuer in self.issuers:
+                raise ValueError(f"issuer {extra.issuer!r} is configured twice")
+            self.issuers[extra.issuer] = extra
+        self._only = primary if len(self.issuers) == 1 else None
         self.public_key = public_key
-        self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self.jwks = primary.jwks
         self.leeway = leeway_s
         self.cache_size = 10_000
         self._cache: dict[str, tuple[Principal, float]] = {}
 
     @classmethod
-    def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
+    def from_settings(
+        cls, s: ServiceSettings, *, extra_issuers: Sequence[IssuerKeys] = ()
+    ) -> TokenVerifier:
+        extras = [
+            IssuerKeys(
+                t.issuer,
+                public_key=t.public_key_pem(),
+                jwks_url=t.jwks_url,
+                discovery=t.discovery,
+            )
+            for t in s.auth_extra_issuers
+        ]
         return cls(
             issuer=s.auth_issuer,
             audience=s.auth_audience,
@@ -101,6 +204,8 @@ class TokenVerifier:
             public_key=s.public_key_pem(),
             jwks_url=s.auth_jwks_url,
             leeway_s=s.auth_leeway_s,
+            discovery=s.auth_discovery,
+            extra_issuers=[*extras, *extra_issuers],
         )
 
     def verify(self, token: str) -> Principal:
@@ -122,16 +227,23 @@ class TokenVerifier:
             raise Unauthorized("The bearer token is malformed.") from exc
         if header.get("alg") not in self.algorithms:
             raise Unauthorized(f"Token algorithm {header.get('alg')!r} is not accepted.")
+        source = self._only
+        if source is None:
+            try:
+                iss = jwt.decode(token, options={"verify_signature": False}).get("iss")
+            except jwt.PyJWTError as exc:
+                raise Unauthorized("The bearer token is malformed.") from exc
+            source = self.issuers.get(iss) if isinstance(iss, str) else None
+            if source is None:
+                raise Unauthorized(f"The token's issuer {iss!r} is not trusted.")
         try:
-            key: Any = self.public_key
-            if self.jwks is not None:
-                key = self.jwks.get_signing_key_from_jwt(token).key
+            key: Any = source.key_for(token)
             claims = jwt.decode(
                 token,
                 key=key,
                 algorithms=self.algorithms,
                 audience=self.audience,
-                issuer=self.issuer,
+                issuer=source.issuer,
                 leeway=self.leeway,
                 options={"require": ["exp", "iat", "iss", "aud", "sub"]},
             )

@@ -188,7 +188,7 @@ def create_service_app(
         )
         sessions = session_factory(engine)
         verifier = None
-        if settings.public_key_pem() or settings.auth_jwks_url:
+        if settings.auth_configured():
             verifier = TokenVerifier.from_settings(settings)
         cipher = None
         if settings.data_keys or settings.data_keys_file:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -31,6 +31,27 @@ def home_dir() -> Path:
 def var_dir() -> Path:
     """Where the embedded mode keeps its files (SQLite databases, keys, logs)."""
     return Path(os.environ.get("ZHANLI_VAR_DIR", str(home_dir() / "var"))).resolve()
+
+
+class TrustedIssuer(BaseModel):
+    """One more issuer whose tokens are accepted (besides ``auth_issuer``): e.g. the
+    gateway's own issuer of machine tokens (API keys, client credentials) next to the IdP.
+    Its keys: a PEM public key (or file), a JWKS URL, or OIDC discovery from ``issuer``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str
+    public_key: str | None = None
+    public_key_file: str | None = None
+    jwks_url: str | None = None
+    discovery: bool = False
+
+    def public_key_pem(self) -> str | None:
+        if self.public_key:
+            return self.public_key
+        if self.public_key_file:
+            return Path(self.public_key_file).read_text()
+        return None
 
 
 class ServiceSettings(BaseSettings):
@@ -83,6 +104,16 @@ class ServiceSettings(BaseSettings):
     auth_public_key: str | None = None
     auth_public_key_file: str | None = None
     auth_jwks_url: str | None = None
+    auth_discovery: bool = Field(
+        default=False,
+        description="auth_issuer is an OIDC issuer URL: read jwks_uri from its "
+        "/.well-known/openid-configuration (once, at start)",
+    )
+    auth_extra_issuers: list[TrustedIssuer] = Field(
+        default_factory=list,
+        description="more trusted issuers, JSON: "
+        '[{"issuer": "zhanli-gateway", "jwks_url": "http://gateway:8000/.well-known/jwks.json"}]',
+    )
     auth_leeway_s: int = 30
 
     data_keys: SecretStr | None = Field(
@@ -123,6 +154,10 @@ class ServiceSettings(BaseSettings):
     @property
     def consumer_group(self) -> str:
         return self.consumer_group_id or f"zhanli-{self.service_name}"
+
+    def auth_configured(self) -> bool:
+        """True when tokens can be verified (a key, a JWKS URL or discovery is set)."""
+        return bool(self.public_key_pem() or self.auth_jwks_url or self.auth_discovery)
 
     def public_key_pem(self) -> str | None:
         if self.auth_public_key:

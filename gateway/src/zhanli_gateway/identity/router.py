@@ -70,3 +70,26 @@ async def jwks(request: Request) -> dict[str, Any]:
     jwk = json.loads(RSAAlgorithm.to_jwk(load_pem_public_key(public_pem.encode())))
     jwk.update({"kid": request.app.state.key_id, "use": "sig", "alg": "RS256"})
     return {"keys": [jwk]}
+
+
+@router.get("/.well-known/openid-configuration", include_in_schema=False)
+async def openid_configuration(request: Request) -> dict[str, Any]:
+    """OIDC discovery of the built-in issuer (its JWKS and the client-credentials token
+    endpoint), so services and integrations can trust it by its issuer URL."""
+    issuer: str = request.app.state.local_issuer
+    base = (
+        issuer.rstrip("/")
+        if issuer.startswith(("https://", "http://"))
+        else str(request.base_url).rstrip("/")
+    )
+    return {
+        "issuer": issuer,
+        "jwks_uri": base + "/.well-known/jwks.json",
+        "token_endpoint": base + "/api/v1/auth/oauth/token",
+        "grant_types_supported": ["client_credentials"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "scopes_supported": [r.value for r in Role],
+    }

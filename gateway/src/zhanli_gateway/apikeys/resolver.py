@@ -1,0 +1,276 @@
+"""The hot path of API keys: verify a key, swap it for a short-lived JWT of the gateway's own
+issuer, and forward that (services keep verifying one kind of token: defence in depth).
+
+Caching: a key's row is read at most once per ``api_key_cache_ttl_s`` per gateway process
+(and the JWT minted for it is reused until half its life is gone), so a known key costs a
+SHA-256 and two dict lookups. **A revocation takes effect within that TTL** on every
+gateway process (at once on the process that revoked it); an expiry takes effect at once
+(checked on every request). Bearer tokens minted for a key (the client-credentials grant)
+are checked against the same cache: revoking the key stops them at the gateway too.
+``last_used_at`` is written at most once a minute per key and process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from zhanli_gateway.apikeys import core, repository
+from zhanli_gateway.apikeys.service import API_KEY_SUBJECT
+from zhanli_gateway.proxy import send_problem
+from zhanli_shared.auth import Principal, TokenIssuer, TokenVerifier
+from zhanli_shared.db import utcnow
+from zhanli_shared.errors import ProblemError, Unauthorized
+
+log = structlog.get_logger("zhanli.apikeys")
+
+TOUCH_EVERY_S = 60.0
+_APIKEY_SCHEME = b"apikey "
+
+
+@dataclass(frozen=True)
+class KeyState:
+    key_id: str
+    secret_hash: str | None  # None: no such key
+    name: str = ""
+    roles: frozenset[str] = frozenset()
+    expires_at: float | None = None  # epoch seconds
+    revoked: bool = False
+
+    def problem(self, now: float) -> str | None:
+        """Why this (known, secret-checked) key may not be used now, or None."""
+        if self.revoked:
+            return "The API key has been revoked."
+        if self.expires_at is not None and now >= self.expires_at:
+            return "The API key has expired."
+        return None
+
+
+class ApiKeyResolver:
+    def __init__(
+        self,
+        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        issuer: Callable[[], TokenIssuer | None],
+        *,
+        ttl_s: float = 5.0,
+        token_ttl_s: int = 300,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions, self.issuer = sessions, issuer
+        self.ttl, self.token_ttl, self.max_entries = ttl_s, token_ttl_s, max_entries
+        self.clock, self.wall = clock, wall
+        self._states: OrderedDict[str, tuple[KeyState, float]] = OrderedDict()
+        self._tokens: dict[str, tuple[str, float]] = {}  # key_id -> (jwt, renew after)
+        self._touched: dict[str, float] = {}
+
+    # --- the key's row, cached
+    def _cached(self, key_id: str) -> KeyState | None:
+        hit = self._states.get(key_id)
+        if hit is not None and self.clock() - hit[1] < self.ttl:
+            return hit[0]
+        return None
+
+    async def state(self, key_id: str) -> KeyState:
+        cached = self._cached(key_id)
+        if cached is not None:
+            return cached
+        async with self.sessions()() as session:
+            row = await repository.get(session, key_id)
+        if row is None:
+            state = KeyState(key_id, None)
+        else:
+            state = KeyState(
+                key_id,
+                row.secret_hash,
+                row.name,
+                frozenset(row.roles),
+                row.expires_at.timestamp() if row.expires_at else None,
+                row.revoked_at is not None,
+            )
+        self._states[key_id] = (state, self.clock())
+        self._states.move_to_end(key_id)
+        while len(self._states) > self.max_entries:  # unknown ids must not fill memory
+            self._states.popitem(last=False)
+        if state.secret_hash is None or state.problem(self.wall()):
+            self._tokens.pop(key_id, None)
+        return state
+
+    def forget(self, key_id: str) -> None:
+        """Drop what this process knows of a key (after revoking it here)."""
+        self._states.pop(key_id, None)
+        self._tokens.pop(key_id, None)
+
+    # --- verification
+    async def authenticate(self, raw: str) -> KeyState:
+        """The state of a valid key, else ``Unauthorized`` (malformed, unknown, wrong
+        secret, revoked, expired)."""
+        parsed = core.parse_key(raw)
+        if parsed is None:
+            raise Unauthorized("The API key is malformed (expected zl_<key_id>_<secret>).")
+        return await self.authenticate_pair(*parsed)
+
+    async def authenticate_pair(self, key_id: str, secret: str) -> KeyState:
+        if not core.KEY_ID.match(key_id):
+            raise Unauthorized("Unknown API key or wrong secret.")
+        state = await self.state(key_id)
+        if state.secret_hash is None or not core.secret_matches(key_id, secret, state.secret_hash):
+            raise Unauthorized("Unknown API key or wrong secret.")
+        problem = state.problem(self.wall())
+        if problem:
+            raise Unauthorized(problem)
+        await self._touch(key_id)
+        return state
+
+    def peek(self, raw: bytes) -> frozenset[str] | None:
+        """The roles of a key already verified and still cached, without any I/O (the edge's
+        rate limiter classes callers with it); None otherwise."""
+        try:
+            parsed = core.parse_key(raw.decode("latin-1").strip())
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
+            return None
+        if parsed is None:
+            return None
+        state = self._cached(parsed[0])
+        if (
+            state is None
+            or state.secret_hash is None
+            or not core.secret_matches(parsed[0], parsed[1], state.secret_hash)
+            or state.problem(self.wall())
+        ):
+            return None
+        return state.roles
+
+    async def check_principal(self, principal: Principal) -> None:
+        """A bearer token minted for a key is refused once the key is revoked or expired."""
+        if not principal.subject.startswith(API_KEY_SUBJECT):
+            return
+        state = await self.state(principal.subject[len(API_KEY_SUBJECT) :])
+        problem = "The API key of this token is unknown." if state.secret_hash is None else None
+        problem = problem or state.problem(self.wall())
+        if problem:
+            raise Unauthorized(problem)
+
+    async def _touch(self, key_id: str) -> None:
+        now = self.clock()
+        if now - self._touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+            return
+        self._touched[key_id] = now
+        if len(self._touched) > self.max_entries:
+            self._touched.clear()
+        try:
+            async with self.sessions()() as session:
+                await repository.touch(session, key_id, utcnow())
+                await session.commit()
+        except Exception as exc:  # bookkeeping: never fail the request for it
+            log.warning("apikeys.touch_failed", key_id=key_id, error=repr(exc))
+
+    # --- tokens
+    def mint(
+        self, state: KeyState, *, roles: Iterable[str] | None = None, ttl_s: int | None = None
+    ) -> tuple[str, int]:
+        """A JWT of the gateway's issuer for this key: (token, lifetime in seconds); never
+        outlives the key's expiry."""
+        issuer = self.issuer()
+        if issuer is None:
+            raise Unauthorized(
+                "API keys need the gateway's own issuer (ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE)."
+            )
+        ttl = ttl_s or self.token_ttl
+        if state.expires_at is not None:
+            ttl = min(ttl, int(state.expires_at - self.wall()))
+        ttl = max(ttl, 1)
+        token = issuer.issue(
+            API_KEY_SUBJECT + state.key_id,
+            state.roles if roles is None else roles,
+            name=state.name,
+            kind="service",
+            ttl_s=ttl,
+        )
+        return token, ttl
+
+    async def token_for(self, raw: str) -> str:
+        state = await self.authenticate(raw)
+        hit = self._tokens.get(state.key_id)
+        now = self.clock()
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        token, ttl = self.mint(state)
+        self._tokens[state.key_id] = (token, now + ttl / 2)
+        return token
+
+
+class ApiKeyMiddleware:
+    """``X-API-Key: <key>`` or ``Authorization: ApiKey <key>`` -> ``Authorization: Bearer
+    <JWT of the gateway's issuer>`` for everything behind (the gateway's own routes and the
+    proxy); the key itself is never forwarded. A bad key is answered here: 401."""
+
+    def __init__(
+        self, app: ASGIApp, resolver: ApiKeyResolver, verifier: TokenVerifier | None
+    ) -> None:
+        self.app, self.resolver, self.verifier = app, resolver, verifier
+
+    def __getattr__(self, name: str) -> Any:
+        """``.api``, ``.proxy`` ... of the wrapped GatewayApp (not on the hot path)."""
+        if name == "app":
+            raise AttributeError(name)
+        return getattr(self.app, name)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw: bytes | None = None
+        bearer: bytes | None = None
+        headers = []
+        for name, value in scope["headers"]:
+            if name == b"x-api-key":
+                raw = value
+                continue
+            if name == b"authorization":
+                if value[:7].lower() == _APIKEY_SCHEME:
+                    raw = value[7:]
+                    continue
+                bearer = value
+            headers.append((name, value))
+        token: str | None = None
+        try:
+            if raw is None:
+                if (
+                    bearer is not None
+                    and self.verifier is not None
+                    and bearer[:7].lower() == b"bearer "
+                ):
+                    try:
+                        principal = self.verifier.verify(bearer[7:].decode("latin-1").strip())
+                    except ProblemError:
+                        principal = None  # not ours to answer: the route or the proxy will
+                    if principal is not None:
+                        await self.resolver.check_principal(principal)
+            elif bearer is not None:
+                raise Unauthorized("Send either an API key or a bearer token, not both.")
+            else:
+                token = await self.resolver.token_for(raw.decode("latin-1").strip())
+        except ProblemError as exc:
+            await send_problem(
+                send,
+                401,
+                "Authentication required",
+                exc.detail,
+                "unauthorized",
+                [(b"www-authenticate", b'ApiKey realm="zhanli", Bearer realm="zhanli"')],
+            )
+            return
+        if token is None:
+            await self.app(scope, receive, send)
+            return
+        headers.append((b"authorization", b"Bearer " + token.encode()))
+        await self.app({**scope, "headers": headers}, receive, send)

@@ -19,7 +19,12 @@ from zhanli_shared.events.catalog import (
 from zhanli_shared.events.consumer import decode
 from zhanli_shared.events.contracts import all_contracts
 from zhanli_shared.events.contracts.audit import AuditRecorded
-from zhanli_shared.events.contracts.commission import CommissionCalculated
+from zhanli_shared.events.contracts.commission import (
+    CommissionCalculated,
+    PayoutBatchCreated,
+    PayoutItem,
+    StatementStatusChanged,
+)
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
 from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
@@ -93,6 +98,36 @@ SAMPLES = {
         currency="CNY",
         rule="flat_rate_on_collected",
         calculated_at=NOW,
+    ),
+    StatementStatusChanged: StatementStatusChanged(
+        salesperson_id="E1",
+        period="2026-10",
+        from_status="closed",
+        status="closed",
+        action="reject",
+        total=Decimal("3200.50"),
+        draw_balance=Decimal("1800.00"),
+        currency="CNY",
+        changed_by="F1",
+        changed_at=NOW,
+        reason="缺少退款 refund missing",
+    ),
+    PayoutBatchCreated: PayoutBatchCreated(
+        batch_id="PB-2026-10-1",
+        period="2026-10",
+        currency="CNY",
+        total_amount=Decimal("3200.50"),
+        items=[
+            PayoutItem(
+                salesperson_id="E1",
+                amount=Decimal("3200.50"),
+                statement_total=Decimal("3400.50"),
+                carried_in=Decimal("-200.00"),
+                carried_out=Decimal("0.00"),
+            )
+        ],
+        created_by="F1",
+        created_at=NOW,
     ),
     RefundIssued: RefundIssued(
         refund_id="R1",

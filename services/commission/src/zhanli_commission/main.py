@@ -10,6 +10,7 @@ from zhanli_commission.db import event_tables, metadata, people_table
 from zhanli_commission.plans.router import router as plans_router
 from zhanli_commission.sales.router import router as sales_router
 from zhanli_commission.settings import CommissionSettings
+from zhanli_commission.statements.router import router as statements_router
 from zhanli_shared.directory import PeopleProjection
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.outbox import Publisher
@@ -27,7 +28,7 @@ def create_app(settings: CommissionSettings | None = None, mode: Mode = Mode.SER
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[sales_router, commissions_router, plans_router],
+        routers=[sales_router, commissions_router, plans_router, statements_router],
         title="Zhanli commission",
         description="Deals and payments in; commission computed the moment money is collected.",
     )

@@ -46,7 +46,7 @@ class CommissionLine(Base):
     deal_id: Mapped[str] = mapped_column(String(64))
     payment_id: Mapped[str | None] = mapped_column(String(64), index=True)
     credit_id: Mapped[str | None] = mapped_column(String(200), index=True)
-    kind: Mapped[str] = mapped_column(String(12), default="earning")
+    kind: Mapped[str] = mapped_column(String(20), default="earning")
     own: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     trueup: Mapped[Decimal | None] = mapped_column(Money(), nullable=True)
     tier: Mapped[str | None] = mapped_column(String(60))

@@ -1,0 +1,1197 @@
+"""The statement lifecycle: close a period, draws and guarantees, approvals, payouts,
+disputes. Use cases add and flush, never commit; every write is audited.
+
+- **Close** (finance, hr_admin) freezes every open period position of the period (or of one
+  unit): ``commission_period_totals.status`` becomes ``closed`` (the ledger then books late
+  facts into the person's next open period), a statement row is written, people with an
+  assigned plan but no activity get an empty statement, and the draw is applied.
+- **Draws**: in the first ``draw.months`` of service a period earning less than the
+  guaranteed ``draw.amount`` gets a ``draw`` line topping it up. A recoverable draw adds the
+  top-up to the person's draw balance, recovered (``draw_recovery`` lines, negative) from
+  later periods' earnings above the guarantee (above zero once the guarantee has ended).
+- **Approval**: closed -> manager_approved (a sales manager whose scope covers the person,
+  never the person) -> payable (finance) -> paid (the payout batch is marked paid). A
+  refusal with a reason returns the statement to ``closed``; finance corrects it with an
+  adjustment line and it is approved again.
+- **Payouts**: a batch takes every payable statement of a period: pays statement total +
+  carried balance, never below zero; a negative result is carried to the next payout.
+- **Disputes**: the person questions a line; a manager or finance accepts it (an
+  ``adjustment`` line in the person's first open period) or rejects it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
+from zhanli_commission.core.plan import PlanRules
+from zhanli_commission.core.quotas import months_of_service
+from zhanli_commission.plans.models import PlanAssignment, PlanVersion
+from zhanli_commission.sales.service import people
+from zhanli_commission.settings import CommissionSettings
+from zhanli_commission.statements import repository
+from zhanli_commission.statements.models import (
+    CLOSED,
+    MANAGER_APPROVED,
+    OPEN,
+    PAID,
+    PAYABLE,
+    Dispute,
+    PayoutBatch,
+    PayoutItem,
+    PersonBalance,
+    Statement,
+    StatementHistory,
+)
+from zhanli_commission.statements.schemas import (
+    AdjustmentRequest,
+    ApproveRequest,
+    DisputeCreate,
+    DisputeResolve,
+    HistoryRead,
+    PayoutRead,
+    RejectionRead,
+    StatementLineRead,
+    StatementRead,
+)
+from zhanli_shared import audit
+from zhanli_shared.auth import Principal, Role
+from zhanli_shared.db import utcnow
+from zhanli_shared.directory import Person
+from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from zhanli_shared.events.contracts.commission import (
+    CommissionCalculated,
+    PayoutBatchCreated,
+    StatementStatusChanged,
+)
+from zhanli_shared.events.contracts.commission import PayoutItem as PayoutItemEvent
+from zhanli_shared.events.outbox import Publisher
+from zhanli_shared.money import FEN, business_month
+
+ZERO = Decimal("0.00")
+DRAW_KINDS = ("draw", "draw_recovery")
+PAY_HIDDEN = "Commission figures are visible to the person, their managers, finance and HR only."
+
+
+def _money(value: Decimal) -> Decimal:
+    return Decimal(value).quantize(FEN)
+
+
+def next_period(period: str) -> str:
+    year, month = (int(x) for x in period.split("-"))
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}"
+
+
+# --- plans ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonPlan:
+    plan_id: str | None
+    version: int | None
+    rules: PlanRules
+
+
+PlanResolver = Callable[[AsyncSession, Person, str], Awaitable[PersonPlan | None]]
+
+
+def _as_plan(resolved: Any) -> PersonPlan | None:
+    if resolved is None:
+        return None
+    if isinstance(resolved, PersonPlan):
+        return resolved
+    rules = getattr(resolved, "rules", None)
+    if isinstance(rules, dict):
+        rules = PlanRules.model_validate(rules)
+    if not isinstance(rules, PlanRules):
+        return None
+    version = getattr(resolved, "version", None)
+    return PersonPlan(getattr(resolved, "plan_id", None), version, rules)
+
+
+async def _assigned_plan(session: AsyncSession, person: Person, period: str) -> PersonPlan | None:
+    """The most specific assignment (person, deepest unit, role) covering ``period``."""
+    targets = [("person", person.employee_id)]
+    targets += [("unit", unit) for unit in reversed(person.org_path)]
+    targets.append(("role", person.job_role))
+    rank = {t: i for i, t in enumerate(targets)}
+    stmt = select(PlanAssignment).where(
+        PlanAssignment.target_id.in_([t[1] for t in targets]),
+        PlanAssignment.effective_from <= period,
+    )
+    rows = [
+        r
+        for r in (await session.execute(stmt)).scalars()
+        if (r.target_type, r.target_id) in rank and period <= (r.effective_to or "9999-12")
+    ]
+    if not rows:
+        return None
+    best = min(rows, key=lambda r: rank[(r.target_type, r.target_id)])
+    vstmt = select(PlanVersion).where(
+        PlanVersion.plan_id == best.plan_id, PlanVersion.effective_from <= period
+    )
+    versions = [
+        v
+        for v in (await session.execute(vstmt)).scalars()
+        if period <= (v.effective_to or "9999-12")
+    ]
+    if not versions:
+        return None
+    v = max(versions, key=lambda v: v.version)
+    return PersonPlan(best.plan_id, v.version, PlanRules.model_validate(v.rules))
+
+
+def plan_resolver(settings: CommissionSettings) -> PlanResolver:
+    """The plans package's ``resolve_plan`` when present, else the assignment lookup."""
+
+    async def resolve(session: AsyncSession, person: Person, period: str) -> PersonPlan | None:
+        try:
+            from zhanli_commission.plans.service import resolve_plan
+        except ImportError:
+            return await _assigned_plan(session, person, period)
+        args: tuple[Any, ...] = (session, person, period, settings)
+        n = len(inspect.signature(resolve_plan).parameters)
+        return _as_plan(await resolve_plan(*args[:n]))
+
+    return resolve
+
+
+# --- draws (pure) ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DrawEffect:
+    top_up: Decimal
+    """The ``draw`` line (>= 0): up to the guaranteed minimum."""
+    recovery: Decimal
+    """The ``draw_recovery`` line's size (>= 0; the line is negative)."""
+    balance_after: Decimal
+    guarantee: Decimal | None
+    kind: str | None
+    in_window: bool
+
+
+def draw_effect(
+    rules: PlanRules | None, month_of_service: int | None, earnings: Decimal, balance: Decimal
+) -> DrawEffect:
+    """What the draw does to a period that earned ``earnings`` with ``balance`` still owed.
+
+    In the guarantee window (months 1..``draw.months`` of service) the period is topped up to
+    ``draw.amount``; a recoverable top-up is owed back. What is owed is recovered from the
+    earnings above the guarantee (above zero after the window), never more than owed."""
+    draw = rules.draw if rules is not None else None
+    in_window = (
+        draw is not None and month_of_service is not None and 1 <= month_of_service <= draw.months
+    )
+    top_up = recovery = ZERO
+    threshold = ZERO
+    if draw is not None and in_window:
+        threshold = draw.amount
+        if earnings < draw.amount:
+            top_up = _money(draw.amount - earnings)
+    if top_up == 0 and balance > 0 and earnings > threshold:
+        recovery = _money(min(balance, earnings - threshold))
+    owed = top_up if draw is not None and draw.kind == "recoverable" else ZERO
+    return DrawEffect(
+        top_up=top_up,
+        recovery=recovery,
+        balance_after=_money(balance + owed - recovery),
+        guarantee=draw.amount if draw is not None and in_window else None,
+        kind=draw.kind if draw is not None else None,
+        in_window=in_window,
+    )
+
+
+def payout_split(total: Decimal, carried_in: Decimal) -> tuple[Decimal, Decimal]:
+    """(amount paid, balance carried): the net is paid when positive, else carried."""
+    net = _money(total + carried_in)
+    return (net, ZERO) if net > 0 else (ZERO, net)
+
+
+# --- shared pieces -------------------------------------------------------------------------
+
+
+def _actor_id(actor: Principal | str) -> str:
+    return actor if isinstance(actor, str) else actor.subject
+
+
+async def _person(session: AsyncSession, employee_id: str) -> Person:
+    person = await people.get(session, employee_id)
+    if person is None:
+        raise NotFound(f"Unknown person {employee_id!r}.")
+    return person
+
+
+def _check_pay_visible(principal: Principal, person: Person) -> None:
+    if not principal.can_view_pay(person.employee_id, person.org_path):
+        raise Forbidden(PAY_HIDDEN)
+
+
+def _manages(principal: Principal, person: Person) -> bool:
+    return (
+        principal.has_any({Role.SALES_MANAGER})
+        and principal.manages(person.org_path)
+        and principal.subject != person.employee_id
+    )
+
+
+async def _balance(session: AsyncSession, person_id: str) -> PersonBalance:
+    row = await repository.balance(session, person_id, for_update=True)
+    if row is None:
+        row = PersonBalance(
+            salesperson_id=person_id,
+            draw_balance=ZERO,
+            carried_balance=ZERO,
+            updated_at=utcnow(),
+        )
+        session.add(row)
+    return row
+
+
+def _sums(lines: Sequence[CommissionLine]) -> tuple[Decimal, Decimal]:
+    """(earnings: every line but draws, draws: top-ups minus recoveries)."""
+    earnings = sum((ln.amount for ln in lines if ln.kind not in DRAW_KINDS), ZERO)
+    draws = sum((ln.amount for ln in lines if ln.kind in DRAW_KINDS), ZERO)
+    return _money(earnings), _money(draws)
+
+
+async def _statement_total(session: AsyncSession, person_id: str, period: str) -> Decimal:
+    earnings, draws = _sums(await repository.lines_of_period(session, person_id, period))
+    return earnings + draws
+
+
+async def add_line(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    *,
+    person_id: str,
+    period: str,
+    kind: str,
+    amount: Decimal,
+    rule: str,
+    explanation: dict[str, Any],
+    source_id: str,
+    deal_id: str = "",
+    basis: Decimal = ZERO,
+    plan: PersonPlan | None = None,
+    total_row: PeriodTotal | None = None,
+) -> CommissionLine:
+    """Append a line that is not the pricing engine's (draw, draw recovery, adjustment) and
+    keep the period total equal to the sum of its lines; publish ``commission.calculated``."""
+    now = utcnow()
+    line = CommissionLine(
+        commission_id=str(uuid.uuid4()),
+        salesperson_id=person_id,
+        period=period,
+        deal_id=deal_id,
+        payment_id=None,
+        credit_id=None,
+        kind=kind,
+        basis_amount=_money(basis),
+        rate=Decimal(0),
+        amount=_money(amount),
+        tier=None,
+        plan_id=plan.plan_id if plan else None,
+        plan_version=plan.version if plan else None,
+        explanation=explanation,
+        currency=settings.currency,
+        rule=rule,
+        source_event_id=source_id,
+        occurred_at=now,
+        calculated_at=now,
+    )
+    session.add(line)
+    if total_row is None:
+        total_row = await repository.period_total(session, person_id, period, for_update=True)
+    if total_row is None:
+        total_row = PeriodTotal(
+            salesperson_id=person_id,
+            period=period,
+            total=ZERO,
+            basis_total=ZERO,
+            lines=0,
+            currency=settings.currency,
+            updated_at=now,
+            kept=ZERO,
+            status=OPEN,
+        )
+        session.add(total_row)
+    total_row.total = _money(total_row.total + line.amount)
+    total_row.lines += 1
+    total_row.updated_at = now
+    await session.flush()
+    await publisher.publish(
+        session,
+        CommissionCalculated(
+            commission_id=line.commission_id,
+            salesperson_id=person_id,
+            deal_id=deal_id,
+            payment_id=None,
+            period=period,
+            basis_amount=line.basis_amount,
+            rate=line.rate,
+            delta=line.amount,
+            period_total=total_row.total,
+            currency=settings.currency,
+            rule=rule,
+            calculated_at=now,
+            kind=kind,
+            plan_id=line.plan_id,
+            plan_version=line.plan_version,
+        ),
+    )
+    return line
+
+
+async def _transition(
+    session: AsyncSession,
+    publisher: Publisher,
+    st: Statement,
+    *,
+    to: str,
+    action: str,
+    actor: Principal | str,
+    total: Decimal,
+    comment: str | None = None,
+    source_ip: str | None = None,
+    audit_before: dict[str, Any] | None = None,
+    audit_after: dict[str, Any] | None = None,
+) -> None:
+    """Move a statement (and its period total) to ``to``: history, audit, event."""
+    now = utcnow()
+    before = st.status
+    st.status = to
+    st.updated_at = now
+    total_row = await repository.period_total(session, st.salesperson_id, st.period)
+    if total_row is not None:
+        total_row.status = to
+    session.add(
+        StatementHistory(
+            entry_id=uuid.uuid4().hex,
+            salesperson_id=st.salesperson_id,
+            period=st.period,
+            action=action,
+            from_status=before,
+            to_status=to,
+            actor_id=_actor_id(actor),
+            comment=comment,
+            at=now,
+        )
+    )
+    await session.flush()
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action=f"commission.statement.{action}",
+        entity_type="commission_statement",
+        entity_id=f"{st.salesperson_id}:{st.period}",
+        before={"status": before, "total": total, **(audit_before or {})},
+        after={"status": to, "total": total, "comment": comment, **(audit_after or {})},
+        source_ip=source_ip,
+    )
+    await publisher.publish(
+        session,
+        StatementStatusChanged(
+            salesperson_id=st.salesperson_id,
+            period=st.period,
+            from_status=before,
+            status=to,
+            action=action,
+            total=total,
+            draw_balance=st.draw_balance_after,
+            currency=st.currency,
+            changed_by=_actor_id(actor),
+            changed_at=now,
+            reason=comment if action == "reject" else None,
+            payout_batch_id=st.payout_batch_id,
+        ),
+    )
+
+
+# --- close -----------------------------------------------------------------------------------
+
+
+@dataclass
+class CloseOutcome:
+    closed: int = 0
+    created: int = 0
+    already_closed: int = 0
+    draw_lines: int = 0
+
+
+async def close_period(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    period: str,
+    *,
+    org_unit_id: str | None,
+    actor: Principal | str,
+    source_ip: str | None = None,
+    resolve: PlanResolver | None = None,
+) -> CloseOutcome:
+    resolve = resolve or plan_resolver(settings)
+    now = utcnow()
+    if period > business_month(now, settings.timezone):
+        raise Unprocessable(f"Period {period} has not started yet.", field="period")
+    everyone = {p.employee_id: p for p in await repository.all_people(session)}
+
+    def in_scope(person_id: str) -> bool:
+        if org_unit_id is None:
+            return True
+        person = everyone.get(person_id)
+        return person is not None and org_unit_id in person.org_path
+
+    outcome = CloseOutcome()
+    totals = [
+        t
+        for t in await repository.totals_of_period(session, period, for_update=True)
+        if in_scope(t.salesperson_id)
+    ]
+    have = {t.salesperson_id for t in totals}
+    plans: dict[str, PersonPlan | None] = {}
+    for person in everyone.values():
+        if person.employee_id in have or not in_scope(person.employee_id):
+            continue
+        if person.status == "left" or (
+            person.hired_on is not None and months_of_service(person.hired_on, period) == 0
+        ):
+            continue
+        plan = await resolve(session, person, period)
+        if plan is None or plan.plan_id is None:
+            continue
+        plans[person.employee_id] = plan
+        row = PeriodTotal(
+            salesperson_id=person.employee_id,
+            period=period,
+            total=ZERO,
+            basis_total=ZERO,
+            lines=0,
+            currency=settings.currency,
+            updated_at=now,
+            plan_id=plan.plan_id,
+            plan_version=plan.version,
+            kept=ZERO,
+            status=OPEN,
+        )
+        session.add(row)
+        totals.append(row)
+        outcome.created += 1
+    await session.flush()
+    close_id = uuid.uuid4().hex
+    for total_row in totals:
+        if total_row.status != OPEN:
+            outcome.already_closed += 1
+            continue
+        person = everyone.get(total_row.salesperson_id)
+        plan = plans.get(total_row.salesperson_id)
+        if plan is None and person is not None:
+            plan = await resolve(session, person, period)
+        outcome.draw_lines += await _close_one(
+            session,
+            publisher,
+            settings,
+            total_row,
+            person,
+            plan,
+            actor=actor,
+            close_id=close_id,
+            source_ip=source_ip,
+        )
+        outcome.closed += 1
+    return outcome
+
+
+async def _close_one(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    total_row: PeriodTotal,
+    person: Person | None,
+    plan: PersonPlan | None,
+    *,
+    actor: Principal | str,
+    close_id: str,
+    source_ip: str | None,
+) -> int:
+    person_id, period = total_row.salesperson_id, total_row.period
+    lines = await repository.lines_of_period(session, person_id, period)
+    earnings, draws_before = _sums(lines)
+    month = (
+        months_of_service(person.hired_on, period)
+        if person is not None and person.hired_on is not None
+        else None
+    )
+    balance = await _balance(session, person_id)
+    balance_before = balance.draw_balance
+    effect = draw_effect(plan.rules if plan else None, month, earnings, balance_before)
+    added = 0
+    explanation = {
+        "guarantee": None if effect.guarantee is None else str(effect.guarantee),
+        "draw_kind": effect.kind,
+        "earnings": str(earnings),
+        "month_of_service": month,
+        "of_months": plan.rules.draw.months if plan and plan.rules.draw else None,
+        "balance_before": str(balance_before),
+        "balance_after": str(effect.balance_after),
+    }
+    if effect.top_up > 0:
+        recoverable = effect.kind == "recoverable"
+        await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person_id,
+            period=period,
+            kind="draw",
+            amount=effect.top_up,
+            rule=f"draw_{effect.kind}",
+            basis=earnings,
+            explanation={
+                **explanation,
+                "notes": [
+                    f"guaranteed minimum {effect.guarantee} in month {month} of service; "
+                    f"earned {earnings}, topped up by {effect.top_up}"
+                    + ("; owed back from later earnings" if recoverable else "; not recovered")
+                ],
+            },
+            source_id=close_id,
+            plan=plan,
+            total_row=total_row,
+        )
+        added += 1
+    if effect.recovery > 0:
+        threshold = effect.guarantee if effect.guarantee is not None else ZERO
+        await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person_id,
+            period=period,
+            kind="draw_recovery",
+            amount=-effect.recovery,
+            rule="draw_recovery",
+            basis=earnings,
+            explanation={
+                **explanation,
+                "notes": [
+                    f"recoverable draw owed {balance_before}; earnings above {threshold}: "
+                    f"{earnings - threshold}; recovered {effect.recovery}"
+                ],
+            },
+            source_id=close_id,
+            plan=plan,
+            total_row=total_row,
+        )
+        added += 1
+    balance.draw_balance = effect.balance_after
+    balance.updated_at = utcnow()
+    st = Statement(
+        salesperson_id=person_id,
+        period=period,
+        status=OPEN,
+        org_unit_id=person.org_unit_id if person else None,
+        currency=total_row.currency,
+        plan_id=plan.plan_id if plan else total_row.plan_id,
+        plan_version=plan.version if plan else total_row.plan_version,
+        months_of_service=month,
+        draw_kind=effect.kind if effect.in_window else None,
+        draw_guarantee=effect.guarantee,
+        draw_balance_before=balance_before,
+        draw_balance_after=effect.balance_after,
+        closed_at=utcnow(),
+        closed_by=_actor_id(actor),
+        updated_at=utcnow(),
+    )
+    session.add(st)
+    total = _money(earnings + draws_before + effect.top_up - effect.recovery)
+    await _transition(
+        session,
+        publisher,
+        st,
+        to=CLOSED,
+        action="close",
+        actor=actor,
+        total=total,
+        source_ip=source_ip,
+        audit_before={"draw_balance": balance_before, "earnings": earnings},
+        audit_after={
+            "draw_top_up": effect.top_up,
+            "draw_recovery": effect.recovery,
+            "draw_balance": effect.balance_after,
+        },
+    )
+    return added
+
+
+# --- read --------------------------------------------------------------------------------
+
+
+async def read_statement(
+    session: AsyncSession,
+    settings: CommissionSettings,
+    principal: Principal,
+    employee_id: str,
+    period: str,
+) -> StatementRead:
+    person = await _person(session, employee_id)
+    _check_pay_visible(principal, person)
+    total_row = await repository.period_total(session, employee_id, period)
+    lines = await repository.lines_of_period(session, employee_id, period)
+    st = await repository.get_statement(session, employee_id, period)
+    bal = await repository.balance(session, employee_id)
+    earnings, draws = _sums(lines)
+    total = earnings + draws
+    carried = bal.carried_balance if bal else ZERO
+    payout = None
+    payable: Decimal | None = None
+    if st is not None and st.payout_batch_id:
+        item = await repository.payout_item_of(session, st.payout_batch_id, employee_id)
+        if item is not None:
+            payout = PayoutRead(
+                batch_id=item.batch_id,
+                carried_in=item.carried_in,
+                amount=item.amount,
+                carried_out=item.carried_out,
+            )
+            carried, payable = item.carried_in, item.amount
+    elif st is not None:
+        payable = payout_split(total, carried)[0]
+    rejection = None
+    if st is not None and st.rejection_reason and st.rejected_by and st.rejected_at:
+        rejection = RejectionRead(reason=st.rejection_reason, by=st.rejected_by, at=st.rejected_at)
+    disputes = await repository.disputes_of(session, employee_id, period, "open")
+    return StatementRead(
+        salesperson_id=employee_id,
+        name=person.name,
+        org_unit_id=st.org_unit_id if st else person.org_unit_id,
+        period=period,
+        status=st.status if st else (total_row.status if total_row else OPEN),
+        currency=total_row.currency if total_row else settings.currency,
+        total=total,
+        earnings_total=earnings,
+        draw_total=draws,
+        basis_total=total_row.basis_total if total_row else ZERO,
+        quota=total_row.quota if total_row else None,
+        attainment=total_row.attainment if total_row else None,
+        tier=total_row.tier if total_row else None,
+        plan_id=total_row.plan_id if total_row else None,
+        plan_version=total_row.plan_version if total_row else None,
+        draw_balance=st.draw_balance_after if st else (bal.draw_balance if bal else ZERO),
+        carried_balance=carried,
+        payable=payable,
+        closed_at=st.closed_at if st else None,
+        rejection=rejection,
+        approvals=[
+            HistoryRead.model_validate(h)
+            for h in await repository.history(session, employee_id, period)
+        ],
+        payout=payout,
+        open_disputes=len(disputes),
+        lines=[StatementLineRead.model_validate(ln) for ln in lines],
+    )
+
+
+# --- approvals ---------------------------------------------------------------------------
+
+
+async def approve(
+    session: AsyncSession,
+    publisher: Publisher,
+    employee_id: str,
+    period: str,
+    data: ApproveRequest,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> None:
+    person = await _person(session, employee_id)
+    level = data.level or ("finance" if actor.has_any({Role.FINANCE}) else "manager")
+    if level == "manager":
+        if not _manages(actor, person):
+            raise Forbidden("Only a sales manager whose scope covers the person approves first.")
+        expected, to, action = CLOSED, MANAGER_APPROVED, "manager_approve"
+    else:
+        if not actor.has_any({Role.FINANCE}) or actor.subject == employee_id:
+            raise Forbidden("Only finance approves for payment (never their own statement).")
+        expected, to, action = MANAGER_APPROVED, PAYABLE, "finance_approve"
+    st = await repository.get_statement(session, employee_id, period, for_update=True)
+    if st is None:
+        raise Conflict(f"The statement of {period} is still open: close the period first.")
+    if st.status != expected:
+        raise Conflict(
+            f"The statement is {st.status}; the {level} approval needs it {expected}.",
+            statement_status=st.status,
+        )
+    now = utcnow()
+    if level == "manager":
+        st.manager_approved_by, st.manager_approved_at = actor.subject, now
+    else:
+        st.finance_approved_by, st.finance_approved_at = actor.subject, now
+    total = await _statement_total(session, employee_id, period)
+    await _transition(
+        session,
+        publisher,
+        st,
+        to=to,
+        action=action,
+        actor=actor,
+        total=total,
+        comment=data.comment,
+        source_ip=source_ip,
+    )
+
+
+async def reject(
+    session: AsyncSession,
+    publisher: Publisher,
+    employee_id: str,
+    period: str,
+    reason: str,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> None:
+    person = await _person(session, employee_id)
+    finance = actor.has_any({Role.FINANCE}) and actor.subject != employee_id
+    if not finance and not _manages(actor, person):
+        raise Forbidden("Only the person's manager or finance refuses a statement.")
+    st = await repository.get_statement(session, employee_id, period, for_update=True)
+    if st is None:
+        raise Conflict(f"The statement of {period} is still open: nothing to refuse.")
+    allowed = (CLOSED, MANAGER_APPROVED, PAYABLE) if finance else (CLOSED,)
+    if st.status not in allowed or st.payout_batch_id is not None:
+        raise Conflict(
+            f"A {st.status} statement cannot be refused"
+            + (" (it is in a payout batch)." if st.payout_batch_id else " by you."),
+            statement_status=st.status,
+        )
+    now = utcnow()
+    st.rejection_reason, st.rejected_by, st.rejected_at = reason, actor.subject, now
+    st.manager_approved_by = st.manager_approved_at = None
+    st.finance_approved_by = st.finance_approved_at = None
+    total = await _statement_total(session, employee_id, period)
+    await _transition(
+        session,
+        publisher,
+        st,
+        to=CLOSED,
+        action="reject",
+        actor=actor,
+        total=total,
+        comment=reason,
+        source_ip=source_ip,
+    )
+
+
+async def adjust_closed(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    employee_id: str,
+    period: str,
+    data: AdjustmentRequest,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> CommissionLine:
+    """Correct a closed statement before it is approved (typically after a refusal)."""
+    await _person(session, employee_id)
+    if data.amount == 0:
+        raise Unprocessable("An adjustment of zero changes nothing.", field="amount")
+    st = await repository.get_statement(session, employee_id, period, for_update=True)
+    if st is None:
+        raise Conflict(f"The statement of {period} is open: its lines come from the ledger.")
+    if st.status != CLOSED:
+        raise Conflict(
+            f"Only a closed statement not yet approved is corrected (this one is {st.status}); "
+            "refuse it first.",
+            statement_status=st.status,
+        )
+    before = await _statement_total(session, employee_id, period)
+    line = await add_line(
+        session,
+        publisher,
+        settings,
+        person_id=employee_id,
+        period=period,
+        kind="adjustment",
+        amount=data.amount,
+        rule="statement_correction",
+        explanation={"reason": data.reason, "by": actor.subject, "notes": [data.reason]},
+        source_id=uuid.uuid4().hex,
+    )
+    now = utcnow()
+    st.updated_at = now
+    session.add(
+        StatementHistory(
+            entry_id=uuid.uuid4().hex,
+            salesperson_id=employee_id,
+            period=period,
+            action="adjust",
+            from_status=st.status,
+            to_status=st.status,
+            actor_id=actor.subject,
+            comment=data.reason,
+            at=now,
+        )
+    )
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="commission.statement.adjusted",
+        entity_type="commission_statement",
+        entity_id=f"{employee_id}:{period}",
+        before={"status": st.status, "total": before},
+        after={
+            "status": st.status,
+            "total": before + line.amount,
+            "adjustment": line.amount,
+            "commission_id": line.commission_id,
+            "reason": data.reason,
+        },
+        source_ip=source_ip,
+    )
+    return line
+
+
+# --- payouts -------------------------------------------------------------------------------
+
+
+async def create_batch(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    period: str,
+    org_unit_id: str | None,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> PayoutBatch:
+    statements = await repository.statements_of_period(session, period, PAYABLE, for_update=True)
+    who = await repository.people_by_id(session, [s.salesperson_id for s in statements])
+    if org_unit_id is not None:
+        statements = [
+            s
+            for s in statements
+            if s.salesperson_id in who and org_unit_id in who[s.salesperson_id].org_path
+        ]
+    if not statements:
+        raise Conflict(f"No finance-approved statement of {period} is waiting for a payout.")
+    now = utcnow()
+    batch = PayoutBatch(
+        batch_id=f"PB-{period}-{uuid.uuid4().hex[:10]}",
+        period=period,
+        org_unit_id=org_unit_id,
+        status="created",
+        currency=settings.currency,
+        total_amount=ZERO,
+        items=len(statements),
+        created_at=now,
+        created_by=actor.subject,
+    )
+    session.add(batch)
+    await session.flush()
+    items: list[PayoutItem] = []
+    for st in statements:
+        earnings, draws = _sums(
+            await repository.lines_of_period(session, st.salesperson_id, period)
+        )
+        bal = await _balance(session, st.salesperson_id)
+        carried_in = bal.carried_balance
+        amount, carried_out = payout_split(earnings + draws, carried_in)
+        bal.carried_balance = carried_out
+        bal.updated_at = now
+        person = who.get(st.salesperson_id)
+        item = PayoutItem(
+            batch_id=batch.batch_id,
+            salesperson_id=st.salesperson_id,
+            period=period,
+            name=person.name if person else st.salesperson_id,
+            org_unit_id=person.org_unit_id if person else st.org_unit_id,
+            statement_total=earnings + draws,
+            draw_total=draws,
+            carried_in=carried_in,
+            amount=amount,
+            carried_out=carried_out,
+            currency=st.currency,
+        )
+        session.add(item)
+        items.append(item)
+        st.payout_batch_id = batch.batch_id
+        st.updated_at = now
+    batch.total_amount = _money(sum((i.amount for i in items), ZERO))
+    await session.flush()
+    summary = [
+        {
+            "salesperson_id": i.salesperson_id,
+            "statement_total": i.statement_total,
+            "carried_in": i.carried_in,
+            "amount": i.amount,
+            "carried_out": i.carried_out,
+        }
+        for i in items
+    ]
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="commission.payout_batch.created",
+        entity_type="commission_payout_batch",
+        entity_id=batch.batch_id,
+        before=None,
+        after={
+            "period": period,
+            "org_unit_id": org_unit_id,
+            "total_amount": batch.total_amount,
+            "items": summary,
+        },
+        source_ip=source_ip,
+    )
+    await publisher.publish(
+        session,
+        PayoutBatchCreated(
+            batch_id=batch.batch_id,
+            period=period,
+            org_unit_id=org_unit_id,
+            currency=batch.currency,
+            total_amount=batch.total_amount,
+            items=[
+                PayoutItemEvent(
+                    salesperson_id=i.salesperson_id,
+                    amount=i.amount,
+                    statement_total=i.statement_total,
+                    carried_in=i.carried_in,
+                    carried_out=i.carried_out,
+                )
+                for i in items
+            ],
+            created_by=actor.subject,
+            created_at=now,
+        ),
+    )
+    return batch
+
+
+async def get_batch(session: AsyncSession, batch_id: str) -> tuple[PayoutBatch, list[PayoutItem]]:
+    batch = await repository.get_batch(session, batch_id)
+    if batch is None:
+        raise NotFound(f"Payout batch {batch_id!r} not found.")
+    return batch, await repository.items_of_batch(session, batch_id)
+
+
+async def mark_paid(
+    session: AsyncSession,
+    publisher: Publisher,
+    batch_id: str,
+    payment_reference: str | None,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> PayoutBatch:
+    batch = await repository.get_batch(session, batch_id, for_update=True)
+    if batch is None:
+        raise NotFound(f"Payout batch {batch_id!r} not found.")
+    if batch.status != "created":
+        raise Conflict(f"Payout batch {batch_id!r} is already {batch.status}.")
+    now = utcnow()
+    batch.status, batch.paid_at, batch.paid_by = "paid", now, actor.subject
+    batch.payment_reference = payment_reference
+    items = {i.salesperson_id: i for i in await repository.items_of_batch(session, batch_id)}
+    for st in await repository.statements_of_batch(session, batch_id, for_update=True):
+        st.paid_at = now
+        item = items.get(st.salesperson_id)
+        await _transition(
+            session,
+            publisher,
+            st,
+            to=PAID,
+            action="pay",
+            actor=actor,
+            total=item.statement_total if item else ZERO,
+            comment=payment_reference,
+            source_ip=source_ip,
+            audit_after={"paid": item.amount if item else ZERO, "payout_batch_id": batch_id},
+        )
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="commission.payout_batch.paid",
+        entity_type="commission_payout_batch",
+        entity_id=batch_id,
+        before={"status": "created", "total_amount": batch.total_amount},
+        after={
+            "status": "paid",
+            "total_amount": batch.total_amount,
+            "payment_reference": payment_reference,
+        },
+        source_ip=source_ip,
+    )
+    return batch
+
+
+# --- disputes ------------------------------------------------------------------------------
+
+
+async def raise_dispute(
+    session: AsyncSession,
+    publisher: Publisher,
+    commission_id: str,
+    data: DisputeCreate,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> Dispute:
+    line = await repository.get_line(session, commission_id)
+    if line is None:
+        raise NotFound(f"Commission line {commission_id!r} not found.")
+    if line.salesperson_id != actor.subject:
+        raise Forbidden("Only the person paid by a line disputes it.")
+    if await repository.open_dispute_of_line(session, commission_id) is not None:
+        raise Conflict("This line already has an open dispute.", field="commission_id")
+    dispute = Dispute(
+        dispute_id=uuid.uuid4().hex,
+        commission_id=commission_id,
+        salesperson_id=line.salesperson_id,
+        period=line.period,
+        status="open",
+        reason=data.reason,
+        raised_by=actor.subject,
+        raised_at=utcnow(),
+    )
+    session.add(dispute)
+    await session.flush()
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="commission.dispute.raised",
+        entity_type="commission_dispute",
+        entity_id=dispute.dispute_id,
+        before=None,
+        after={
+            "commission_id": commission_id,
+            "salesperson_id": line.salesperson_id,
+            "period": line.period,
+            "line_amount": line.amount,
+            "reason": data.reason,
+        },
+        source_ip=source_ip,
+    )
+    return dispute
+
+
+async def visible_dispute(session: AsyncSession, principal: Principal, dispute_id: str) -> Dispute:
+    dispute = await repository.get_dispute(session, dispute_id)
+    if dispute is None:
+        raise NotFound(f"Dispute {dispute_id!r} not found.")
+    person = await people.get(session, dispute.salesperson_id)
+    org_path = person.org_path if person else []
+    if not principal.can_view_pay(dispute.salesperson_id, org_path):
+        raise Forbidden(PAY_HIDDEN)
+    return dispute
+
+
+async def list_disputes(
+    session: AsyncSession,
+    principal: Principal,
+    employee_id: str,
+    period: str | None,
+    status: str | None,
+) -> list[Dispute]:
+    person = await _person(session, employee_id)
+    _check_pay_visible(principal, person)
+    return await repository.disputes_of(session, employee_id, period, status)
+
+
+async def resolve_dispute(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    dispute_id: str,
+    data: DisputeResolve,
+    *,
+    actor: Principal,
+    source_ip: str | None = None,
+) -> Dispute:
+    dispute = await repository.get_dispute(session, dispute_id, for_update=True)
+    if dispute is None:
+        raise NotFound(f"Dispute {dispute_id!r} not found.")
+    person = await _person(session, dispute.salesperson_id)
+    finance = actor.has_any({Role.FINANCE}) and actor.subject != person.employee_id
+    if not finance and not _manages(actor, person):
+        raise Forbidden("Only the person's manager or finance resolves a dispute.")
+    if dispute.status != "open":
+        raise Conflict(f"The dispute is already {dispute.status}.")
+    if data.decision == "accepted":
+        if data.amount is None or data.amount == 0:
+            raise Unprocessable("An accepted dispute needs a non-zero 'amount'.", field="amount")
+    elif data.amount is not None:
+        raise Unprocessable("A rejected dispute adjusts nothing: no 'amount'.", field="amount")
+    now = utcnow()
+    before = {"status": dispute.status}
+    if data.decision == "accepted":
+        assert data.amount is not None
+        line = await repository.get_line(session, dispute.commission_id)
+        period = dispute.period
+        closed = await repository.closed_periods_from(session, person.employee_id, period)
+        while period in closed:
+            period = next_period(period)
+        adjustment = await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person.employee_id,
+            period=period,
+            kind="adjustment",
+            amount=data.amount,
+            rule="dispute_adjustment",
+            deal_id=line.deal_id if line else "",
+            explanation={
+                "dispute_id": dispute.dispute_id,
+                "disputed_line": dispute.commission_id,
+                "disputed_period": dispute.period,
+                "reason": dispute.reason,
+                "answer": data.answer,
+                "notes": [f"dispute accepted by {actor.subject}: {data.answer}"],
+            },
+            source_id=dispute.dispute_id,
+        )
+        dispute.adjustment_amount = adjustment.amount
+        dispute.adjustment_commission_id = adjustment.commission_id
+        dispute.adjustment_period = period
+    dispute.status = data.decision
+    dispute.answer = data.answer
+    dispute.resolved_by, dispute.resolved_at = actor.subject, now
+    await session.flush()
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action=f"commission.dispute.{data.decision}",
+        entity_type="commission_dispute",
+        entity_id=dispute.dispute_id,
+        before=before,
+        after={
+            "status": dispute.status,
+            "answer": data.answer,
+            "adjustment_amount": dispute.adjustment_amount,
+            "adjustment_period": dispute.adjustment_period,
+            "adjustment_commission_id": dispute.adjustment_commission_id,
+        },
+        source_ip=source_ip,
+    )
+    return dispute

@@ -15,9 +15,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -186,38 +187,55 @@ def explain(line: engine.PricedLine) -> dict[str, Any]:
     }
 
 
-async def recompute(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
+class StoredLine(Protocol):
+    """What diffing needs of a stored line (an ORM row or a lighter row of those columns)."""
+
+    credit_id: str | None
+    kind: str
+    amount: Decimal
+    deal_id: str
+
+
+@dataclass
+class LineDiff:
+    """What a new pricing changes: the values of the lines to append, and the totals."""
+
+    lines: list[dict[str, Any]]
+    stored_count: int
+    other_total: Decimal
+
+    @property
+    def delta(self) -> Decimal:
+        return sum((v["amount"] for v in self.lines), ZERO)
+
+
+def diff_lines(
     person_id: str,
     period: str,
+    inputs: PricingInputs,
+    position: engine.PeriodPosition,
+    stored_lines: Iterable[StoredLine],
     *,
     cause_event_id: str,
+    currency: str,
+    now: dt.datetime,
     cause_credit_ids: frozenset[str] = frozenset(),
-    plan: plans.ResolvedPlan | None = None,
     reason: str | None = None,
-) -> list[CommissionLine]:
-    """Price the person's period and append the differences; returns the new lines."""
-    person = await people.get(session, person_id)
-    if person is None:  # credits exist only for known people; the directory may lag
-        return []
-    inputs = await pricing_inputs(session, settings, person, period, plan=plan)
-    position = price(inputs)
-
-    stmt = select(CommissionLine).where(
-        CommissionLine.salesperson_id == person_id, CommissionLine.period == period
-    )
-    stored_lines = list((await session.execute(stmt)).scalars())
+) -> LineDiff:
+    """Pure: compare a priced period with its stored lines; each difference is a new line
+    (``earning``/``clawback`` for a credit never priced before, ``repricing`` otherwise)."""
     stored: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    deal_of: dict[str, str] = {}
     other_total = ZERO
+    count = 0
     for line in stored_lines:
+        count += 1
         if line.kind in ENGINE_KINDS and line.credit_id is not None:
             stored[line.credit_id] += line.amount
+            deal_of.setdefault(line.credit_id, line.deal_id)
         else:
             other_total += line.amount  # draws, adjustments, bonuses: not the engine's
-    now = utcnow()
-    new_lines: list[CommissionLine] = []
+    new_lines: list[dict[str, Any]] = []
     priced = position.by_credit()
     for credit_id, priced_line in priced.items():
         had = credit_id in stored
@@ -243,38 +261,51 @@ async def recompute(
                 cause_event_id,
                 now,
                 reason,
-                settings.currency,
+                currency,
             )
         )
     for credit_id, amount in stored.items():  # a credit the plan no longer prices
         if credit_id not in priced and amount != 0:
             new_lines.append(
-                CommissionLine(
-                    commission_id=str(uuid.uuid4()),
-                    salesperson_id=person_id,
-                    period=period,
-                    deal_id=next(
-                        line.deal_id for line in stored_lines if line.credit_id == credit_id
-                    ),
-                    payment_id=None,
-                    credit_id=credit_id,
-                    kind="repricing",
-                    basis_amount=ZERO,
-                    rate=Decimal(0),
-                    amount=-amount,
-                    currency=settings.currency,
-                    rule=inputs.plan.rule_name,
-                    plan_id=inputs.plan.plan_id,
-                    plan_version=inputs.plan.version,
-                    explanation={"notes": [reason or "no longer priced by the plan"]},
-                    source_event_id=cause_event_id,
-                    occurred_at=now,
-                    calculated_at=now,
-                )
+                {
+                    "commission_id": str(uuid.uuid4()),
+                    "salesperson_id": person_id,
+                    "period": period,
+                    "deal_id": deal_of[credit_id],
+                    "payment_id": None,
+                    "credit_id": credit_id,
+                    "kind": "repricing",
+                    "basis_amount": ZERO,
+                    "rate": Decimal(0),
+                    "amount": -amount,
+                    "own": None,
+                    "trueup": None,
+                    "tier": None,
+                    "currency": currency,
+                    "rule": inputs.plan.rule_name,
+                    "plan_id": inputs.plan.plan_id,
+                    "plan_version": inputs.plan.version,
+                    "explanation": {"notes": [reason or "no longer priced by the plan"]},
+                    "source_event_id": cause_event_id,
+                    "occurred_at": now,
+                    "calculated_at": now,
+                }
             )
-    session.add_all(new_lines)
+    return LineDiff(new_lines, count, other_total)
 
-    total_row = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
+
+def apply_total(
+    total_row: PeriodTotal | None,
+    person_id: str,
+    period: str,
+    inputs: PricingInputs,
+    position: engine.PeriodPosition,
+    diff: LineDiff,
+    *,
+    currency: str,
+    now: dt.datetime,
+) -> PeriodTotal:
+    """The person's period position after the diff (a new row when there was none)."""
     if total_row is None:
         total_row = PeriodTotal(
             salesperson_id=person_id,
@@ -282,16 +313,14 @@ async def recompute(
             total=ZERO,
             basis_total=ZERO,
             lines=0,
-            currency=settings.currency,
+            currency=currency,
             updated_at=now,
             kept=ZERO,
             status="open",
         )
-        session.add(total_row)
-    delta = sum((line.amount for line in new_lines), ZERO)
-    total_row.total = position.total + other_total
+    total_row.total = position.total + diff.other_total
     total_row.basis_total = round_money(position.basis_total)
-    total_row.lines = len(stored_lines) + len(new_lines)
+    total_row.lines = diff.stored_count + len(diff.lines)
     total_row.plan_id = inputs.plan.plan_id
     total_row.plan_version = inputs.plan.version
     total_row.quota = inputs.quota
@@ -303,34 +332,108 @@ async def recompute(
     total_row.tier = position.tier
     total_row.kept = position.kept
     total_row.updated_at = now
+    return total_row
+
+
+def calculated_event(
+    person_id: str,
+    period: str,
+    inputs: PricingInputs,
+    position: engine.PeriodPosition,
+    diff: LineDiff,
+    period_total: Decimal,
+    *,
+    currency: str,
+    now: dt.datetime,
+    cause_credit_ids: frozenset[str] = frozenset(),
+) -> CommissionCalculated | None:
+    """One ``commission.calculated`` for a diff that appended lines (None otherwise)."""
+    if not diff.lines:
+        return None
+    main = next((v for v in diff.lines if v["credit_id"] in cause_credit_ids), diff.lines[0])
+    trueup = sum((v["amount"] for v in diff.lines if v is not main), ZERO) + (
+        main["trueup"] or ZERO
+    )
+    return CommissionCalculated(
+        commission_id=main["commission_id"],
+        salesperson_id=person_id,
+        deal_id=main["deal_id"],
+        payment_id=main["payment_id"],
+        period=period,
+        basis_amount=main["basis_amount"],
+        rate=main["rate"],
+        delta=diff.delta,
+        period_total=period_total,
+        currency=currency,
+        rule=main["rule"],
+        calculated_at=now,
+        kind=main["kind"],
+        plan_id=inputs.plan.plan_id,
+        plan_version=inputs.plan.version,
+        tier=position.tier,
+        trueup=trueup.quantize(FEN),
+    )
+
+
+async def recompute(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    person_id: str,
+    period: str,
+    *,
+    cause_event_id: str,
+    cause_credit_ids: frozenset[str] = frozenset(),
+    plan: plans.ResolvedPlan | None = None,
+    reason: str | None = None,
+) -> list[CommissionLine]:
+    """Price the person's period and append the differences; returns the new lines."""
+    person = await people.get(session, person_id)
+    if person is None:  # credits exist only for known people; the directory may lag
+        return []
+    inputs = await pricing_inputs(session, settings, person, period, plan=plan)
+    position = price(inputs)
+
+    stmt = select(CommissionLine).where(
+        CommissionLine.salesperson_id == person_id, CommissionLine.period == period
+    )
+    stored_lines = list((await session.execute(stmt)).scalars())
+    now = utcnow()
+    diff = diff_lines(
+        person_id,
+        period,
+        inputs,
+        position,
+        stored_lines,
+        cause_event_id=cause_event_id,
+        cause_credit_ids=cause_credit_ids,
+        reason=reason,
+        currency=settings.currency,
+        now=now,
+    )
+    new_lines = [CommissionLine(**values) for values in diff.lines]
+    session.add_all(new_lines)
+
+    existing = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
+    total_row = apply_total(
+        existing, person_id, period, inputs, position, diff, currency=settings.currency, now=now
+    )
+    if existing is None:
+        session.add(total_row)
     await session.flush()
-    if new_lines:
-        main = next((ln for ln in new_lines if ln.credit_id in cause_credit_ids), new_lines[0])
-        trueup = sum((ln.amount for ln in new_lines if ln is not main), ZERO) + (
-            main.trueup or ZERO
-        )
-        await publisher.publish(
-            session,
-            CommissionCalculated(
-                commission_id=main.commission_id,
-                salesperson_id=person_id,
-                deal_id=main.deal_id,
-                payment_id=main.payment_id,
-                period=period,
-                basis_amount=main.basis_amount,
-                rate=main.rate,
-                delta=delta,
-                period_total=total_row.total,
-                currency=settings.currency,
-                rule=main.rule,
-                calculated_at=now,
-                kind=main.kind,
-                plan_id=inputs.plan.plan_id,
-                plan_version=inputs.plan.version,
-                tier=position.tier,
-                trueup=trueup.quantize(FEN),
-            ),
-        )
+    event = calculated_event(
+        person_id,
+        period,
+        inputs,
+        position,
+        diff,
+        total_row.total,
+        currency=settings.currency,
+        now=now,
+        cause_credit_ids=cause_credit_ids,
+    )
+    if event is not None:
+        await publisher.publish(session, event)
     return new_lines
 
 
@@ -345,31 +448,31 @@ def _line(
     now: dt.datetime,
     reason: str | None,
     currency: str,
-) -> CommissionLine:
+) -> dict[str, Any]:
     explanation = explain(priced)
     if kind == "repricing":
         explanation["notes"] = [*explanation["notes"], reason or "re-priced by a later fact"]
     fact_kind, fact_id, _ = priced.credit_id.split(":", 2)
-    return CommissionLine(
-        commission_id=str(uuid.uuid4()),
-        salesperson_id=person_id,
-        period=period,
-        deal_id=priced.deal_id,
-        payment_id=fact_id if fact_kind == "payment" else None,
-        credit_id=priced.credit_id,
-        kind=kind,
-        basis_amount=round_money(priced.basis),
-        rate=priced.rate,
-        amount=amount,
-        own=priced.own if kind != "repricing" else None,
-        trueup=priced.trueup if kind != "repricing" else None,
-        tier=priced.tier,
-        plan_id=inputs.plan.plan_id,
-        plan_version=inputs.plan.version,
-        explanation=explanation,
-        currency=currency,
-        rule=priced.rule,
-        source_event_id=cause_event_id,
-        occurred_at=priced.occurred_at or now,
-        calculated_at=now,
-    )
+    return {
+        "commission_id": str(uuid.uuid4()),
+        "salesperson_id": person_id,
+        "period": period,
+        "deal_id": priced.deal_id,
+        "payment_id": fact_id if fact_kind == "payment" else None,
+        "credit_id": priced.credit_id,
+        "kind": kind,
+        "basis_amount": round_money(priced.basis),
+        "rate": priced.rate,
+        "amount": amount,
+        "own": priced.own if kind != "repricing" else None,
+        "trueup": priced.trueup if kind != "repricing" else None,
+        "tier": priced.tier,
+        "plan_id": inputs.plan.plan_id,
+        "plan_version": inputs.plan.version,
+        "explanation": explanation,
+        "currency": currency,
+        "rule": priced.rule,
+        "source_event_id": cause_event_id,
+        "occurred_at": priced.occurred_at or now,
+        "calculated_at": now,
+    }

@@ -37,7 +37,7 @@ async def _hire(svc, employee_id: str, team: str = "T1") -> None:
         )
         return r.status_code == 200
 
-    await eventually(known)
+    await eventually(known, timeout_s=30)  # the first test of a module waits for the group join
 
 
 async def _counts(svc) -> tuple[int, ...]:

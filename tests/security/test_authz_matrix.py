@@ -106,6 +106,12 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "directory.org_unit.put": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
     "directory.employee.put": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
     "auth.users.post": (OK, NO, NO, NO, NO, NO, NO, NO, OK, NO),
+    # API keys: hr_admin and it_ops manage them (a key id that does not exist: 404 once
+    # allowed); the integration role never creates keys
+    "auth.api_keys.post": (OK, NO, NO, NO, NO, NO, NO, NO, OK, NO),
+    "auth.api_keys.list": (OK, NO, NO, NO, NO, NO, NO, NO, OK, NO),
+    "auth.api_key.get": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NO),
+    "auth.api_key.delete": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NO),
     "audit.entries.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
     "audit.export.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
     "audit.verify.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
@@ -139,6 +145,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     "directory.org_unit.put": ("PUT", "/api/v1/directory/org-units/{org_unit_id}"),
     "directory.employee.put": ("PUT", "/api/v1/directory/employees/{employee_id}"),
     "auth.users.post": ("POST", "/api/v1/auth/users"),
+    "auth.api_keys.post": ("POST", "/api/v1/auth/api-keys"),
+    "auth.api_keys.list": ("GET", "/api/v1/auth/api-keys"),
+    "auth.api_key.get": ("GET", "/api/v1/auth/api-keys/{key_id}"),
+    "auth.api_key.delete": ("DELETE", "/api/v1/auth/api-keys/{key_id}"),
     "audit.entries.get": ("GET", "/api/v1/audit/entries"),
     "audit.export.get": ("GET", "/api/v1/audit/entries/export"),
     "audit.verify.get": ("GET", "/api/v1/audit/verify"),
@@ -148,8 +158,11 @@ ROUTES: dict[str, tuple[str, str]] = {
     "docs.asyncapi.get": ("GET", "/api/v1/asyncapi.json"),
 }
 PUBLIC = {"docs.openapi.get", "docs.asyncapi.get"}
-# In the document but outside the matrix: the login itself (public, per client IP limits).
-NOT_IN_MATRIX = {("POST", "/api/v1/auth/token")}
+# In the document but outside the matrix: the login itself and the client-credentials token
+# endpoint (public: the caller authenticates with its own credentials; per client IP limits;
+# RFC 6749 errors, not problem+json; see test_api_key_misuse.py).
+NOT_IN_MATRIX = {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/oauth/token")}
+NO_KEY = "0000000000000000"  # a well-formed key id that no key has
 
 
 def target_id(role: str, target: str) -> str:
@@ -189,6 +202,14 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
     if endpoint == "auth.users.post":
         body = {"username": f"sx-{role}", "password": PASSWORD, "roles": ["integration"]}
         return "POST", "/api/v1/auth/users", body
+    if endpoint == "auth.api_keys.post":
+        return "POST", "/api/v1/auth/api-keys", {"name": f"sx-{role}", "roles": ["integration"]}
+    if endpoint == "auth.api_keys.list":
+        return "GET", "/api/v1/auth/api-keys", None
+    if endpoint == "auth.api_key.get":
+        return "GET", f"/api/v1/auth/api-keys/{NO_KEY}", None
+    if endpoint == "auth.api_key.delete":
+        return "DELETE", f"/api/v1/auth/api-keys/{NO_KEY}", None
     if endpoint == "audit.entries.get":
         return "GET", "/api/v1/audit/entries?limit=5", None
     if endpoint == "audit.export.get":

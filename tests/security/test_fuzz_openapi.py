@@ -28,9 +28,19 @@ from zl_seckit import World
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("security")]
 
 MAX_EXAMPLES = 25
+RFC6749_PATHS = {"/api/v1/auth/oauth/token"}
+RFC6749_ERRORS = {
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+}
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 OPERATIONS = sorted(
-    {route for key, route in ROUTES.items() if key not in PUBLIC} | {("POST", "/api/v1/auth/token")}
+    {route for key, route in ROUTES.items() if key not in PUBLIC}
+    | {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/oauth/token")}
 )
 # (method, path) -> (reason, reproduction query) of a 5xx this suite found; the operation's
 # test becomes xfail(strict=True) and first sends the reproduction (so it fails every run
@@ -85,6 +95,11 @@ def fuzz_operation(world: World, schema: Any, method: str, path: str) -> int:
         if 400 <= response.status_code < 500:
             ctype = response.headers.get("content-type") or [""]
             ctype = ctype[0] if isinstance(ctype, list) else ctype
+            if path in RFC6749_PATHS and response.status_code in (400, 401):
+                # OAuth2 errors are RFC 6749 5.2 JSON, not problem+json
+                assert ctype.split(";")[0] == "application/json", ctype
+                assert response.json()["error"] in RFC6749_ERRORS, response.text
+                return
             assert ctype.split(";")[0] == "application/problem+json", (
                 f"{method} {path} -> {response.status_code} with {ctype!r}\n"
                 f"{case.as_curl_command()}\n{response.text[:500]}"

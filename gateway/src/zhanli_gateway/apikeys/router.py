@@ -149,7 +149,29 @@ def _basic(header: str) -> tuple[str, str] | None:
 @router.post(
     TOKEN_PATH,
     response_model=ClientCredentialsToken,
-    responses={400: {"description": "RFC 6749 error"}, 401: {"description": "invalid_client"}},
+    responses={
+        400: {"description": "RFC 6749 error (application/json: error, error_description)"},
+        401: {"description": "invalid_client (application/json)"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["grant_type"],
+                        "properties": {
+                            "grant_type": {"type": "string", "enum": ["client_credentials"]},
+                            "client_id": {"type": "string"},
+                            "client_secret": {"type": "string"},
+                            "scope": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
 )
 async def oauth_token(
     request: Request, session: SessionDep, publisher: PublisherDep, runtime: RuntimeDep

@@ -383,3 +383,179 @@ async def test_late_fact_goes_to_the_next_open_period(commission) -> None:
     assert D(sep["total"]) == D("200.00") and sep["status"] == "open"
     aug = await statement(svc, rep, "2026-08")
     assert D(aug["total"]) == D("100.00") and len(aug["lines"]) == 1
+
+
+async def settle(svc, emp: str, period: str, unit: str) -> dict:
+    """Close, approve twice and pay out one person's period; returns their payout item."""
+    await close(svc, period, unit)
+    await approve_all(svc, emp, period, unit)
+    batch = await payout(svc, period, unit)
+    return next(i for i in batch["items"] if i["salesperson_id"] == emp)
+
+
+async def test_negative_balance_is_carried_to_the_next_payout(commission) -> None:
+    svc, unit, rep = commission, f"T{_uid()}", f"E{_uid()}"
+    await hire(svc, rep, unit, "钱多多")
+    await assign_plan(svc, rep, {"tier_mode": "flat", "rate": "0.10"})
+    deal = await sell(svc, rep, "10000.00", "2026-08-08")
+    item = await settle(svc, rep, "2026-08", unit)
+    assert D(item["amount"]) == D("1000.00") and D(item["carried_out"]) == 0
+
+    # September: the August deal is refunded; the clawback makes the month negative.
+    r = await svc.client.post(
+        f"{BASE}/refunds",
+        headers=fin(svc),
+        json={
+            "refund_id": f"R-{rep}",
+            "deal_id": deal,
+            "amount": "10000.00",
+            "refunded_at": "2026-09-03T10:00:00+08:00",
+            "reason": "客户退货",
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    async def clawed():
+        body = await statement(svc, rep, "2026-09")
+        return body if body["lines"] else None
+
+    sep = await eventually(clawed)
+    negative = D(sep["total"])
+    assert negative < 0 and sep["lines"][0]["kind"] == "clawback"
+    item = await settle(svc, rep, "2026-09", unit)
+    assert D(item["amount"]) == 0 and D(item["carried_out"]) == negative  # never dropped
+    sep = await statement(svc, rep, "2026-09")
+    assert D(sep["payable"]) == 0 and D(sep["payout"]["carried_out"]) == negative
+
+    # October earns 3000: the carried balance is taken off the next payout.
+    await sell(svc, rep, "30000.00", "2026-10-09")
+    octo = await statement(svc, rep, "2026-10", svc.auth(rep, ["salesperson"]))
+    assert D(octo["carried_balance"]) == negative and octo["payable"] is None
+    await close(svc, "2026-10", unit)
+    assert D((await statement(svc, rep, "2026-10"))["payable"]) == D("3000.00") + negative
+    await approve_all(svc, rep, "2026-10", unit)
+    batch = await payout(svc, "2026-10", unit)
+    item = batch["items"][0]
+    assert D(item["carried_in"]) == negative
+    assert D(item["amount"]) == D("3000.00") + negative and D(item["carried_out"]) == 0
+
+
+async def test_draws_recoverable_and_non_recoverable_across_periods(commission) -> None:
+    svc, unit = commission, f"T{_uid()}"
+    rec, non, idle = f"E{_uid()}", f"E{_uid()}", f"E{_uid()}"
+    hired = dt.date(2026, 8, 1)
+    await hire(svc, rec, unit, "孙可追", hired)
+    await hire(svc, non, unit, "周不追", hired)
+    await hire(svc, idle, unit, "吴新人", hired)
+    draw = {"kind": "recoverable", "amount": "3000.00", "months": 2}
+    await assign_plan(svc, rec, {"tier_mode": "flat", "rate": "0.10", "draw": draw})
+    draw = {"kind": "non_recoverable", "amount": "3000.00", "months": 1}
+    await assign_plan(svc, non, {"tier_mode": "flat", "rate": "0.10", "draw": draw})
+    draw = {"kind": "non_recoverable", "amount": "2000.00", "months": 3}
+    await assign_plan(svc, idle, {"tier_mode": "flat", "rate": "0.10", "draw": draw})
+
+    # August, month 1: both earn 1000 and are topped up to the 3000 guarantee.
+    await sell(svc, rec, "10000.00", "2026-08-11")
+    await sell(svc, non, "10000.00", "2026-08-12")
+    result = await close(svc, "2026-08", unit)
+    assert result["draw_lines"] == 3 and result["created_without_activity"] == 1
+    aug = await statement(svc, rec, "2026-08")
+    draw_line = next(ln for ln in aug["lines"] if ln["kind"] == "draw")
+    assert D(draw_line["amount"]) == D("2000.00") and draw_line["rule"] == "draw_recoverable"
+    assert draw_line["explanation"]["guarantee"] == "3000.00"
+    assert draw_line["explanation"]["month_of_service"] == 1
+    assert D(aug["total"]) == D("3000.00") and D(aug["draw_total"]) == D("2000.00")
+    assert D(aug["earnings_total"]) == D("1000.00") and D(aug["draw_balance"]) == D("2000.00")
+    aug_non = await statement(svc, non, "2026-08")
+    assert D(aug_non["total"]) == D("3000.00") and D(aug_non["draw_balance"]) == 0
+    aug_idle = await statement(svc, idle, "2026-08")
+    assert D(aug_idle["total"]) == D("2000.00") and aug_idle["lines"][0]["kind"] == "draw"
+
+    # The balance is shown on every statement, the open ones included.
+    assert D((await statement(svc, rec, "2026-09"))["draw_balance"]) == D("2000.00")
+
+    # September, month 2: 4000 earned, 1000 above the guarantee recovers 1000.
+    await sell(svc, rec, "40000.00", "2026-09-10")
+    await sell(svc, non, "1000.00", "2026-09-10")
+    await close(svc, "2026-09", unit)
+    sep = await statement(svc, rec, "2026-09")
+    recovery = next(ln for ln in sep["lines"] if ln["kind"] == "draw_recovery")
+    assert D(recovery["amount"]) == D("-1000.00")
+    assert D(sep["total"]) == D("3000.00") and D(sep["draw_balance"]) == D("1000.00")
+    sep_non = await statement(svc, non, "2026-09")  # the guarantee ended after month 1
+    assert D(sep_non["total"]) == D("100.00") and sep_non["draw_total"] in ("0", "0.00")
+
+    # October, month 3: the guarantee is over; what is owed is recovered from any earnings.
+    await sell(svc, rec, "5000.00", "2026-10-10")
+    await close(svc, "2026-10", unit)
+    octo = await statement(svc, rec, "2026-10")
+    assert D(octo["total"]) == 0 and D(octo["draw_balance"]) == D("500.00")
+    assert D((await statement(svc, rec, "2026-11"))["draw_balance"]) == D("500.00")
+
+
+async def test_dispute_accepted_becomes_an_adjustment_in_the_open_period(commission) -> None:
+    svc, unit, rep = commission, f"T{_uid()}", f"E{_uid()}"
+    await hire(svc, rep, unit, "郑有疑")
+    await assign_plan(svc, rep, {"tier_mode": "flat", "rate": "0.10"})
+    await sell(svc, rep, "20000.00", "2026-08-15")
+    await close(svc, "2026-08", unit)
+    line = (await statement(svc, rep, "2026-08"))["lines"][0]
+    url = f"{BASE}/lines/{line['commission_id']}/disputes"
+    me = svc.auth(rep, ["salesperson"])
+    body = {"reason": "这笔应按 12% 计 (should be 12%)"}
+    assert (await svc.client.post(url, json=body, headers=fin(svc))).status_code == 403
+    assert (await svc.client.post(url, json=body, headers=manager(svc, unit))).status_code == 403
+    r = await svc.client.post(f"{BASE}/lines/nope/disputes", json=body, headers=me)
+    assert r.status_code == 404
+    r = await svc.client.post(url, json=body, headers=me)
+    assert r.status_code == 201, r.text
+    dispute = r.json()
+    assert dispute["status"] == "open" and dispute["period"] == "2026-08"
+    assert (await svc.client.post(url, json=body, headers=me)).status_code == 409
+
+    listing = await svc.client.get(
+        f"{BASE}/people/{rep}/disputes?period=2026-08", headers=manager(svc, unit)
+    )
+    assert [d["dispute_id"] for d in listing.json()["items"]] == [dispute["dispute_id"]]
+    other = svc.auth("E-other", ["salesperson"])
+    assert (await svc.client.get(f"{BASE}/people/{rep}/disputes", headers=other)).status_code == 403
+    assert (await statement(svc, rep, "2026-08"))["open_disputes"] == 1
+
+    resolve = f"{BASE}/disputes/{dispute['dispute_id']}/resolve"
+    accept = {"decision": "accepted", "answer": "同意, 补 2%", "amount": "400.00"}
+    r = await svc.client.post(resolve, json=accept, headers=manager(svc, "T-OTHER", "MGR2"))
+    assert r.status_code == 403
+    r = await svc.client.post(resolve, json=accept, headers=me)
+    assert r.status_code == 403
+    r = await svc.client.post(resolve, json={**accept, "amount": None}, headers=fin(svc))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "amount"
+    r = await svc.client.post(resolve, json=accept, headers=manager(svc, unit))
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["status"] == "accepted" and done["adjustment_period"] == "2026-09"
+    assert (await svc.client.post(resolve, json=accept, headers=fin(svc))).status_code == 409
+
+    # August is closed and stays as it was; the adjustment is in September, explained.
+    aug = await statement(svc, rep, "2026-08")
+    assert D(aug["total"]) == D("2000.00") and len(aug["lines"]) == 1
+    sep = await statement(svc, rep, "2026-09", me)
+    adj = sep["lines"][0]
+    assert adj["kind"] == "adjustment" and D(adj["amount"]) == D("400.00")
+    assert adj["commission_id"] == done["adjustment_commission_id"]
+    assert adj["explanation"]["dispute_id"] == dispute["dispute_id"]
+    assert D(sep["total"]) == D("400.00")
+
+    # A second question on the same line, rejected: nothing is booked.
+    r = await svc.client.post(url, json={"reason": "再核对一次"}, headers=me)
+    assert r.status_code == 201
+    second = r.json()["dispute_id"]
+    r = await svc.client.post(
+        f"{BASE}/disputes/{second}/resolve",
+        json={"decision": "rejected", "answer": "按方案 10% 正确"},
+        headers=fin(svc),
+    )
+    assert r.status_code == 200 and r.json()["status"] == "rejected"
+    assert r.json()["adjustment_commission_id"] is None
+    assert len((await statement(svc, rep, "2026-09"))["lines"]) == 1
+    r = await svc.client.get(f"{BASE}/disputes/{second}", headers=me)
+    assert r.status_code == 200 and r.json()["answer"] == "按方案 10% 正确"

@@ -661,3 +661,30 @@ def test_discovery_refuses_a_document_of_another_issuer() -> None:
         token = TokenIssuer(private, issuer=server.url, audience="zhanli").issue("E1", [])
         with pytest.raises(Unauthorized):
             verifier.verify(token)
+
+
+def test_the_gateway_trusts_its_own_issuer_by_its_own_key(keypair, tmp_path: Path) -> None:
+    """Next to an IdP the gateway verifies its own tokens with its own key, even when the
+    platform-wide extra issuers (meant for the services) point at its JWKS URL."""
+    private, _ = generate_rsa_keypair()
+    settings = GatewaySettings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'g.db'}",
+        auth_issuer="https://idp.example",
+        auth_public_key=keypair[1],
+        auth_private_key=SecretStr(private),
+        local_issuer="zhanli-gateway",
+        auth_extra_issuers=[
+            TrustedIssuer(issuer="zhanli-gateway", jwks_url=f"http://127.0.0.1:{free_port()}/")
+        ],
+    )
+    verifier = create_app(settings).verifier
+    assert set(verifier.issuers) == {"https://idp.example", "zhanli-gateway"}
+    assert verifier.issuers["zhanli-gateway"].jwks is None
+    own = TokenIssuer(private, issuer="zhanli-gateway", audience="zhanli")
+    assert verifier.verify(own.issue("apikey:1", ["integration"])).subject == "apikey:1"
+    idp = TokenIssuer(keypair[0], issuer="https://idp.example", audience="zhanli")
+    assert verifier.verify(idp.issue("E1", ["salesperson"])).subject == "E1"
+    with pytest.raises(Unauthorized):  # the gateway's key does not speak for the IdP
+        verifier.verify(
+            TokenIssuer(private, issuer="https://idp.example", audience="zhanli").issue("E1", [])
+        )

@@ -59,13 +59,13 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         if not public_pem and not idp:
             settings.auth_public_key = public_pem = own_public_pem
         local = settings.local_issuer or settings.auth_issuer
-        if local != settings.auth_issuer and all(
-            t.issuer != local for t in settings.auth_extra_issuers
-        ):
+        if local != settings.auth_issuer:
             # Next to the IdP, the gateway trusts the tokens it signs itself (API keys,
-            # client credentials, the built-in login).
+            # client credentials, the built-in login), with its own key: never by fetching
+            # its own JWKS (the platform-wide AUTH_EXTRA_ISSUERS meant for the services may
+            # point there).
             settings.auth_extra_issuers = [
-                *settings.auth_extra_issuers,
+                *(t for t in settings.auth_extra_issuers if t.issuer != local),
                 TrustedIssuer(issuer=local, public_key=own_public_pem),
             ]
         elif idp and local == settings.auth_issuer:

@@ -244,7 +244,7 @@ def test_my_what_if_is_exact_and_writes_nothing(world: dict[str, Any]) -> None:
     assert r.headers["etag"].startswith('"')
     body = r.json()
     assert body["employee_id"] == rep and body["period"] == period
-    assert body["rule"] == "flat_rate_on_collected" and body["currency"] == "CNY"
+    assert body["rule"] == "default/flat" and body["currency"] == "CNY"
     assert _money(
         body,
         "current_total",

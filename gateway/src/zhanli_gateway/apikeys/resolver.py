@@ -131,15 +131,17 @@ class ApiKeyResolver:
         return state
 
     def peek(self, raw: bytes) -> frozenset[str] | None:
-        """The roles of a key already verified and still cached, without any I/O (the edge's
-        rate limiter classes callers with it); None otherwise."""
+        """The roles of a key verified before, without any I/O (the edge's rate limiter
+        classes callers with it); None otherwise. A state older than the TTL still counts
+        here: it only picks a bucket, and the key is checked again right after."""
         try:
             parsed = core.parse_key(raw.decode("latin-1").strip())
         except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
             return None
         if parsed is None:
             return None
-        state = self._cached(parsed[0])
+        hit = self._states.get(parsed[0])
+        state = hit[0] if hit is not None else None
         if (
             state is None
             or state.secret_hash is None
@@ -230,17 +232,14 @@ class ApiKeyMiddleware:
             return
         raw: bytes | None = None
         bearer: bytes | None = None
-        headers = []
-        for name, value in scope["headers"]:
+        for name, value in scope["headers"]:  # one pass, no copy: the common case
             if name == b"x-api-key":
                 raw = value
-                continue
-            if name == b"authorization":
+            elif name == b"authorization":
                 if value[:7].lower() == _APIKEY_SCHEME:
                     raw = value[7:]
-                    continue
-                bearer = value
-            headers.append((name, value))
+                else:
+                    bearer = value
         token: str | None = None
         try:
             if raw is None:
@@ -272,5 +271,10 @@ class ApiKeyMiddleware:
         if token is None:
             await self.app(scope, receive, send)
             return
+        headers = [
+            (name, value)
+            for name, value in scope["headers"]
+            if name != b"x-api-key" and name != b"authorization"  # the key never goes on
+        ]
         headers.append((b"authorization", b"Bearer " + token.encode()))
         await self.app({**scope, "headers": headers}, receive, send)

@@ -96,3 +96,22 @@ def test_invalid_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZHANLI_ZTSET_RELAY_BATCH_SIZE", "many")
     with pytest.raises(ValidationError):
         ZtSettings()
+
+
+def test_trusted_issuers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The IdP by discovery plus the gateway's issuer, as JSON in the platform-wide
+    variables; nothing configured keeps the single-issuer default."""
+    plain = ZtSettings()
+    assert plain.auth_extra_issuers == [] and not plain.auth_discovery
+    assert not plain.auth_configured()
+    monkeypatch.setenv("ZHANLI_AUTH_ISSUER", "https://idp.example.com/realms/acme")
+    monkeypatch.setenv("ZHANLI_AUTH_DISCOVERY", "true")
+    monkeypatch.setenv(
+        "ZHANLI_AUTH_EXTRA_ISSUERS",
+        '[{"issuer": "zhanli-gateway", "jwks_url": "http://gateway:8000/.well-known/jwks.json"}]',
+    )
+    s = ZtSettings()
+    assert s.auth_discovery and s.auth_configured()
+    (extra,) = s.auth_extra_issuers
+    assert extra.issuer == "zhanli-gateway" and extra.jwks_url.endswith("/jwks.json")
+    assert extra.public_key_pem() is None

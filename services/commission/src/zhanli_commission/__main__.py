@@ -1,7 +1,8 @@
-"""``python -m zhanli_commission [serve|api|relay|consume|migrate]``"""
+"""``python -m zhanli_commission [serve|api|relay|consume|migrate|recalc]``"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from zhanli_commission.main import create_app
@@ -10,6 +11,10 @@ from zhanli_shared.cli import service_main
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["recalc"]:  # recalc --period YYYY-MM: re-price a whole period
+        from zhanli_commission.commissions.recalc import cli
+
+        sys.exit(cli(sys.argv[2:]))
     service_main(
         prog="zhanli-commission",
         settings_factory=CommissionSettings,

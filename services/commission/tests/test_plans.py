@@ -428,3 +428,109 @@ async def test_plans_are_hr_and_finance_business(commission) -> None:
         "/api/v1/commission/plans", headers=commission.auth("h", ["hr_admin"]), json=body
     )
     assert r.status_code == 201
+
+
+async def hire_as(svc, employee_id: str, *, manager_id: str | None, **extra) -> None:
+    from zhanli_shared.events.contracts.directory import EmployeeUpserted
+
+    await svc.publish(
+        EmployeeUpserted(
+            employee_id=employee_id,
+            name=extra.pop("name", "陈静"),
+            org_unit_id="T9",
+            org_path=["G1", "B1", "T9"],
+            manager_id=manager_id,
+            job_role=extra.pop("job_role", "salesperson"),
+            roles=["salesperson"],
+            **extra,
+        )
+    )
+
+    async def known():
+        r = await svc.client.get(
+            f"/api/v1/commission/people/{employee_id}/statement", headers=fin(svc)
+        )
+        return r.status_code == 200
+
+    await eventually(known, timeout_s=30)
+
+
+async def test_manager_override_follows_the_team_in_real_time(commission) -> None:
+    mgr, rep = uid("M"), uid("E")
+    await hire_as(commission, mgr, manager_id=None, job_role="sales_manager", name="刘洋")
+    await hire_as(commission, rep, manager_id=mgr)
+    await make_plan(
+        commission,
+        {"tier_mode": "flat", "rate": "0.02", "manager_override": {"rate": "0.10"}},
+        assign_to=mgr,
+    )
+    d = await deal(commission, rep, "20000.00")
+    await pay(commission, d, "10000.00", day=3)
+    body = await statement(commission, mgr, lines=1)
+    (line,) = body["lines"]
+    assert line["kind"] == "override" and D(line["amount"]) == D("30.00")  # 10 % of 300.00
+    assert rep in line["explanation"]["notes"][0]
+    await pay(commission, d, "5000.00", day=4)
+    body = await statement(commission, mgr, lines=2)
+    assert D(body["total"]) == D("45.00")  # 10 % of 450.00
+
+
+async def test_flexible_probation_target_raised_by_growth_pays_the_reward(commission) -> None:
+    import datetime as dt
+
+    from zhanli_shared.events.contracts.kpi import PerformanceGrowthMeasured
+    from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
+
+    fast, learner = uid("E"), uid("E")
+    for rep in (fast, learner):
+        await hire_as(
+            commission, rep, manager_id=None, status="probation", hired_on=dt.date(2026, 8, 20)
+        )
+    await make_plan(
+        commission,
+        {
+            "tier_mode": "flat",
+            "rate": "0.03",
+            "probation": {"raised_reward": "800.00"},
+        },
+        assign_to=[fast, learner],
+    )
+    now = dt.datetime.now(dt.UTC)
+    await commission.publish(
+        PerformanceGrowthMeasured(
+            employee_id=fast, day=dt.date(2026, 9, 4), growth=D("0.062"), measured_at=now
+        )
+    )
+    await commission.publish(
+        SkillImprovementMeasured(
+            employee_id=learner, week="2026-W37", improvement=D("0.15"), measured_at=now
+        )
+    )
+    url = "/api/v1/commission/people/{}/statement?period=" + PERIOD
+
+    async def target(rep: str, expected: int):
+        r = await commission.client.get(url.format(rep), headers=fin(commission))
+        p = r.json()["probation"]
+        return p if p and p["target_deals"] == expected else None
+
+    p = await eventually(lambda: target(fast, 4))
+    assert p["adjustment"] == "raised" and p["deals"] == 0 and p["met"] is False
+    p = await eventually(lambda: target(learner, 2))
+    assert p["adjustment"] == "lowered" and p["month_of_service"] == 2
+    for day in (2, 3, 5, 8):
+        await deal(commission, fast, "1000.00", day=day)
+    body = await statement(commission, fast, lines=1)
+    (bonus,) = [line for line in body["lines"] if line["kind"] == "bonus"]
+    assert D(bonus["amount"]) == D("800.00")
+    assert body["probation"]["met"] is True and body["probation"]["deals"] == 4
+    # two deals meet the lowered target, but only a raised target carries the reward
+    for day in (2, 3):
+        await deal(commission, learner, "1000.00", day=day)
+
+    async def met():
+        r = await commission.client.get(url.format(learner), headers=fin(commission))
+        return r.json()["probation"]["met"]
+
+    assert await eventually(met)
+    r = await commission.client.get(url.format(learner), headers=fin(commission))
+    assert [line for line in r.json()["lines"] if line["kind"] == "bonus"] == []

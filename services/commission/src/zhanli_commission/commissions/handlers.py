@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import service
+from zhanli_commission.commissions import extras, service
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
-from zhanli_shared.events.contracts.kpi import KpiScoreUpdated
+from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
+from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
     DealRecorded,
@@ -88,3 +91,36 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
             calculated_at=event.calculated_at,
             source_event_id=envelope.id,
         )
+
+    @registry.on(SkillImprovementMeasured)
+    async def on_skill_improvement(
+        session: AsyncSession, event: SkillImprovementMeasured, envelope: CloudEvent
+    ) -> None:
+        await extras.record_signal(
+            session,
+            publisher,
+            settings,
+            event.employee_id,
+            extras.iso_week_period(event.week),
+            skill=_rate(event.improvement),
+            cause_event_id=envelope.id,
+        )
+
+    @registry.on(PerformanceGrowthMeasured)
+    async def on_growth(
+        session: AsyncSession, event: PerformanceGrowthMeasured, envelope: CloudEvent
+    ) -> None:
+        await extras.record_signal(
+            session,
+            publisher,
+            settings,
+            event.employee_id,
+            f"{event.day:%Y-%m}",
+            growth=_rate(event.growth),
+            cause_event_id=envelope.id,
+        )
+
+
+def _rate(value: Decimal) -> Decimal:
+    """Signals are kept to six decimals (rounded once, half-up)."""
+    return value.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)

@@ -434,6 +434,22 @@ async def recompute(
     )
     if event is not None:
         await publisher.publish(session, event)
+    from zhanli_commission.commissions import extras
+
+    if inputs.plan.rules.probation is not None:
+        await extras.apply_probation(
+            session,
+            publisher,
+            settings,
+            person,
+            period,
+            cause_event_id=cause_event_id,
+            plan=inputs.plan,
+        )
+    if new_lines:
+        await extras.apply_manager_override(
+            session, publisher, settings, person, period, cause_event_id=cause_event_id
+        )
     return new_lines
 
 

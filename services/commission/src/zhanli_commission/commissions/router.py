@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from zhanli_commission.commissions import repository
-from zhanli_commission.commissions.schemas import CommissionLineRead, CommissionStatement
+from zhanli_commission.commissions import extras, repository
+from zhanli_commission.commissions.schemas import (
+    CommissionLineRead,
+    CommissionStatement,
+    ProbationRead,
+)
 from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
+from zhanli_commission.plans import service as plans
 from zhanli_commission.sales.service import people
 from zhanli_shared.auth import CurrentPrincipal
 from zhanli_shared.db import utcnow
@@ -59,7 +65,16 @@ async def read_statement(
         attainment=total.attainment if total else None,
         tier=total.tier if total else None,
         kept=total.kept if total else Decimal("0.00"),
+        probation=await _probation(session, runtime, person, period),
     )
+
+
+async def _probation(session, runtime, person, period: str) -> ProbationRead | None:  # type: ignore[no-untyped-def]
+    plan = await plans.resolve_plan(session, person, period, runtime.settings)
+    if plan.rules.probation is None:
+        return None
+    status = await extras.probation_status(session, person, period, plan.rules.probation)
+    return ProbationRead(**dataclasses.asdict(status)) if status else None
 
 
 @router.post("/people/{employee_id}/what-if", response_model=WhatIfResult)

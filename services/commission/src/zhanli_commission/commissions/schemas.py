@@ -32,6 +32,17 @@ class CommissionLineRead(BaseModel):
     explanation: dict[str, Any] | None = None
 
 
+class ProbationRead(BaseModel):
+    """Flexible probation target of the month (plans with ``probation``)."""
+
+    month_of_service: int | None
+    target_deals: int
+    deals: int
+    adjustment: str
+    met: bool
+    reward: Decimal
+
+
 class CommissionStatement(BaseModel):
     salesperson_id: str
     period: str
@@ -46,3 +57,4 @@ class CommissionStatement(BaseModel):
     attainment: Decimal | None = None
     tier: str | None = None
     kept: Decimal = Decimal("0.00")
+    probation: ProbationRead | None = None

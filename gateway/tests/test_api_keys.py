@@ -552,13 +552,16 @@ async def test_client_credentials_grant(platform: Platform) -> None:
 
 
 async def test_the_rate_limiter_classes_verified_keys(platform: Platform) -> None:
-    key = (await new_key(platform, ["integration"]))["api_key"]
+    created = await new_key(platform, ["integration"])
+    key = created["api_key"]
     edge = platform.gw.app
     for _ in range(2):
         r = await platform.client.get("/api/v1/directory/org-units", headers={"x-api-key": key})
         assert r.status_code == 200 and r.headers["ratelimit-limit"]
+    # verified: the integration limits, in one bucket with the tokens issued for the key
+    assert f"apikey:{created['key_id']}" in edge.integration._buckets
     digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
-    assert digest in edge.integration._buckets  # verified: the integration limits
+    assert digest in edge.api_keys._buckets  # the first request, before verification
     junk = b"zl_0123456789abcdef_nope"
     await platform.client.get("/api/v1/directory/org-units", headers={"x-api-key": junk.decode()})
     assert hashlib.blake2b(junk, digest_size=16).digest() in edge.api_keys._buckets
@@ -688,3 +691,29 @@ def test_the_gateway_trusts_its_own_issuer_by_its_own_key(keypair, tmp_path: Pat
         verifier.verify(
             TokenIssuer(private, issuer="https://idp.example", audience="zhanli").issue("E1", [])
         )
+
+
+async def test_an_unreachable_key_store_is_a_503_not_a_crash() -> None:
+    from starlette.responses import PlainTextResponse
+
+    from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
+
+    def sessions() -> Any:
+        raise OSError("database down")
+
+    reached: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        reached.append(scope["path"])
+        await PlainTextResponse("ok")(scope, receive, send)
+
+    mw = ApiKeyMiddleware(app, ApiKeyResolver(sessions, lambda: None), verifier=None)
+    transport = httpx.ASGITransport(app=mw)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        down = await c.get("/x", headers={"x-api-key": "zl_0123456789abcdef_secret"})
+        assert down.status_code == 503 and down.headers["retry-after"]
+        assert down.headers["content-type"] == "application/problem+json"
+        bad = await c.get("/x", headers={"x-api-key": "not-a-key"})
+        assert bad.status_code == 401  # malformed: refused before any I/O
+        assert (await c.get("/x")).status_code == 200  # no key: untouched
+    assert reached == ["/x"]

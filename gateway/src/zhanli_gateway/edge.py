@@ -12,9 +12,10 @@ In this order, before anything reaches FastAPI or the proxy:
    a known token a dict lookup; an unverified ``sub`` is never trusted), in the integration
    class when it holds the ``integration`` role; else the hash of an API key
    (``X-API-Key`` or ``Authorization: ApiKey``: keys are verified behind this middleware,
-   by ``apikeys.resolver``; a key it has verified and still caches is counted in the
-   integration class when it holds that role, any other key gets the user limits in a
-   store of its own); else the client IP (anonymous class). The login paths always count
+   by ``apikeys.resolver``; a key it has verified before counts as its subject
+   ``apikey:<key_id>``, like the tokens issued for it, in the user or integration class;
+   any other key gets the user limits in a store of its own); else the client IP
+   (anonymous class). The login paths always count
    per client IP in a stricter class of their own (password guessing), whatever the request
    carries. Health and metrics paths are exempt (probes must never be throttled). Over the
    limit: 429 problem+json with ``Retry-After``; every limited response carries
@@ -158,8 +159,8 @@ class TokenBucket:
 
 
 class ApiKeyPeek(Protocol):
-    def peek(self, raw: bytes) -> frozenset[str] | None:
-        """The roles of a key already verified (cached, no I/O), else None."""
+    def peek(self, raw: bytes) -> tuple[str, frozenset[str]] | None:
+        """(subject, roles) of a key verified before (cached, no I/O), else None."""
 
 
 class BodyTooLarge(HTTPException):
@@ -427,13 +428,13 @@ class EdgeMiddleware:
                 elif auth is not None and auth[:7].lower() == b"apikey ":
                     api_key = auth[7:]
                 if key is None and api_key is not None:
-                    key = hashlib.blake2b(api_key.strip(), digest_size=16).digest()
-                    roles = self.api_key_roles(api_key) if self.api_key_roles else None
-                    bucket = (
-                        self.integration
-                        if roles is not None and INTEGRATION_ROLE in roles
-                        else self.api_keys
-                    )
+                    known = self.api_key_roles(api_key) if self.api_key_roles else None
+                    if known is not None:  # verified before: one bucket with its tokens
+                        key, roles = known
+                        bucket = self.integration if INTEGRATION_ROLE in roles else self.users
+                    else:
+                        key = hashlib.blake2b(api_key.strip(), digest_size=16).digest()
+                        bucket = self.api_keys
             if key is None:
                 client = scope.get("client")
                 key = client[0] if client else ""

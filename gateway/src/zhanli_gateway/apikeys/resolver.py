@@ -130,8 +130,8 @@ class ApiKeyResolver:
         await self._touch(key_id)
         return state
 
-    def peek(self, raw: bytes) -> frozenset[str] | None:
-        """The roles of a key verified before, without any I/O (the edge's rate limiter
+    def peek(self, raw: bytes) -> tuple[str, frozenset[str]] | None:
+        """(subject, roles) of a key verified before, without any I/O (the edge's rate limiter
         classes callers with it); None otherwise. A state older than the TTL still counts
         here: it only picks a bucket, and the key is checked again right after."""
         try:
@@ -149,7 +149,7 @@ class ApiKeyResolver:
             or state.problem(self.wall())
         ):
             return None
-        return state.roles
+        return API_KEY_SUBJECT + state.key_id, state.roles
 
     async def check_principal(self, principal: Principal) -> None:
         """A bearer token minted for a key is refused once the key is revoked or expired."""
@@ -266,6 +266,17 @@ class ApiKeyMiddleware:
                 exc.detail,
                 "unauthorized",
                 [(b"www-authenticate", b'ApiKey realm="zhanli", Bearer realm="zhanli"')],
+            )
+            return
+        except Exception as exc:  # the key store is unreachable (database down)
+            log.error("apikeys.verify_failed", error=repr(exc))
+            await send_problem(
+                send,
+                503,
+                "Service unavailable",
+                "The API key cannot be verified right now; retry shortly.",
+                "unavailable",
+                [(b"retry-after", b"5")],
             )
             return
         if token is None:

@@ -38,7 +38,7 @@ from zl_seckit import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("security")]
 
-OK, NO, NF = "2xx", 403, 404
+OK, NO, NF, CF = "2xx", 403, 404, 409
 TARGETS = ("own", "team", "other")
 
 # --- endpoints with a target person: (endpoint, role, own, team, other) -----------------
@@ -95,6 +95,62 @@ TARGETED: list[tuple[str, str, Any, Any, Any]] = [
     ("kpi.revenue.get", "executive", OK, OK, OK),
     ("kpi.revenue.get", "it_ops", OK, NO, NO),
     ("kpi.revenue.get", "integration", NF, NO, NO),
+    # GET /api/v1/commission/people/{employee_id}/statements/{period}: pay figures, like the
+    # statement above; GET .../disputes of a person likewise
+    ("commission.statements.get", "hr_admin", OK, OK, OK),
+    ("commission.statements.get", "hr_bp", OK, OK, OK),
+    ("commission.statements.get", "recruiter", OK, NO, NO),
+    ("commission.statements.get", "sales_manager", OK, OK, NO),
+    ("commission.statements.get", "mentor", OK, NO, NO),
+    ("commission.statements.get", "salesperson", OK, NO, NO),
+    ("commission.statements.get", "finance", OK, OK, OK),
+    ("commission.statements.get", "executive", OK, NO, NO),
+    ("commission.statements.get", "it_ops", OK, NO, NO),
+    ("commission.statements.get", "integration", NF, NO, NO),
+    ("commission.disputes.list", "hr_admin", OK, OK, OK),
+    ("commission.disputes.list", "hr_bp", OK, OK, OK),
+    ("commission.disputes.list", "recruiter", OK, NO, NO),
+    ("commission.disputes.list", "sales_manager", OK, OK, NO),
+    ("commission.disputes.list", "mentor", OK, NO, NO),
+    ("commission.disputes.list", "salesperson", OK, NO, NO),
+    ("commission.disputes.list", "finance", OK, OK, OK),
+    ("commission.disputes.list", "executive", OK, NO, NO),
+    ("commission.disputes.list", "it_ops", OK, NO, NO),
+    ("commission.disputes.list", "integration", NF, NO, NO),
+    # POST .../statements/{period}/approve and /reject: the sales manager whose scope covers
+    # the person (never their own), then finance (never their own). Allowed callers meet the
+    # statement's state: a period never closed (2020-01) -> 409.
+    ("commission.statement.approve", "hr_admin", NO, NO, NO),
+    ("commission.statement.approve", "hr_bp", NO, NO, NO),
+    ("commission.statement.approve", "recruiter", NO, NO, NO),
+    ("commission.statement.approve", "sales_manager", NO, CF, NO),
+    ("commission.statement.approve", "mentor", NO, NO, NO),
+    ("commission.statement.approve", "salesperson", NO, NO, NO),
+    ("commission.statement.approve", "finance", NO, CF, CF),
+    ("commission.statement.approve", "executive", NO, NO, NO),
+    ("commission.statement.approve", "it_ops", NO, NO, NO),
+    ("commission.statement.approve", "integration", NF, NO, NO),
+    ("commission.statement.reject", "hr_admin", NO, NO, NO),
+    ("commission.statement.reject", "hr_bp", NO, NO, NO),
+    ("commission.statement.reject", "recruiter", NO, NO, NO),
+    ("commission.statement.reject", "sales_manager", NO, CF, NO),
+    ("commission.statement.reject", "mentor", NO, NO, NO),
+    ("commission.statement.reject", "salesperson", NO, NO, NO),
+    ("commission.statement.reject", "finance", NO, CF, CF),
+    ("commission.statement.reject", "executive", NO, NO, NO),
+    ("commission.statement.reject", "it_ops", NO, NO, NO),
+    ("commission.statement.reject", "integration", NF, NO, NO),
+    # POST .../statements/{period}/adjustments: finance corrects others' closed statements
+    ("commission.statement.adjust", "hr_admin", NO, NO, NO),
+    ("commission.statement.adjust", "hr_bp", NO, NO, NO),
+    ("commission.statement.adjust", "recruiter", NO, NO, NO),
+    ("commission.statement.adjust", "sales_manager", NO, NO, NO),
+    ("commission.statement.adjust", "mentor", NO, NO, NO),
+    ("commission.statement.adjust", "salesperson", NO, NO, NO),
+    ("commission.statement.adjust", "finance", NO, CF, CF),
+    ("commission.statement.adjust", "executive", NO, NO, NO),
+    ("commission.statement.adjust", "it_ops", NO, NO, NO),
+    ("commission.statement.adjust", "integration", NO, NO, NO),
 ]
 
 # --- endpoints without a target person: one cell per role ------------------------------
@@ -117,6 +173,20 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "audit.verify.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
     "commission.deals.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
     "commission.payments.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    # Close a period (finance, hr_admin): 2020-01 of a unit with nobody, so nothing changes.
+    "commission.period.close": (OK, NO, NO, NO, NO, NO, OK, NO, NO, NO),
+    # Payout batches: finance creates and marks paid (nothing payable in 2020-01 -> 409; an
+    # unknown batch -> 404); finance, HR and integrations (payroll) read them.
+    "commission.payouts.post": (NO, NO, NO, NO, NO, NO, CF, NO, NO, NO),
+    "commission.payout.get": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
+    "commission.payout.csv": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
+    "commission.payout.xlsx": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
+    "commission.payout.paid": (NO, NO, NO, NO, NO, NO, NF, NO, NO, NO),
+    # Disputes: only the person paid by a line raises one (an unknown line -> 404 for all);
+    # a dispute is read like the person's pay; the manager or finance resolves it.
+    "commission.line.dispute.post": (NF, NF, NF, NF, NF, NF, NF, NF, NF, NF),
+    "commission.dispute.get": (NF, NF, NF, NF, NF, NF, NF, NF, NF, NF),
+    "commission.dispute.resolve": (NO, NO, NO, NF, NO, NO, NF, NO, NO, NO),
     "docs.openapi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # public (docs.py)
     "docs.asyncapi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # public (docs.py)
 }
@@ -154,6 +224,35 @@ ROUTES: dict[str, tuple[str, str]] = {
     "audit.verify.get": ("GET", "/api/v1/audit/verify"),
     "commission.deals.post": ("POST", "/api/v1/commission/deals"),
     "commission.payments.post": ("POST", "/api/v1/commission/payments"),
+    "commission.statements.get": (
+        "GET",
+        "/api/v1/commission/people/{employee_id}/statements/{period}",
+    ),
+    "commission.disputes.list": ("GET", "/api/v1/commission/people/{employee_id}/disputes"),
+    "commission.statement.approve": (
+        "POST",
+        "/api/v1/commission/people/{employee_id}/statements/{period}/approve",
+    ),
+    "commission.statement.reject": (
+        "POST",
+        "/api/v1/commission/people/{employee_id}/statements/{period}/reject",
+    ),
+    "commission.statement.adjust": (
+        "POST",
+        "/api/v1/commission/people/{employee_id}/statements/{period}/adjustments",
+    ),
+    "commission.period.close": ("POST", "/api/v1/commission/periods/{period}/close"),
+    "commission.payouts.post": ("POST", "/api/v1/commission/payouts"),
+    "commission.payout.get": ("GET", "/api/v1/commission/payouts/{batch_id}"),
+    "commission.payout.csv": ("GET", "/api/v1/commission/payouts/{batch_id}.csv"),
+    "commission.payout.xlsx": ("GET", "/api/v1/commission/payouts/{batch_id}.xlsx"),
+    "commission.payout.paid": ("POST", "/api/v1/commission/payouts/{batch_id}/paid"),
+    "commission.line.dispute.post": (
+        "POST",
+        "/api/v1/commission/lines/{commission_id}/disputes",
+    ),
+    "commission.dispute.get": ("GET", "/api/v1/commission/disputes/{dispute_id}"),
+    "commission.dispute.resolve": ("POST", "/api/v1/commission/disputes/{dispute_id}/resolve"),
     "docs.openapi.get": ("GET", "/api/v1/openapi.json"),
     "docs.asyncapi.get": ("GET", "/api/v1/asyncapi.json"),
 }
@@ -226,6 +325,38 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
             "closed_at": "2026-11-04T10:00:00+08:00",
         }
         return "POST", "/api/v1/commission/deals", body
+    if endpoint == "commission.statements.get":
+        return "GET", f"/api/v1/commission/people/{t}/statements/2026-11", None
+    if endpoint == "commission.disputes.list":
+        return "GET", f"/api/v1/commission/people/{t}/disputes", None
+    if endpoint == "commission.statement.approve":
+        return "POST", f"/api/v1/commission/people/{t}/statements/2020-01/approve", None
+    if endpoint == "commission.statement.reject":
+        url = f"/api/v1/commission/people/{t}/statements/2020-01/reject"
+        return "POST", url, {"reason": "矩阵测试"}
+    if endpoint == "commission.statement.adjust":
+        url = f"/api/v1/commission/people/{t}/statements/2020-01/adjustments"
+        return "POST", url, {"amount": "1.00", "reason": "矩阵测试"}
+    if endpoint == "commission.period.close":
+        body = {"org_unit_id": "SEC-NOBODY"}
+        return "POST", "/api/v1/commission/periods/2020-01/close", body
+    if endpoint == "commission.payouts.post":
+        return "POST", "/api/v1/commission/payouts", {"period": "2020-01"}
+    if endpoint == "commission.payout.get":
+        return "GET", "/api/v1/commission/payouts/PB-NONE", None
+    if endpoint == "commission.payout.csv":
+        return "GET", "/api/v1/commission/payouts/PB-NONE.csv", None
+    if endpoint == "commission.payout.xlsx":
+        return "GET", "/api/v1/commission/payouts/PB-NONE.xlsx", None
+    if endpoint == "commission.payout.paid":
+        return "POST", "/api/v1/commission/payouts/PB-NONE/paid", None
+    if endpoint == "commission.line.dispute.post":
+        return "POST", "/api/v1/commission/lines/L-NONE/disputes", {"reason": "矩阵测试"}
+    if endpoint == "commission.dispute.get":
+        return "GET", "/api/v1/commission/disputes/X-NONE", None
+    if endpoint == "commission.dispute.resolve":
+        body = {"decision": "rejected", "answer": "矩阵测试"}
+        return "POST", "/api/v1/commission/disputes/X-NONE/resolve", body
     if endpoint == "commission.payments.post":
         body = {
             "payment_id": f"P-SX-{tag}",

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 PeriodStr = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2026-11"])]
 UnitId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 # A signed amount to the fen (an adjustment may take money back).

@@ -808,6 +808,8 @@ async def adjust_closed(
 ) -> CommissionLine:
     """Correct a closed statement before it is approved (typically after a refusal)."""
     await _person(session, employee_id)
+    if actor.subject == employee_id:
+        raise Forbidden("Nobody corrects their own statement.")
     if data.amount == 0:
         raise Unprocessable("An adjustment of zero changes nothing.", field="amount")
     st = await repository.get_statement(session, employee_id, period, for_update=True)
@@ -1127,6 +1129,8 @@ async def resolve_dispute(
     actor: Principal,
     source_ip: str | None = None,
 ) -> Dispute:
+    if not actor.has_any({Role.FINANCE, Role.SALES_MANAGER}):
+        raise Forbidden("Only the person's manager or finance resolves a dispute.")
     dispute = await repository.get_dispute(session, dispute_id, for_update=True)
     if dispute is None:
         raise NotFound(f"Dispute {dispute_id!r} not found.")

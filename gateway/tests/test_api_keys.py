@@ -644,6 +644,8 @@ def test_one_issuer_behaves_as_before(keypair, issuer) -> None:
         verifier.verify(other.issue("E1", ["salesperson"]))
     with pytest.raises(ValueError):
         TokenVerifier(issuer="x", audience="y", algorithms=["RS256"])
+    with pytest.raises(ValueError, match="http"):  # discovery needs an issuer URL
+        TokenVerifier(issuer="zhanli-local", audience="y", algorithms=["RS256"], discovery=True)
 
 
 def test_discovery_refuses_a_document_of_another_issuer() -> None:

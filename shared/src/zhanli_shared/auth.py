@@ -118,6 +118,8 @@ class IssuerKeys:
         self.public_key = public_key
         self.jwks: jwt.PyJWKClient | None = None
         self._discover = discovery and not jwks_url and not public_key
+        if self._discover and not issuer.startswith(("https://", "http://")):
+            raise ValueError(f"OIDC discovery needs an http(s) issuer URL, not {issuer!r}")
         self._next_try = 0.0
         if jwks_url:
             self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300)

@@ -431,6 +431,8 @@ async def test_negative_balance_is_carried_to_the_next_payout(commission) -> Non
     await sell(svc, rep, "30000.00", "2026-10-09")
     octo = await statement(svc, rep, "2026-10", svc.auth(rep, ["salesperson"]))
     assert D(octo["carried_balance"]) == negative and octo["payable"] is None
+    r = await svc.client.get(f"{BASE}/people/{rep}/statement?period=2026-10", headers=fin(svc))
+    assert D(r.json()["carried_balance"]) == negative
     await close(svc, "2026-10", unit)
     assert D((await statement(svc, rep, "2026-10"))["payable"]) == D("3000.00") + negative
     await approve_all(svc, rep, "2026-10", unit)
@@ -473,6 +475,10 @@ async def test_draws_recoverable_and_non_recoverable_across_periods(commission) 
 
     # The balance is shown on every statement, the open ones included.
     assert D((await statement(svc, rec, "2026-09"))["draw_balance"]) == D("2000.00")
+    r = await svc.client.get(f"{BASE}/people/{rec}/statement?period=2026-08", headers=fin(svc))
+    legacy = r.json()
+    assert legacy["status"] == "closed" and D(legacy["draw_balance"]) == D("2000.00")
+    assert D(legacy["total"]) == D("3000.00")
 
     # September, month 2: 4000 earned, 1000 above the guarantee recovers 1000.
     await sell(svc, rec, "40000.00", "2026-09-10")

@@ -17,6 +17,7 @@ from zhanli_commission.commissions.schemas import (
 from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
 from zhanli_commission.plans import service as plans
 from zhanli_commission.sales.service import people
+from zhanli_commission.statements.service import statement_balances
 from zhanli_shared.auth import CurrentPrincipal
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Forbidden, NotFound
@@ -66,6 +67,7 @@ async def read_statement(
         tier=total.tier if total else None,
         kept=total.kept if total else Decimal("0.00"),
         probation=await _probation(session, runtime, person, period),
+        **await statement_balances(session, employee_id, period),
     )
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CommissionLineRead(BaseModel):
@@ -58,3 +58,9 @@ class CommissionStatement(BaseModel):
     tier: str | None = None
     kept: Decimal = Decimal("0.00")
     probation: ProbationRead | None = None
+    draw_balance: Decimal = Field(
+        default=Decimal("0.00"), description="Recoverable draw still owed back (statements)"
+    )
+    carried_balance: Decimal = Field(
+        default=Decimal("0.00"), description="Negative pay carried to the next payout"
+    )

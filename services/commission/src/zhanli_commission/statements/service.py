@@ -703,6 +703,20 @@ async def read_statement(
     )
 
 
+async def statement_balances(
+    session: AsyncSession, employee_id: str, period: str
+) -> dict[str, Decimal]:
+    """The draw and carried balances the statement of ``period`` shows (for other views)."""
+    st = await repository.get_statement(session, employee_id, period)
+    bal = await repository.balance(session, employee_id)
+    carried = bal.carried_balance if bal else ZERO
+    if st is not None and st.payout_batch_id:
+        item = await repository.payout_item_of(session, st.payout_batch_id, employee_id)
+        carried = item.carried_in if item else carried
+    draw = st.draw_balance_after if st else (bal.draw_balance if bal else ZERO)
+    return {"draw_balance": draw, "carried_balance": carried}
+
+
 # --- approvals ---------------------------------------------------------------------------
 
 

@@ -69,6 +69,8 @@ class DemoCompany:
     units: list[dict[str, Any]] = field(default_factory=list)
     people: list[dict[str, Any]] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
+    plans: list[dict[str, Any]] = field(default_factory=list)
+    assignments: list[dict[str, Any]] = field(default_factory=list)
     deals: list[dict[str, Any]] = field(default_factory=list)
     payments: list[dict[str, Any]] = field(default_factory=list)
 
@@ -230,6 +232,58 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
                 )
                 pseq += 1
                 remaining -= part
+    since = f"{(month_start - dt.timedelta(days=400)):%Y-%m}"
+    c.plans = [
+        {
+            "plan_id": "demo-sales",
+            "name": "销售提成方案（演示） Sales plan (demo)",
+            "version": {
+                "effective_from": since,
+                "rules": {
+                    "tier_mode": "graduated",
+                    "quota": "200000.00",
+                    "ramp": ["0.5", "0.75"],
+                    "tiers": [
+                        {"from": "0", "rate": "0.02", "name": "基础 base"},
+                        {"from": "0.5", "rate": "0.04", "name": "达标 on track"},
+                        {"from": "1", "rate": "0.06", "name": "加速 accelerator"},
+                    ],
+                    "product_rates": {"customs": "0.05"},
+                    "clawback": [
+                        {"within_days": 90, "share": "1"},
+                        {"within_days": 180, "share": "0.5"},
+                    ],
+                    "probation": {},
+                },
+            },
+        },
+        {
+            "plan_id": "demo-managers",
+            "name": "经理提成方案（演示） Manager override (demo)",
+            "version": {
+                "effective_from": since,
+                "rules": {
+                    "tier_mode": "flat",
+                    "rate": "0.01",
+                    "manager_override": {"rate": "0.05"},
+                },
+            },
+        },
+    ]
+    c.assignments = [
+        {
+            "plan_id": "demo-sales",
+            "target_type": "role",
+            "target_id": "salesperson",
+            "effective_from": since,
+        },
+        {
+            "plan_id": "demo-managers",
+            "target_type": "role",
+            "target_id": "sales_manager",
+            "effective_from": since,
+        },
+    ]
     return c
 
 
@@ -264,6 +318,10 @@ def load_demo(
                 print(f"[zhanli] demo: {i}/{len(c.people)} people", flush=True)
         for u in c.users:
             _check(http.post("/api/v1/auth/users", json={**u, "password": demo_password}))
+        for plan in c.plans:
+            _check(http.post("/api/v1/commission/plans", json=plan))
+        for assignment in c.assignments:
+            _check(http.post("/api/v1/commission/plan-assignments", json=assignment))
         crm = _check(
             http.post("/api/v1/auth/token", json={"username": "crm", "password": demo_password})
         ).json()
@@ -283,6 +341,7 @@ def load_demo(
         "people": len(c.people),
         "deals": len(c.deals),
         "payments": len(c.payments),
+        "plans": len(c.plans),
         "users": [u["username"] for u in c.users] + ["admin"],
     }
 

@@ -544,6 +544,19 @@ async def test_client_credentials_grant(platform: Platform) -> None:
         "invalid_request",
     )  # two authentication methods at once
 
+    # issued and refused grants are audited, never with the secret
+    outbox = platform.gw.runtime.tables.outbox
+    async with platform.gw.runtime.sessions() as s:
+        payloads = (
+            (await s.execute(select(outbox.c.payload).where(outbox.c.key == f"api_key:{key_id}")))
+            .scalars()
+            .all()
+        )
+    actions = [json.loads(p)["data"]["action"] for p in payloads]
+    assert "auth.client_credentials.issued" in actions, actions
+    assert "auth.client_credentials.failed" in actions, actions
+    assert not any(secret in p for p in payloads)
+
     # revoking the key stops the tokens already issued for it, at the gateway
     assert (await platform.client.delete(f"{KEYS}/{key_id}", headers=h)).status_code == 204
     refused = await platform.client.get("/api/v1/directory/org-units", headers=bearer)

@@ -181,6 +181,7 @@ async def oauth_token(
     or in the form. Optional ``scope``: space-separated roles, a subset of the key's."""
     resolver = _resolver(request)
     settings = cast(GatewaySettings, runtime.settings)
+    client_id = ""
     try:
         form = _form(request.headers.get("content-type", ""), await request.body())
         basic = _basic(request.headers.get("authorization", ""))
@@ -215,6 +216,19 @@ async def oauth_token(
                 )
             roles = asked
     except OAuthError as exc:
+        if exc.error == "invalid_client" and core.KEY_ID.match(client_id):
+            # like a failed login: who tried which client, from where (never the secret)
+            await audit.record(
+                session,
+                publisher,
+                actor="anonymous",
+                action="auth.client_credentials.failed",
+                entity_type="api_key",
+                entity_id=client_id,
+                before=None,
+                after={"outcome": "failure", "reason": exc.description[:200]},
+                source_ip=client_ip(request),
+            )
         return _oauth_error(exc)
     token, ttl = resolver.mint(state, roles=roles, ttl_s=settings.client_credentials_token_ttl_s)
     actor = Principal(

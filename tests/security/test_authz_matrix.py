@@ -12,7 +12,10 @@ The expectations are derived from the rules (DESIGN.md, "Identity and permission
 - sales facts (deals, payments) are written by integration, finance, hr_admin;
 - the directory is written by hr_admin, hr_bp, integration; the org tree is read by all;
 - users are created by hr_admin, it_ops; the audit log is read by hr_admin, it_ops,
-  executive; the API documents are public.
+  executive; the API documents are public;
+- ``/api/v1/me/*`` shows the caller's own data (own pay included) to every person;
+- webhooks are managed by hr_admin, it_ops, integration; HRIS imports and unit moves are
+  directory writes (hr_admin, hr_bp, integration).
 
 Where the code disagrees the cell holds the code's current behaviour and says
 ``# DISAGREES: <why>`` (the code is not changed by this suite).
@@ -21,6 +24,7 @@ Where the code disagrees the cell holds the code's current behaviour and says
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -84,6 +88,18 @@ TARGETED: list[tuple[str, str, Any, Any, Any]] = [
     ("commission.statement.get", "executive", OK, NO, NO),
     ("commission.statement.get", "it_ops", OK, NO, NO),
     ("commission.statement.get", "integration", NF, NO, NO),
+    # POST /api/v1/commission/people/{employee_id}/what-if: what a payment would earn the
+    # person: pay figures, visible like the statement (nothing is written)
+    ("commission.what_if.post", "hr_admin", OK, OK, OK),
+    ("commission.what_if.post", "hr_bp", OK, OK, OK),
+    ("commission.what_if.post", "recruiter", OK, NO, NO),
+    ("commission.what_if.post", "sales_manager", OK, OK, NO),
+    ("commission.what_if.post", "mentor", OK, NO, NO),
+    ("commission.what_if.post", "salesperson", OK, NO, NO),
+    ("commission.what_if.post", "finance", OK, OK, OK),
+    ("commission.what_if.post", "executive", OK, NO, NO),
+    ("commission.what_if.post", "it_ops", OK, NO, NO),
+    ("commission.what_if.post", "integration", NF, NO, NO),
     # GET /api/v1/kpi/people/{employee_id}/revenue: a KPI of the person (person data)
     ("kpi.revenue.get", "hr_admin", OK, OK, OK),
     ("kpi.revenue.get", "hr_bp", OK, OK, OK),
@@ -187,6 +203,30 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "commission.line.dispute.post": (NF, NF, NF, NF, NF, NF, NF, NF, NF, NF),
     "commission.dispute.get": (NF, NF, NF, NF, NF, NF, NF, NF, NF, NF),
     "commission.dispute.resolve": (NO, NO, NO, NF, NO, NO, NF, NO, NO, NO),
+    # /api/v1/me/*: the caller's own data only (own pay included); the integration user is
+    # no person -> 404
+    "me.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
+    "me.commission.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
+    "me.what_if.post": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
+    "me.revenue.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
+    "me.notifications.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
+    # Webhooks: hr_admin, it_ops and integration manage them (subscriptions are created
+    # inactive here; unknown subscription and delivery ids -> 404 once allowed)
+    "webhooks.event_types.get": (OK, NO, NO, NO, NO, NO, NO, NO, OK, OK),
+    "webhooks.subscriptions.post": (OK, NO, NO, NO, NO, NO, NO, NO, OK, OK),
+    "webhooks.subscriptions.list": (OK, NO, NO, NO, NO, NO, NO, NO, OK, OK),
+    "webhooks.subscription.get": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    "webhooks.subscription.patch": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    "webhooks.subscription.delete": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    "webhooks.subscription.rotate": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    "webhooks.deliveries.list": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    "webhooks.delivery.retry": (NF, NO, NO, NO, NO, NO, NO, NO, NF, NF),
+    # HRIS import and unit moves: the directory's writers (a dry run here; an unknown job
+    # -> 404 once allowed; the move puts SEC-TB under its own parent: a no-op)
+    "directory.imports.post": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
+    "directory.imports.list": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
+    "directory.import.get": (NF, NF, NO, NO, NO, NO, NO, NO, NO, NF),
+    "directory.org_unit.patch": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
     "docs.openapi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # public (docs.py)
     "docs.asyncapi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # public (docs.py)
 }
@@ -253,6 +293,37 @@ ROUTES: dict[str, tuple[str, str]] = {
     ),
     "commission.dispute.get": ("GET", "/api/v1/commission/disputes/{dispute_id}"),
     "commission.dispute.resolve": ("POST", "/api/v1/commission/disputes/{dispute_id}/resolve"),
+    "commission.what_if.post": ("POST", "/api/v1/commission/people/{employee_id}/what-if"),
+    "me.get": ("GET", "/api/v1/me"),
+    "me.commission.get": ("GET", "/api/v1/me/commission"),
+    "me.what_if.post": ("POST", "/api/v1/me/commission/what-if"),
+    "me.revenue.get": ("GET", "/api/v1/me/revenue"),
+    "me.notifications.get": ("GET", "/api/v1/me/notifications"),
+    "webhooks.event_types.get": ("GET", "/api/v1/webhooks/event-types"),
+    "webhooks.subscriptions.post": ("POST", "/api/v1/webhooks/subscriptions"),
+    "webhooks.subscriptions.list": ("GET", "/api/v1/webhooks/subscriptions"),
+    "webhooks.subscription.get": ("GET", "/api/v1/webhooks/subscriptions/{subscription_id}"),
+    "webhooks.subscription.patch": (
+        "PATCH",
+        "/api/v1/webhooks/subscriptions/{subscription_id}",
+    ),
+    "webhooks.subscription.delete": (
+        "DELETE",
+        "/api/v1/webhooks/subscriptions/{subscription_id}",
+    ),
+    "webhooks.subscription.rotate": (
+        "POST",
+        "/api/v1/webhooks/subscriptions/{subscription_id}/rotate-secret",
+    ),
+    "webhooks.deliveries.list": (
+        "GET",
+        "/api/v1/webhooks/subscriptions/{subscription_id}/deliveries",
+    ),
+    "webhooks.delivery.retry": ("POST", "/api/v1/webhooks/deliveries/{delivery_id}/retry"),
+    "directory.imports.post": ("POST", "/api/v1/directory/imports"),
+    "directory.imports.list": ("GET", "/api/v1/directory/imports"),
+    "directory.import.get": ("GET", "/api/v1/directory/imports/{import_id}"),
+    "directory.org_unit.patch": ("PATCH", "/api/v1/directory/org-units/{org_unit_id}"),
     "docs.openapi.get": ("GET", "/api/v1/openapi.json"),
     "docs.asyncapi.get": ("GET", "/api/v1/asyncapi.json"),
 }
@@ -262,6 +333,22 @@ PUBLIC = {"docs.openapi.get", "docs.asyncapi.get"}
 # RFC 6749 errors, not problem+json; see test_api_key_misuse.py).
 NOT_IN_MATRIX = {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/oauth/token")}
 NO_KEY = "0000000000000000"  # a well-formed key id that no key has
+NO_SUBSCRIPTION = "00000000-0000-4000-8000-000000000000"  # no subscription or import has it
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body that is not JSON (the HRIS import's CSV file)."""
+
+    content: bytes
+    content_type: str
+
+
+def send(client: Any, method: str, url: str, body: Any) -> Any:
+    if isinstance(body, Raw):
+        headers = {"content-type": body.content_type}
+        return client.request(method, url, content=body.content, headers=headers)
+    return client.request(method, url, json=body)
 
 
 def target_id(role: str, target: str) -> str:
@@ -366,6 +453,53 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
             "paid_at": "2026-11-05T10:00:00+08:00",
         }
         return "POST", "/api/v1/commission/payments", body
+    if endpoint == "commission.what_if.post":
+        return "POST", f"/api/v1/commission/people/{t}/what-if", {"amount": "1000.00"}
+    if endpoint == "me.get":
+        return "GET", "/api/v1/me", None
+    if endpoint == "me.commission.get":
+        return "GET", "/api/v1/me/commission?period=2026-11", None
+    if endpoint == "me.what_if.post":
+        return "POST", "/api/v1/me/commission/what-if", {"amount": "1000.00"}
+    if endpoint == "me.revenue.get":
+        return "GET", "/api/v1/me/revenue?period=2026-11", None
+    if endpoint == "me.notifications.get":
+        return "GET", "/api/v1/me/notifications", None
+    if endpoint == "webhooks.event_types.get":
+        return "GET", "/api/v1/webhooks/event-types", None
+    if endpoint == "webhooks.subscriptions.post":
+        body = {
+            "name": f"sx-{role}",
+            "url": f"https://hooks.example.com/sx-{role}",
+            "event_types": ["zhanli.directory.*"],
+            "active": False,
+        }
+        return "POST", "/api/v1/webhooks/subscriptions", body
+    if endpoint == "webhooks.subscriptions.list":
+        return "GET", "/api/v1/webhooks/subscriptions", None
+    if endpoint == "webhooks.subscription.get":
+        return "GET", f"/api/v1/webhooks/subscriptions/{NO_SUBSCRIPTION}", None
+    if endpoint == "webhooks.subscription.patch":
+        url = f"/api/v1/webhooks/subscriptions/{NO_SUBSCRIPTION}"
+        return "PATCH", url, {"active": False}
+    if endpoint == "webhooks.subscription.delete":
+        return "DELETE", f"/api/v1/webhooks/subscriptions/{NO_SUBSCRIPTION}", None
+    if endpoint == "webhooks.subscription.rotate":
+        url = f"/api/v1/webhooks/subscriptions/{NO_SUBSCRIPTION}/rotate-secret"
+        return "POST", url, None
+    if endpoint == "webhooks.deliveries.list":
+        return "GET", f"/api/v1/webhooks/subscriptions/{NO_SUBSCRIPTION}/deliveries", None
+    if endpoint == "webhooks.delivery.retry":
+        return "POST", "/api/v1/webhooks/deliveries/999999999/retry", None
+    if endpoint == "directory.imports.post":
+        csv = f"工号,姓名,部门,职位\r\nSX-IMP-{tag},矩阵导入,{TEAM_B},销售\r\n"
+        return "POST", "/api/v1/directory/imports?dry_run=true", Raw(csv.encode(), "text/csv")
+    if endpoint == "directory.imports.list":
+        return "GET", "/api/v1/directory/imports", None
+    if endpoint == "directory.import.get":
+        return "GET", f"/api/v1/directory/imports/{NO_SUBSCRIPTION}", None
+    if endpoint == "directory.org_unit.patch":
+        return "PATCH", f"/api/v1/directory/org-units/{TEAM_B}", {"parent_id": ROOT_UNIT}
     if endpoint == "docs.openapi.get":
         return "GET", "/api/v1/openapi.json", None
     if endpoint == "docs.asyncapi.get":
@@ -428,7 +562,7 @@ def test_matrix_covers_every_api_route(world: World) -> None:
 @pytest.mark.parametrize(("endpoint", "role", "target", "want"), _cells())
 def test_cell(world: World, endpoint: str, role: str, target: str | None, want: Any) -> None:
     method, url, body = request_for(endpoint, role, target)
-    response = world.client(role).request(method, url, json=body)
+    response = send(world.client(role), method, url, body)
     check_status(response, want)
     if endpoint == "directory.employees.list":
         # The list is scoped like the single read: it shows exactly the readable targets.
@@ -447,7 +581,7 @@ def test_cell(world: World, endpoint: str, role: str, target: str | None, want: 
 def test_anonymous(world: World, endpoint: str) -> None:
     """No token: 401 problem+json everywhere but the public API documents."""
     method, url, body = request_for(endpoint, "salesperson", "team")
-    response = world.client(None).request(method, url, json=body)
+    response = send(world.client(None), method, url, body)
     if endpoint in PUBLIC:
         assert response.status_code == 200
     else:

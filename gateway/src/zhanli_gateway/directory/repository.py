@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.directory.models import Employee, OrgUnit
+from zhanli_gateway.directory.models import DirectoryImport, Employee, OrgUnit
 
 
 async def get_unit(session: AsyncSession, org_unit_id: str) -> OrgUnit | None:
@@ -47,3 +47,40 @@ async def units_below(session: AsyncSession, roots: Sequence[str]) -> list[str]:
     units = await list_units(session)
     wanted = set(roots)
     return [u.org_unit_id for u in units if wanted.intersection(u.path)]
+
+
+async def units_in_subtree(session: AsyncSession, org_unit_id: str) -> list[OrgUnit]:
+    """The unit and every unit below it (its id is on their path), for a move."""
+    units = await list_units(session)
+    return [u for u in units if org_unit_id in u.path]
+
+
+async def employees_in_units(session: AsyncSession, org_unit_ids: Sequence[str]) -> list[Employee]:
+    out: list[Employee] = []
+    for start in range(0, len(org_unit_ids), 500):  # bounded IN lists
+        chunk = org_unit_ids[start : start + 500]
+        stmt = select(Employee).where(Employee.org_unit_id.in_(chunk))
+        out.extend((await session.execute(stmt.order_by(Employee.employee_id))).scalars())
+    return out
+
+
+async def employees_by_id(
+    session: AsyncSession, employee_ids: Sequence[str]
+) -> dict[str, Employee]:
+    if not employee_ids:
+        return {}
+    stmt = select(Employee).where(Employee.employee_id.in_(list(employee_ids)))
+    return {e.employee_id: e for e in (await session.execute(stmt)).scalars()}
+
+
+async def all_employee_ids(session: AsyncSession) -> set[str]:
+    return set((await session.execute(select(Employee.employee_id))).scalars())
+
+
+async def get_import(session: AsyncSession, import_id: str) -> DirectoryImport | None:
+    return await session.get(DirectoryImport, import_id)
+
+
+async def list_imports(session: AsyncSession, *, limit: int) -> Sequence[DirectoryImport]:
+    stmt = select(DirectoryImport).order_by(DirectoryImport.created_at.desc()).limit(limit)
+    return (await session.execute(stmt)).scalars().all()

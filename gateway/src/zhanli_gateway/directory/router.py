@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from starlette.requests import ClientDisconnect
 
-from zhanli_gateway.directory import repository, service
+from zhanli_gateway.directory import importing, repository, service, tabular
 from zhanli_gateway.directory.models import Employee
 from zhanli_gateway.directory.schemas import (
     EmployeeRead,
     EmployeeWrite,
+    ImportJobRead,
+    OrgUnitMove,
     OrgUnitRead,
     OrgUnitWrite,
     Page,
@@ -18,8 +21,8 @@ from zhanli_gateway.directory.schemas import (
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.crypto import FieldCipher
-from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
-from zhanli_shared.runtime import CipherDep, PublisherDep, SessionDep
+from zhanli_shared.errors import Forbidden, NotFound, ProblemError, Unprocessable
+from zhanli_shared.runtime import CipherDep, PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
 WRITERS = (Role.HR_ADMIN, Role.HR_BP, Role.INTEGRATION)
@@ -43,6 +46,33 @@ async def put_org_unit(
         raise Unprocessable("org_unit_id in the body must match the URL.", field="org_unit_id")
     unit = await service.upsert_unit(
         session, publisher, body, actor=principal, source_ip=client_ip(request)
+    )
+    return OrgUnitRead.model_validate(unit)
+
+
+@router.patch(
+    "/org-units/{org_unit_id}",
+    response_model=OrgUnitRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def move_org_unit(
+    org_unit_id: str,
+    body: OrgUnitMove,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    publisher: PublisherDep,
+) -> OrgUnitRead:
+    """Move the unit, with everything below it, under ``parent_id`` (``null``: to the top).
+    A unit cannot move below one of its own descendants (422 naming ``parent_id``). The
+    paths below are rewritten and every unit and person below publishes its change."""
+    unit = await service.move_unit(
+        session,
+        publisher,
+        org_unit_id,
+        body.parent_id,
+        actor=principal,
+        source_ip=client_ip(request),
     )
     return OrgUnitRead.model_validate(unit)
 
@@ -122,3 +152,116 @@ def _read(emp: Employee, principal: Principal, cipher: FieldCipher) -> EmployeeR
     return EmployeeRead.model_validate(emp).model_copy(
         update=service.personal_data(emp, cipher, full=full)
     )
+
+
+# --- HRIS import --------------------------------------------------------------------------
+
+
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
+IMPORT_BODY = {
+    "required": True,
+    "description": "The HRIS export as the raw body (not multipart): CSV (UTF-8 with or "
+    "without BOM, or GBK) or XLSX (first sheet). Header row first; see the README for the "
+    "columns.",
+    "content": {
+        "text/csv": {"schema": {"type": "string"}},
+        tabular.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/imports",
+    response_model=ImportJobRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+    openapi_extra={"requestBody": IMPORT_BODY},
+    responses={415: {"description": "Neither CSV nor XLSX"}},
+)
+async def import_directory(
+    request: Request,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    cipher: CipherDep,
+    dry_run: Annotated[bool, Query(description="Report what would change; write nothing")] = False,
+) -> ImportJobRead:
+    """Upsert org units and people from an HRIS export, streamed (never whole in memory).
+
+    Valid rows are applied and bad rows reported (row, column, message); each row is
+    atomic and goes through the same use cases as the single writes (encryption, change
+    events, audit). Importing the same file again changes and publishes nothing. The job
+    (``GET /imports/{id}``, or the newest in ``GET /imports``) shows the progress while the
+    file is read; this answer is the finished job. A file that cannot be read at all
+    (encoding, header) is answered 422, its job marked ``failed``."""
+    media_type, charset = _content_type(request.headers.get("content-type", ""))
+    importer = importing.DirectoryImporter(
+        runtime.sessions,
+        runtime.publisher,
+        cipher,
+        actor=principal,
+        source_ip=client_ip(request),
+        dry_run=dry_run,
+        media_type=media_type,
+        after_commit=runtime.wake_relay,
+    )
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    yield chunk
+        except ClientDisconnect as exc:
+            raise tabular.FileError("The upload was interrupted.") from exc
+
+    job = await importer.run(importing.stream_records(chunks(), media_type, charset))
+    if importer.file_error is not None:
+        error = importer.file_error
+        raise Unprocessable(
+            error.message, field=error.field, import_id=job.id, rows_read=job.rows_read
+        )
+    return ImportJobRead.model_validate(job)
+
+
+@router.get(
+    "/imports",
+    response_model=list[ImportJobRead],
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def list_imports(
+    session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> list[ImportJobRead]:
+    """The newest import jobs first (running ones included)."""
+    return [
+        ImportJobRead.model_validate(j) for j in await repository.list_imports(session, limit=limit)
+    ]
+
+
+@router.get(
+    "/imports/{import_id}",
+    response_model=ImportJobRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def read_import(import_id: str, session: SessionDep) -> ImportJobRead:
+    """One import job: its progress while it runs, then its outcome."""
+    job = await repository.get_import(session, import_id)
+    if job is None:
+        raise NotFound(f"Unknown import {import_id!r}.")
+    return ImportJobRead.model_validate(job)
+
+
+def _content_type(header: str) -> tuple[str, str | None]:
+    media_type, _, params = header.partition(";")
+    media_type = media_type.strip().lower()
+    charset = None
+    for param in params.split(";"):
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset" and value.strip():
+            charset = value.strip().strip('"')
+    if media_type not in tabular.CSV_MEDIA_TYPES and media_type != tabular.XLSX_MEDIA_TYPE:
+        raise UnsupportedMediaType(
+            f"Send the file as text/csv or {tabular.XLSX_MEDIA_TYPE} (the raw body).",
+            field="content-type",
+        )
+    return media_type, charset

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -78,3 +78,47 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class OrgUnitMove(BaseModel):
+    """Move a unit (with everything below it) under another parent; ``null``: to the top."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    parent_id: Identifier | None = Field(examples=["B2"])
+
+
+class ImportRowError(BaseModel):
+    row: int = Field(description="Spreadsheet row number (the header is row 1; 0: the file)")
+    field: str = Field(description="The column (canonical name), or 'file', 'encoding', 'row'")
+    message: str
+
+
+class ImportChange(BaseModel):
+    row: int
+    entity: Literal["org_unit", "employee"]
+    id: str
+    action: Literal["created", "updated", "moved"]
+    fields: list[str] = Field(description="Changed fields ('*': all, a new record)")
+
+
+class ImportJobRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    status: Literal["running", "succeeded", "completed_with_errors", "failed"]
+    dry_run: bool
+    media_type: str
+    created_by: str
+    rows_read: int
+    rows_applied: int = Field(description="Rows that changed something (or would, dry run)")
+    rows_unchanged: int
+    rows_failed: int
+    counts: dict[str, int]
+    errors: list[ImportRowError]
+    errors_truncated: bool
+    changes: list[ImportChange]
+    changes_truncated: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None

@@ -13,8 +13,13 @@ from zhanli_shared import audit
 from zhanli_shared.auth import Principal
 from zhanli_shared.crypto import FieldCipher, mask_id_number, mask_phone
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import Unprocessable
-from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
+from zhanli_shared.errors import NotFound, Unprocessable
+from zhanli_shared.events.contracts.directory import (
+    EmployeeUpserted,
+    EmploymentStatus,
+    OrgUnitKind,
+    OrgUnitUpserted,
+)
 from zhanli_shared.events.outbox import Publisher
 
 
@@ -51,22 +56,13 @@ async def upsert_unit(
         session.add(unit)
     elif unit.path != path and unit.parent_id != data.parent_id:
         raise Unprocessable(
-            "Moving a unit to another parent is done by an HRIS import.", field="parent_id"
+            "Moving a unit to another parent is done with PATCH (or an HRIS import).",
+            field="parent_id",
         )
     unit.name, unit.kind, unit.parent_id = data.name, data.kind.value, data.parent_id
     unit.manager_id, unit.path, unit.updated_at = data.manager_id, path, utcnow()
     await session.flush()
-    await publisher.publish(
-        session,
-        OrgUnitUpserted(
-            org_unit_id=unit.org_unit_id,
-            name=unit.name,
-            kind=data.kind,
-            parent_id=unit.parent_id,
-            manager_id=unit.manager_id,
-            path=path,
-        ),
-    )
+    await publisher.publish(session, _unit_event(unit))
     await audit.record(
         session,
         publisher,
@@ -84,6 +80,11 @@ async def upsert_unit(
 def _context(employee_id: str, field: str) -> str:
     """Associated data binding a ciphertext to its row and field."""
     return f"gateway:employees:{employee_id}:{field}"
+
+
+def personal_context(employee_id: str, field: str) -> str:
+    """The associated data of the person's encrypted ``field`` (``phone``, ``id_number``)."""
+    return _context(employee_id, field)
 
 
 def personal_data(emp: Employee, cipher: FieldCipher, *, full: bool) -> dict[str, str | None]:
@@ -111,6 +112,93 @@ def _employee_state(emp: Employee) -> dict[str, Any]:
         "phone_set": emp.phone_enc is not None,
         "id_number_set": emp.id_number_enc is not None,
     }
+
+
+def _employee_event(emp: Employee, org_path: list[str]) -> EmployeeUpserted:
+    return EmployeeUpserted(
+        employee_id=emp.employee_id,
+        name=emp.name,
+        org_unit_id=emp.org_unit_id,
+        org_path=list(org_path),
+        manager_id=emp.manager_id,
+        job_role=emp.job_role,
+        roles=list(emp.roles),
+        status=EmploymentStatus(emp.status),
+        hired_on=emp.hired_on,
+    )
+
+
+def _unit_event(unit: OrgUnit) -> OrgUnitUpserted:
+    return OrgUnitUpserted(
+        org_unit_id=unit.org_unit_id,
+        name=unit.name,
+        kind=OrgUnitKind(unit.kind),
+        parent_id=unit.parent_id,
+        manager_id=unit.manager_id,
+        path=list(unit.path),
+    )
+
+
+async def move_unit(
+    session: AsyncSession,
+    publisher: Publisher,
+    org_unit_id: str,
+    parent_id: str | None,
+    *,
+    actor: Principal | str = "system",
+    source_ip: str | None = None,
+) -> OrgUnit:
+    """Move a unit (and everything below it) under ``parent_id`` (``None``: to the top).
+
+    A unit cannot move below itself or one of its descendants. The materialized paths of
+    the unit and of every unit below are rewritten, and each of them publishes its
+    ``org_unit_upserted``; every person in those units publishes ``employee_upserted``
+    with the new ``org_path`` (the services scope their reads by it). One audit entry
+    records the move (before and after parent and path, and the units re-pathed).
+    Moving to the current parent changes nothing and publishes nothing."""
+    unit = await repository.get_unit(session, org_unit_id)
+    if unit is None:
+        raise NotFound(f"Unknown org unit {org_unit_id!r}.")
+    if parent_id == unit.parent_id:
+        return unit
+    new_path = [org_unit_id]
+    if parent_id is not None:
+        parent = await repository.get_unit(session, parent_id)
+        if parent is None:
+            raise Unprocessable(f"Unknown parent unit {parent_id!r}.", field="parent_id")
+        if org_unit_id in parent.path:
+            raise Unprocessable(
+                f"{org_unit_id!r} cannot move below itself or one of its descendants"
+                f" ({parent_id!r} is below it).",
+                field="parent_id",
+            )
+        new_path = [*parent.path, org_unit_id]
+    before = _unit_state(unit)
+    old_path = list(unit.path)
+    subtree = await repository.units_in_subtree(session, org_unit_id)
+    now = utcnow()
+    for member in subtree:  # the unit itself included
+        member.path = new_path + list(member.path)[len(old_path) :]
+        member.updated_at = now
+    unit.parent_id = parent_id
+    await session.flush()
+    paths = {m.org_unit_id: list(m.path) for m in subtree}
+    for member in subtree:
+        await publisher.publish(session, _unit_event(member))
+    for emp in await repository.employees_in_units(session, sorted(paths)):
+        await publisher.publish(session, _employee_event(emp, paths[emp.org_unit_id]))
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="directory.org_unit.moved",
+        entity_type="org_unit",
+        entity_id=org_unit_id,
+        before=before,
+        after=_unit_state(unit) | {"units_repathed": sorted(paths)},
+        source_ip=source_ip,
+    )
+    return unit
 
 
 def _personal_changed(
@@ -166,20 +254,7 @@ async def upsert_employee(
             data.id_number.upper(), context=_context(emp.employee_id, "id_number")
         )
     await session.flush()
-    await publisher.publish(
-        session,
-        EmployeeUpserted(
-            employee_id=emp.employee_id,
-            name=emp.name,
-            org_unit_id=emp.org_unit_id,
-            org_path=list(unit.path),
-            manager_id=emp.manager_id,
-            job_role=emp.job_role,
-            roles=list(emp.roles),
-            status=data.status,
-            hired_on=emp.hired_on,
-        ),
-    )
+    await publisher.publish(session, _employee_event(emp, unit.path))
     after = _employee_state(emp) | {
         "phone": "changed" if phone_changed else "unchanged",
         "id_number": "changed" if id_number_changed else "unchanged",

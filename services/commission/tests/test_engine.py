@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal as D
 
@@ -406,3 +407,59 @@ def test_splits_never_create_or_lose_a_fen(amount: D, weights: list[int]) -> Non
     assert all(p == p.quantize(D("0.01")) for p in parts)
     exact = [amount * s / 100 for s in shares]
     assert all(abs(p - e) < D("0.01") for p, e in zip(parts, exact, strict=True))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from(["graduated", "retroactive"]).flatmap(tiered_rules),
+    st.lists(amounts, min_size=1, max_size=10),
+)
+def test_replaying_a_reps_events_appends_nothing_and_gives_the_same_statement(
+    rules: PlanRules, paid: list[D]
+) -> None:
+    """Price, store the lines, price again (a replay, or a late fact in between): the
+    ledger's diff then appends exactly what changed and a second replay appends nothing."""
+    import datetime as _dt
+    from types import SimpleNamespace as StoredLine
+
+    from zhanli_commission.commissions.ledger import PricingInputs, diff_lines
+    from zhanli_commission.plans.service import ResolvedPlan
+    from zhanli_shared.directory import Person
+
+    person = Person("E1", "王伟", "T1", ["G1", "T1"], None, "salesperson", "active", None)
+    plan_ = ResolvedPlan("P", 1, rules)
+    credits = [
+        dataclasses.replace(pay(i, a), credit_id=f"payment:p{i:04d}:E1")
+        for i, a in enumerate(paid)
+    ]
+    now = _dt.datetime(2026, 12, 1, tzinfo=_dt.UTC)
+    stored: list = []
+
+    def step(cs: list[Credit], cause: frozenset[str] = frozenset()) -> list[dict]:
+        inputs = PricingInputs(person, plan_, cs, rules.quota, None)
+        position = price_period(rules, cs, quota=rules.quota)
+        diff = diff_lines(
+            "E1",
+            "2026-11",
+            inputs,
+            position,
+            stored,
+            cause_event_id="e",
+            currency="CNY",
+            now=now,
+            cause_credit_ids=cause,
+        )
+        stored.extend(
+            StoredLine(
+                kind=v["kind"], credit_id=v["credit_id"], amount=v["amount"], deal_id=v["deal_id"]
+            )
+            for v in diff.lines
+        )
+        assert sum(s.amount for s in stored) == position.total
+        return diff.lines
+
+    first = credits[: max(1, len(credits) - 1)]
+    assert len(step(first, frozenset(c.credit_id for c in first))) == len(first)
+    step(credits)  # one more fact, possibly earlier than the others
+    assert step(credits) == []  # replay: nothing new
+    assert step(list(reversed(credits))) == []

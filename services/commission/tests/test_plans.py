@@ -534,3 +534,41 @@ async def test_flexible_probation_target_raised_by_growth_pays_the_reward(commis
     assert await eventually(met)
     r = await commission.client.get(url.format(learner), headers=fin(commission))
     assert [line for line in r.json()["lines"] if line["kind"] == "bonus"] == []
+
+
+async def test_booking_basis_earns_at_close_and_cancellation_reverses_the_unpaid_part(
+    commission,
+) -> None:
+    rep = uid("E")
+    await hire(commission, rep)
+    await make_plan(
+        commission, {"tier_mode": "flat", "rate": "0.05", "basis": "booked"}, assign_to=rep
+    )
+    d = await deal(commission, rep, "10000.00", day=2)
+    body = await statement(commission, rep, lines=1)
+    assert D(body["total"]) == D("500.00") and body["lines"][0]["kind"] == "earning"
+    await pay(commission, d, "4000.00", day=3)  # collecting changes nothing on booking basis
+    r = await commission.client.post(
+        f"/api/v1/commission/deals/{d}/cancel",
+        headers=fin(commission),
+        json={"cancelled_at": f"{PERIOD}-10T10:00:00+08:00", "reason": "合同终止"},
+    )
+    assert r.status_code == 200, r.text
+    body = await statement(commission, rep, lines=2)
+    claw = body["lines"][-1]
+    assert claw["kind"] == "clawback" and D(claw["amount"]) == D("-300.00")  # 6,000 unpaid
+    assert D(body["total"]) == D("200.00")
+
+
+async def test_margin_based_plan_pays_on_the_deals_profit(commission) -> None:
+    rep = uid("E")
+    await hire(commission, rep)
+    await make_plan(
+        commission, {"tier_mode": "flat", "rate": "0.10", "measure": "margin"}, assign_to=rep
+    )
+    d = await deal(commission, rep, "50000.00", margin="7500.00")  # freight: 15 % margin
+    await pay(commission, d, "20000.00", day=4)
+    body = await statement(commission, rep, lines=1)
+    line = body["lines"][0]
+    assert D(line["basis_amount"]) == D("3000.00")  # the payment's share of the margin
+    assert D(body["total"]) == D("300.00")

@@ -11,6 +11,15 @@ Figures (each measured in this run; a baseline, when there is one, is measured h
                          keep-alive connections from a separate client process (requests/s)
   gateway.throughput     the same GET through the gateway (baseline: gateway.direct_throughput)
   gateway.p99_added_ms   p99 through the gateway minus p99 direct (same runs)
+  commission.throughput_pg  payment events produced straight to the broker until every one
+                         has its commission line and its commission.calculated event is on
+                         the broker; the commission service alone, real processes, on
+                         PostgreSQL (baseline: broker.raw_throughput)
+  commission.throughput_sqlite  the same on SQLite (baseline: broker.raw_throughput)
+  commission.latency_p50_ms  open loop on PostgreSQL: event sent -> line committed
+  commission.latency_p99_ms
+  commission.recalc_period_s  recalculate_period of one period, 1,000 reps x 100 payments
+                         (PostgreSQL); a second run must append nothing
 
 The platform is the embedded one (deploy/embedded/supervisor.py: Tansu, SQLite, five
 services and the gateway) on free ports and a temporary var dir, always stopped at the
@@ -23,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -34,6 +44,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_broker
+import bench_commission
 import bench_gateway
 import bench_platform
 from bench_common import BenchError, Result, phase, say, sigterm_as_interrupt, table
@@ -69,7 +80,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gateway-seconds", type=float, default=10.0, help="per measured run")
     p.add_argument("--gateway-warmup", type=float, default=2.0)
     p.add_argument("--gateway-rounds", type=int, default=2, help="(direct, gateway) pairs")
-    p.add_argument("--only", choices=["broker", "slice", "gateway"], default=None)
+    p.add_argument("--only", choices=["broker", "slice", "gateway", "commission"], default=None)
+    p.add_argument(
+        "--pg-url",
+        default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="PostgreSQL for the commission figures (a fresh schema each, dropped after)",
+    )
+    p.add_argument("--commission-payments", type=int, default=20_000)
+    p.add_argument("--commission-reps", type=int, default=1_000)
+    p.add_argument(
+        "--commission-consumers",
+        type=int,
+        default=1,
+        help="commission processes consuming (serve + N-1 consume)",
+    )
+    p.add_argument("--commission-latency-rate", type=float, default=200.0)
+    p.add_argument("--commission-latency-seconds", type=float, default=20.0)
+    p.add_argument("--commission-poll-interval-ms", type=float, default=5.0)
+    p.add_argument("--recalc-reps", type=int, default=1_000)
+    p.add_argument("--recalc-payments", type=int, default=100, help="per rep")
+    p.add_argument(
+        "--commission-phases",
+        default="pg,sqlite,latency,recalc",
+        help="comma-separated subset of pg,sqlite,latency,recalc",
+    )
     p.add_argument(
         "--budget-seconds",
         type=float,
@@ -141,6 +175,69 @@ async def slice_phases(
         await bench.close()
 
 
+def commission_phases(
+    args: argparse.Namespace,
+    var: Path,
+    baseline: Result | None,
+    results: list[Result],
+    failed: Callable[[str, BaseException], None],
+) -> None:
+    """The commission service alone on PostgreSQL and SQLite (each phase its own broker,
+    database and processes); PostgreSQL phases are skipped when it cannot be reached."""
+    wanted = {p.strip() for p in args.commission_phases.split(",") if p.strip()}
+    pg = args.pg_url if bench_commission.pg_available(args.pg_url) else None
+    if pg is None and wanted & {"pg", "latency", "recalc"}:
+        failed("commission (PostgreSQL)", BenchError(f"PostgreSQL not reachable at {args.pg_url}"))
+    runs: list[tuple[str, Callable[[], object]]] = []
+    for backend in ("postgres", "sqlite"):
+        if ("pg" if backend == "postgres" else "sqlite") in wanted and (backend == "sqlite" or pg):
+            runs.append(
+                (
+                    f"commission.throughput ({backend})",
+                    lambda backend=backend: bench_commission.throughput(
+                        backend,
+                        var,
+                        pg,
+                        n=args.commission_payments,
+                        reps=args.commission_reps,
+                        consumers=args.commission_consumers if backend == "postgres" else 1,
+                        baseline=baseline,
+                        timeout_s=300,
+                    ),
+                )
+            )
+    if "latency" in wanted and pg:
+        runs.append(
+            (
+                "commission.latency",
+                lambda: bench_commission.latency(
+                    var,
+                    pg,
+                    rate=args.commission_latency_rate,
+                    duration_s=args.commission_latency_seconds,
+                    reps=200,
+                    poll_interval_s=args.commission_poll_interval_ms / 1000,
+                    consumers=args.commission_consumers,
+                ),
+            )
+        )
+    if "recalc" in wanted and pg:
+        runs.append(
+            (
+                "commission.recalc_period_s",
+                lambda: bench_commission.recalc(
+                    var, pg, reps=args.recalc_reps, per_rep=args.recalc_payments
+                ),
+            )
+        )
+    for label, make in runs:
+        try:
+            got = asyncio.run(make())  # type: ignore[arg-type]
+            results.extend(got if isinstance(got, list) else [got])  # type: ignore[list-item]
+        except Exception as exc:
+            failed(label, exc)
+
+
 def write(results: list[Result], errors: list[str], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     payload = [r.to_json() for r in results]
@@ -170,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     with sigterm_as_interrupt():
         try:
             baseline = None
-            if args.only in (None, "broker"):
+            if args.only in (None, "broker", "commission"):
                 try:
                     baseline = bench_broker.run(args.broker_messages, log_dir=var)
                     results.append(baseline)
@@ -210,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
                 finally:
                     phase("platform shutdown")
                     sup.stop()
+            if args.only in (None, "commission"):
+                commission_phases(args, var, baseline, results, failed)
         except KeyboardInterrupt:
             errors.append("interrupted")
             say("interrupted")

@@ -61,6 +61,9 @@ async def sync_line(
     )
     stored = sum((a for (a,) in (await session.execute(stmt)).all()), ZERO)
     diff = target - stored
+    total = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
+    if total is not None and total.status != "open":
+        return None  # a closed statement never changes
     if diff == 0:
         return None
     now = utcnow()
@@ -88,7 +91,6 @@ async def sync_line(
         calculated_at=now,
     )
     session.add(line)
-    total = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
     if total is None:
         total = PeriodTotal(
             salesperson_id=person_id,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,6 +38,7 @@ from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.money import FEN, business_month, round_money
 
+log = structlog.get_logger(__name__)
 ENGINE_KINDS = ("earning", "repricing", "clawback")
 BASIS_KINDS = {
     "collected": ("payment", "refund"),
@@ -391,6 +393,12 @@ async def recompute(
     person = await people.get(session, person_id)
     if person is None:  # credits exist only for known people; the directory may lag
         return []
+    existing = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
+    if existing is not None and existing.status != "open":
+        # A closed statement never changes: new facts are credited to the next open period
+        # (``credit_fact``); a late KPI score or plan change for it is logged, not applied.
+        log.info("commission.closed_period_untouched", person=person_id, period=period)
+        return []
     inputs = await pricing_inputs(session, settings, person, period, plan=plan)
     position = price(inputs)
 
@@ -414,7 +422,6 @@ async def recompute(
     new_lines = [CommissionLine(**values) for values in diff.lines]
     session.add_all(new_lines)
 
-    existing = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
     total_row = apply_total(
         existing, person_id, period, inputs, position, diff, currency=settings.currency, now=now
     )

@@ -83,7 +83,8 @@ async def post(
 async def outbox(gw: RunningService) -> list[tuple[str, str, dict[str, Any]]]:
     table = gw.runtime.tables.outbox
     async with gw.runtime.sessions() as s:
-        rows = (await s.execute(select(table.c.topic, table.c.key, table.c.payload))).all()
+        stmt = select(table.c.topic, table.c.key, table.c.payload).order_by(table.c.id)
+        rows = (await s.execute(stmt)).all()
     return [(t, k, json.loads(p)) for t, k, p in rows]
 
 

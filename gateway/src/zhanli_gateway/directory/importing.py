@@ -40,6 +40,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhanli_gateway.directory import repository, service, tabular
@@ -486,6 +487,9 @@ class DirectoryImporter:
                 return
             except ValidationError as exc:
                 self._fail(row, _validation_errors(exc, FIELD_TO_COLUMN))
+                return
+            except IntegrityError:  # written meanwhile by another request: nothing of the row
+                self._fail(row, [("row", "Changed by another write meanwhile; import again.")])
                 return
         self._record(row, unit_plan, emp_plan, changed)
 

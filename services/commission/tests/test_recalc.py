@@ -15,7 +15,7 @@ from zhanli_commission.commissions.recalc import RecalcReport, recalculate_perio
 from zhanli_commission.sales.service import people
 from zhanli_shared.events.outbox import Publisher
 
-from .test_plans import TIERS_5_8_10, make_plan
+from .test_plans import TIERS_5_8_10, hire_as, make_plan
 from .test_slice import hire
 
 SH = dt.timezone(dt.timedelta(hours=8))
@@ -184,6 +184,26 @@ async def test_recalculation_reprices_after_a_plan_change_and_leaves_closed_alon
             )
         ).scalar_one()
     assert n == 8
+
+
+async def test_recalculation_pays_the_manager_override_like_the_live_path(commission) -> None:
+    period = "2026-05"
+    mgr, rep = uid("M"), uid("E")
+    await hire_as(commission, mgr, manager_id=None, job_role="sales_manager", name="刘洋")
+    await hire_as(commission, rep, manager_id=mgr)
+    await make_plan(
+        commission,
+        {"tier_mode": "flat", "rate": "0.02", "manager_override": {"rate": "0.10"}},
+        assign_to=mgr,
+    )
+    await seed(commission, [credit(rep, period, n, "5000.00") for n in range(3)])
+    first = await recalc(commission, period)
+    assert first.lines_appended == 3
+    by_person = await lines_of(commission, period)
+    (override,) = by_person[mgr]
+    assert override.kind == "override" and override.amount == D("45.00")  # 10 % of 450.00
+    assert (await recalc(commission, period)).lines_appended == 0
+    assert len((await lines_of(commission, period))[mgr]) == 1
 
 
 async def outbox_count(svc) -> int:

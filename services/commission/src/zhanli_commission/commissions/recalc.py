@@ -34,7 +34,7 @@ import orjson
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_commission.commissions import ledger
+from zhanli_commission.commissions import extras, ledger
 from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
 from zhanli_commission.core import engine
 from zhanli_commission.core.plan import PlanRules
@@ -127,6 +127,13 @@ async def _load(session: AsyncSession, period: str) -> _Snapshot:
     ids = sorted(credits)
     people: dict[str, Person] = {}
     for chunk in _chunks(ids):
+        rows = (
+            await session.execute(select(people_table).where(people_table.c.employee_id.in_(chunk)))
+        ).mappings()
+        for row in rows:
+            people[row["employee_id"]] = Person(**{k: row[k] for k in Person.__dataclass_fields__})
+    managers = sorted({p.manager_id for p in people.values() if p.manager_id} - people.keys())
+    for chunk in _chunks(managers):  # whether a manager earns overrides is decided by plan
         rows = (
             await session.execute(select(people_table).where(people_table.c.employee_id.in_(chunk)))
         ).mappings()
@@ -272,6 +279,15 @@ async def _publish_all(
     await session.execute(insert(publisher.tables.outbox), rows)
 
 
+def self_overrides(pricer: _Pricer, person: Person) -> bool:
+    """Whether the person's manager may earn an override on them (``extras`` decides; a
+    manager whose plan for the period has none is skipped without a query)."""
+    if not person.manager_id or person.manager_id == person.employee_id:
+        return False
+    manager = pricer.snap.people.get(person.manager_id)
+    return manager is None or pricer.plan(manager).rules.manager_override is not None
+
+
 async def recalculate_period(
     session_factory: async_sessionmaker[AsyncSession],
     publisher: Publisher,
@@ -339,6 +355,7 @@ async def recalculate_period(
             t_write += time.perf_counter() - tw
             now = utcnow()
             values: list[dict[str, Any]] = []
+            extra: list[tuple[Person, ledger.PricingInputs, bool]] = []
             events: list[CommissionCalculated] = []
             tp = time.perf_counter()
             for pid in batch:
@@ -379,6 +396,10 @@ async def recalculate_period(
                 )
                 if total_row is None:
                     session.add(row)
+                if inputs.plan.rules.probation is not None or (
+                    diff.lines and self_overrides(pricer, person)
+                ):
+                    extra.append((person, inputs, bool(diff.lines)))
                 if diff.lines:
                     values += diff.lines
                     report.changed_people += 1
@@ -402,6 +423,21 @@ async def recalculate_period(
                 await _insert_lines(session, values)
             await session.flush()
             await _publish_all(session, publisher, events)
+            for person, inputs, changed in extra:  # as recompute: probation, overrides
+                if inputs.plan.rules.probation is not None:
+                    await extras.apply_probation(
+                        session,
+                        publisher,
+                        settings,
+                        person,
+                        period,
+                        cause_event_id=cause,
+                        plan=inputs.plan,
+                    )
+                if changed:
+                    await extras.apply_manager_override(
+                        session, publisher, settings, person, period, cause_event_id=cause
+                    )
             report.events += len(events)
             await session.commit()
             t_write += time.perf_counter() - tw

@@ -17,7 +17,9 @@ in batches: each batch is one transaction that also updates the job record (rows
 applied, unchanged, failed, errors), so ``GET /imports/{id}`` shows the progress from any
 gateway process, and the progress is logged. A row that names a manager, unit or parent
 unit that appears only further down the file is held back and retried at the end of the
-file. A dry run plans every row the same way and writes nothing but the job record.
+file. What stays in memory is the org tree, the set of employee ids and the rows held
+back, never the file. A dry run plans every row the same way and writes nothing but the
+job record.
 
 Columns (Chinese or English headers; unknown columns are ignored): 工号/employee_id,
 姓名/name, 部门/unit (the unit's id) are required; 上级/manager, 职位/role, 手机/phone,
@@ -273,9 +275,6 @@ class RowErrors(Exception):
 
 
 # --- the run ----------------------------------------------------------------------------
-
-
-Opener = Callable[[], AsyncIterator[tabular.Record]]
 
 
 class DirectoryImporter:

@@ -42,7 +42,7 @@ from zl_seckit import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("security")]
 
-OK, NO, NF, CF = "2xx", 403, 404, 409
+OK, NO, NF, CF, UN = "2xx", 403, 404, 409, 422
 TARGETS = ("own", "team", "other")
 
 # --- endpoints with a target person: (endpoint, role, own, team, other) -----------------
@@ -167,6 +167,30 @@ TARGETED: list[tuple[str, str, Any, Any, Any]] = [
     ("commission.statement.adjust", "executive", NO, NO, NO),
     ("commission.statement.adjust", "it_ops", NO, NO, NO),
     ("commission.statement.adjust", "integration", NO, NO, NO),
+    # GET /api/v1/commission/people/{employee_id}/quotas/{period}: visible like the person
+    # (2020-02: nobody has a quota then, so an allowed read is 404 "no quota")
+    ("commission.quota.get", "hr_admin", NF, NF, NF),
+    ("commission.quota.get", "hr_bp", NF, NF, NF),
+    ("commission.quota.get", "recruiter", NF, NO, NO),
+    ("commission.quota.get", "sales_manager", NF, NF, NO),
+    ("commission.quota.get", "mentor", NF, NO, NO),
+    ("commission.quota.get", "salesperson", NF, NO, NO),
+    ("commission.quota.get", "finance", NF, NF, NF),
+    ("commission.quota.get", "executive", NF, NF, NF),
+    ("commission.quota.get", "it_ops", NF, NO, NO),
+    ("commission.quota.get", "integration", NF, NO, NO),
+    # PUT .../quotas/{period}: HR and finance for anyone; a sales manager for the team, never
+    # for themself
+    ("commission.quota.put", "hr_admin", OK, OK, OK),
+    ("commission.quota.put", "hr_bp", NO, NO, NO),
+    ("commission.quota.put", "recruiter", NO, NO, NO),
+    ("commission.quota.put", "sales_manager", NO, OK, NO),
+    ("commission.quota.put", "mentor", NO, NO, NO),
+    ("commission.quota.put", "salesperson", NO, NO, NO),
+    ("commission.quota.put", "finance", OK, OK, OK),
+    ("commission.quota.put", "executive", NO, NO, NO),
+    ("commission.quota.put", "it_ops", NO, NO, NO),
+    ("commission.quota.put", "integration", NO, NO, NO),
 ]
 
 # --- endpoints without a target person: one cell per role ------------------------------
@@ -189,6 +213,19 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "audit.verify.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
     "commission.deals.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
     "commission.payments.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    # Refunds and cancellations: the writers of sales facts (an unknown deal: 422 / 404)
+    "commission.refunds.post": (UN, NO, NO, NO, NO, NO, UN, NO, NO, UN),
+    "commission.deal.cancel": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NF),
+    # Plans: HR and finance write them; managers and executives read them too
+    "commission.plans.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, NO),
+    "commission.plan.get": (NF, NF, NO, NF, NO, NO, NF, NF, NO, NO),
+    "commission.plan.versions.post": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NO),
+    "commission.plan.version.end": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NO),
+    "commission.plan.corrections.post": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NO),
+    "commission.plan_assignments.post": (UN, NO, NO, NO, NO, NO, UN, NO, NO, NO),
+    "commission.plan_assignments.get": (OK, OK, NO, OK, NO, NO, OK, OK, NO, NO),
+    # Recalculate a whole period (finance, hr_admin): 2020-01 has no credits, nothing changes
+    "commission.period.recalculate": (OK, NO, NO, NO, NO, NO, OK, NO, NO, NO),
     # Close a period (finance, hr_admin): 2020-01 of a unit with nobody, so nothing changes.
     "commission.period.close": (OK, NO, NO, NO, NO, NO, OK, NO, NO, NO),
     # Payout batches: finance creates and marks paid (nothing payable in 2020-01 -> 409; an
@@ -294,6 +331,24 @@ ROUTES: dict[str, tuple[str, str]] = {
     "commission.dispute.get": ("GET", "/api/v1/commission/disputes/{dispute_id}"),
     "commission.dispute.resolve": ("POST", "/api/v1/commission/disputes/{dispute_id}/resolve"),
     "commission.what_if.post": ("POST", "/api/v1/commission/people/{employee_id}/what-if"),
+    "commission.quota.get": ("GET", "/api/v1/commission/people/{employee_id}/quotas/{period}"),
+    "commission.quota.put": ("PUT", "/api/v1/commission/people/{employee_id}/quotas/{period}"),
+    "commission.refunds.post": ("POST", "/api/v1/commission/refunds"),
+    "commission.deal.cancel": ("POST", "/api/v1/commission/deals/{deal_id}/cancel"),
+    "commission.plans.post": ("POST", "/api/v1/commission/plans"),
+    "commission.plan.get": ("GET", "/api/v1/commission/plans/{plan_id}"),
+    "commission.plan.versions.post": ("POST", "/api/v1/commission/plans/{plan_id}/versions"),
+    "commission.plan.version.end": (
+        "POST",
+        "/api/v1/commission/plans/{plan_id}/versions/{version}/end",
+    ),
+    "commission.plan.corrections.post": (
+        "POST",
+        "/api/v1/commission/plans/{plan_id}/versions/{version}/corrections",
+    ),
+    "commission.plan_assignments.post": ("POST", "/api/v1/commission/plan-assignments"),
+    "commission.plan_assignments.get": ("GET", "/api/v1/commission/plan-assignments"),
+    "commission.period.recalculate": ("POST", "/api/v1/commission/periods/{period}/recalculate"),
     "me.get": ("GET", "/api/v1/me"),
     "me.commission.get": ("GET", "/api/v1/me/commission"),
     "me.what_if.post": ("POST", "/api/v1/me/commission/what-if"),
@@ -455,6 +510,52 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
         return "POST", "/api/v1/commission/payments", body
     if endpoint == "commission.what_if.post":
         return "POST", f"/api/v1/commission/people/{t}/what-if", {"amount": "1000.00"}
+    if endpoint == "commission.quota.get":
+        return "GET", f"/api/v1/commission/people/{t}/quotas/2020-02", None
+    if endpoint == "commission.quota.put":
+        return "PUT", f"/api/v1/commission/people/{t}/quotas/2020-03", {"amount": "50000.00"}
+    if endpoint == "commission.refunds.post":
+        body = {
+            "refund_id": f"R-SX-{tag}",
+            "deal_id": "D-NONE",
+            "amount": "1.00",
+            "refunded_at": "2026-11-05T10:00:00+08:00",
+        }
+        return "POST", "/api/v1/commission/refunds", body
+    if endpoint == "commission.deal.cancel":
+        body = {"cancelled_at": "2026-11-05T10:00:00+08:00", "reason": "矩阵测试"}
+        return "POST", "/api/v1/commission/deals/D-NONE/cancel", body
+    flat = {"tier_mode": "flat", "rate": "0.03"}
+    if endpoint == "commission.plans.post":
+        body = {
+            "plan_id": f"PL-SX-{tag}",
+            "name": "矩阵测试方案",
+            "version": {"effective_from": "2020-01", "rules": flat},
+        }
+        return "POST", "/api/v1/commission/plans", body
+    if endpoint == "commission.plan.get":
+        return "GET", "/api/v1/commission/plans/PL-NONE", None
+    if endpoint == "commission.plan.versions.post":
+        body = {"effective_from": "2020-01", "rules": flat}
+        return "POST", "/api/v1/commission/plans/PL-NONE/versions", body
+    if endpoint == "commission.plan.version.end":
+        body = {"effective_to": "2020-02"}
+        return "POST", "/api/v1/commission/plans/PL-NONE/versions/1/end", body
+    if endpoint == "commission.plan.corrections.post":
+        body = {"rules": flat, "reason": "矩阵测试"}
+        return "POST", "/api/v1/commission/plans/PL-NONE/versions/1/corrections", body
+    if endpoint == "commission.plan_assignments.post":
+        body = {
+            "plan_id": "PL-NONE",
+            "target_type": "role",
+            "target_id": "salesperson",
+            "effective_from": "2020-01",
+        }
+        return "POST", "/api/v1/commission/plan-assignments", body
+    if endpoint == "commission.plan_assignments.get":
+        return "GET", "/api/v1/commission/plan-assignments", None
+    if endpoint == "commission.period.recalculate":
+        return "POST", "/api/v1/commission/periods/2020-01/recalculate", None
     if endpoint == "me.get":
         return "GET", "/api/v1/me", None
     if endpoint == "me.commission.get":

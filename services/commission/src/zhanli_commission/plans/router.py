@@ -183,10 +183,10 @@ async def set_quota(
     person = await people.get(session, employee_id)
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
-    if not principal.has_any({Role.HR_ADMIN, Role.FINANCE}) and not principal.manages(
-        person.org_path
+    if not principal.has_any({Role.HR_ADMIN, Role.FINANCE}) and (
+        employee_id == principal.subject or not principal.manages(person.org_path)
     ):
-        raise Forbidden("A sales manager sets quotas only for their own team.")
+        raise Forbidden("A sales manager sets quotas only for their team, never their own.")
     row = await service.set_quota(
         session,
         publisher,

@@ -206,6 +206,36 @@ async def test_recalculation_pays_the_manager_override_like_the_live_path(commis
     assert len((await lines_of(commission, period))[mgr]) == 1
 
 
+async def test_recalculation_through_the_api_is_for_finance_and_hr_and_audited(commission) -> None:
+    period = "2026-06"
+    rep = uid("E")
+    await hire(commission, rep)
+    await seed(commission, [credit(rep, period, n, "1000.00") for n in range(2)])
+    url = f"/api/v1/commission/periods/{period}/recalculate"
+    r = await commission.client.post(url, headers=commission.auth(rep, ["salesperson"]))
+    assert r.status_code == 403
+    r = await commission.client.post(url, headers=commission.auth("fin", ["finance"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["lines_appended"] == 2 and D(body["delta"]) == D("60.00")
+    r = await commission.client.post(url, headers=commission.auth("hr", ["hr_admin"]))
+    assert r.status_code == 200 and r.json()["lines_appended"] == 0
+    bad = await commission.client.post(
+        "/api/v1/commission/periods/2026-13/recalculate",
+        headers=commission.auth("hr", ["hr_admin"]),
+    )
+    assert bad.status_code == 422
+    outbox = commission.runtime.tables.outbox
+    async with commission.runtime.sessions() as session:
+        payloads = (
+            await session.execute(
+                select(outbox.c.payload).where(outbox.c.topic == "zhanli.audit.recorded.v1")
+            )
+        ).scalars()
+        audited = [p for p in payloads if "commission.period.recalculated" in p and period in p]
+    assert len(audited) == 2
+
+
 async def outbox_count(svc) -> int:
     outbox = svc.runtime.tables.outbox
     async with svc.runtime.sessions() as session:

@@ -6,19 +6,21 @@ import dataclasses
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
-from zhanli_commission.commissions import extras, repository
+from zhanli_commission.commissions import extras, recalc, repository
 from zhanli_commission.commissions.schemas import (
     CommissionLineRead,
     CommissionStatement,
     ProbationRead,
+    RecalculationRead,
 )
 from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
 from zhanli_commission.plans import service as plans
 from zhanli_commission.sales.service import people
 from zhanli_commission.statements.service import statement_balances
-from zhanli_shared.auth import CurrentPrincipal
+from zhanli_shared import audit
+from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Forbidden, NotFound
 from zhanli_shared.money import business_month
@@ -90,3 +92,51 @@ async def estimate_commission(
     """What a payment of ``amount`` would earn now: the real rule, nothing written."""
     settings = runtime.settings
     return await what_if(session, settings, principal, employee_id, body)  # type: ignore[arg-type]
+
+
+Recalculators = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.HR_ADMIN))]
+
+
+@router.post("/periods/{period}/recalculate", response_model=RecalculationRead)
+async def recalculate_period(
+    request: Request,
+    principal: Recalculators,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    period: Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")],
+) -> RecalculationRead:
+    """Price everyone's period again from their credits and append the differences (after
+    a plan correction, a directory fix...). Batches commit as they go; a second call right
+    after appends nothing. Closed statements are left alone."""
+    report = await recalc.recalculate_period(
+        runtime.sessions,
+        runtime.publisher,
+        runtime.settings,  # type: ignore[arg-type]
+        period,
+        reason=f"period {period} recalculated by {principal.subject}",
+    )
+    runtime.wake_relay()
+    read = RecalculationRead(
+        period=period,
+        people=report.people,
+        changed_people=report.changed_people,
+        lines_appended=report.lines_appended,
+        delta=report.delta,
+        events=report.events,
+        skipped_closed=report.skipped_closed,
+        skipped_unknown=report.skipped_unknown,
+        failed=report.failed,
+        seconds=round(report.seconds.get("total", 0.0), 3),
+    )
+    await audit.record(
+        session,
+        runtime.publisher,
+        actor=principal,
+        action="commission.period.recalculated",
+        entity_type="commission_period",
+        entity_id=period,
+        before=None,
+        after=read.model_dump(mode="json", exclude={"seconds"}),
+        source_ip=audit.client_ip(request),
+    )
+    return read

@@ -64,3 +64,18 @@ class CommissionStatement(BaseModel):
     carried_balance: Decimal = Field(
         default=Decimal("0.00"), description="Negative pay carried to the next payout"
     )
+
+
+class RecalculationRead(BaseModel):
+    """What recalculating a period did (``POST /periods/{period}/recalculate``)."""
+
+    period: str
+    people: int = Field(description="People with credits in the period")
+    changed_people: int
+    lines_appended: int
+    delta: Decimal = Field(description="Sum of the lines appended")
+    events: int = Field(description="commission.calculated events published")
+    skipped_closed: int = Field(description="Closed statements, never changed")
+    skipped_unknown: int = Field(description="Credits of people the directory does not know")
+    failed: dict[str, str] = Field(description="People the plan could not price, with why")
+    seconds: float

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 import uuid
 from collections import defaultdict
@@ -51,6 +52,7 @@ from zhanli_shared.events.outbox import Publisher
 BATCH_SIZE = 100
 IN_CHUNK = 1000  # ids per IN (...) list
 Progress = Callable[["RecalcReport"], None]
+_Priced = tuple[ledger.PricingInputs, engine.PeriodPosition] | str  # or why it failed
 
 _CREDIT_COLUMNS = (
     Credit.salesperson_id,
@@ -312,8 +314,19 @@ async def recalculate_period(
     report.credits = sum(len(v) for v in snap.credits.values())
     pricer = _Pricer(snap, settings, period)
     ids = sorted(snap.credits)
-    t_price = t_write = 0.0
-    for batch in _chunks(ids, batch_size):
+    timing = {"price": 0.0, "write": 0.0}
+
+    def price_one(
+        pid: str, person: Person
+    ) -> tuple[ledger.PricingInputs, engine.PeriodPosition] | str:
+        try:
+            inputs = pricer.inputs(person, snap.credits[pid])
+            return inputs, ledger.price(inputs)
+        except engine.PricingError as exc:
+            return str(exc)
+
+    async def write(batch: Sequence[str], priced: dict[str, _Priced]) -> None:
+        """One transaction: lock, re-read what may have moved, diff, append, commit."""
         async with session_factory() as session:
             tw = time.perf_counter()
             totals = {
@@ -336,7 +349,7 @@ async def recalculate_period(
                 ).all()
             )
             stale = [pid for pid in batch if counts.get(pid, 0) != len(snap.credits[pid])]
-            if stale:  # facts arrived since the bulk read: read these people again
+            if stale:  # facts arrived since the bulk read: read and price these people again
                 report.repriced_in_batch += len(stale)
                 fresh: dict[str, list[Any]] = defaultdict(list)
                 stmt = select(*_CREDIT_COLUMNS).where(
@@ -346,18 +359,18 @@ async def recalculate_period(
                     fresh[row.salesperson_id].append(row)
                 for pid in stale:
                     snap.credits[pid] = fresh.get(pid, [])
+                    if pid in snap.people:
+                        priced[pid] = price_one(pid, snap.people[pid])
             stored: dict[str, list[Any]] = defaultdict(list)
             stmt_l = select(*_LINE_COLUMNS).where(
                 CommissionLine.period == period, CommissionLine.salesperson_id.in_(batch)
             )
             for row in (await (await session.connection()).execute(stmt_l)).all():
                 stored[row.salesperson_id].append(row)
-            t_write += time.perf_counter() - tw
             now = utcnow()
             values: list[dict[str, Any]] = []
             extra: list[tuple[Person, ledger.PricingInputs, bool]] = []
             events: list[CommissionCalculated] = []
-            tp = time.perf_counter()
             for pid in batch:
                 person = snap.people.get(pid)
                 if person is None:  # credits exist only for known people; skip as recompute
@@ -367,12 +380,11 @@ async def recalculate_period(
                 if total_row is not None and total_row.status != "open":
                     report.skipped_closed += 1
                     continue
-                try:
-                    inputs = pricer.inputs(person, snap.credits[pid])
-                    position = ledger.price(inputs)
-                except engine.PricingError as exc:
-                    report.failed[pid] = str(exc)
+                got = priced[pid]
+                if isinstance(got, str):
+                    report.failed[pid] = got
                     continue
+                inputs, position = got
                 diff = ledger.diff_lines(
                     pid,
                     period,
@@ -417,8 +429,6 @@ async def recalculate_period(
                     )
                     if event is not None:
                         events.append(event)
-            t_price += time.perf_counter() - tp
-            tw = time.perf_counter()
             if values:
                 await _insert_lines(session, values)
             await session.flush()
@@ -440,12 +450,36 @@ async def recalculate_period(
                     )
             report.events += len(events)
             await session.commit()
-            t_write += time.perf_counter() - tw
+            timing["write"] += time.perf_counter() - tw
         report.done += len(batch)
         if progress is not None:
             progress(report)
-    report.seconds["price"] = t_price
-    report.seconds["write"] = t_write
+
+    # Pricing the next batch (CPU here) overlaps writing the previous one (mostly the
+    # database's work on the other core); the writes themselves stay one after another.
+    pending: asyncio.Task[None] | None = None
+    try:
+        for batch in _chunks(ids, batch_size):
+            tp = time.perf_counter()
+            priced: dict[str, _Priced] = {}
+            for i, pid in enumerate(batch):
+                person = snap.people.get(pid)
+                if person is not None:
+                    priced[pid] = price_one(pid, person)
+                if i % 10 == 9:
+                    await asyncio.sleep(0)  # let the write in flight move on
+            timing["price"] += time.perf_counter() - tp
+            if pending is not None:
+                await pending
+            pending = asyncio.create_task(write(batch, priced))
+        if pending is not None:
+            await pending
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
+    report.seconds.update(timing)
     report.seconds["total"] = time.perf_counter() - t0
     return report
 

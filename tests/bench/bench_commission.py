@@ -598,6 +598,7 @@ async def latency(
     reps: int,
     poll_interval_s: float,
     consumers: int,
+    drain_timeout_s: float = 300.0,
 ) -> list[Result]:
     n_total = int(rate * duration_s)
     phase(
@@ -659,10 +660,11 @@ async def latency(
             await asyncio.gather(*sends)
             finished.set()
             try:
-                await asyncio.wait_for(poll_task, 60)
+                await asyncio.wait_for(poll_task, drain_timeout_s)
             except TimeoutError as exc:
                 raise BenchError(
-                    f"commission.latency: {len(outstanding)} lines missing 60s after the last send"
+                    f"commission.latency: {len(outstanding)} lines missing "
+                    f"{drain_timeout_s:.0f}s after the last send"
                 ) from exc
         t_end = time.perf_counter()
         cpu1, m1 = cpu_seconds(pids), machine_cpu()

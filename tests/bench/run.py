@@ -86,7 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         help="PostgreSQL for the commission figures (a fresh schema each, dropped after)",
     )
-    p.add_argument("--commission-payments", type=int, default=20_000)
+    p.add_argument("--commission-payments", type=int, default=3_000)
     p.add_argument("--commission-reps", type=int, default=1_000)
     p.add_argument(
         "--commission-consumers",
@@ -202,7 +202,7 @@ def commission_phases(
                         reps=args.commission_reps,
                         consumers=args.commission_consumers if backend == "postgres" else 1,
                         baseline=baseline,
-                        timeout_s=300,
+                        timeout_s=400,
                     ),
                 )
             )

@@ -429,8 +429,7 @@ def test_replaying_a_reps_events_appends_nothing_and_gives_the_same_statement(
     person = Person("E1", "王伟", "T1", ["G1", "T1"], None, "salesperson", "active", None)
     plan_ = ResolvedPlan("P", 1, rules)
     credits = [
-        dataclasses.replace(pay(i, a), credit_id=f"payment:p{i:04d}:E1")
-        for i, a in enumerate(paid)
+        dataclasses.replace(pay(i, a), credit_id=f"payment:p{i:04d}:E1") for i, a in enumerate(paid)
     ]
     now = _dt.datetime(2026, 12, 1, tzinfo=_dt.UTC)
     stored: list = []

@@ -68,7 +68,9 @@ async def upstream_server() -> AsyncIterator[int]:
         ]
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_keep_alive=1)
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
@@ -228,6 +230,33 @@ async def test_proxy_forwards_and_streams(gateway) -> None:
     assert r.headers["x-request-id"] == "rid-1"
     big = await gateway.client.get("/api/v1/big/file", headers=h)
     assert big.status_code == 200 and len(big.content) == 80 * 65536
+
+
+async def test_proxied_gets_reuse_connections_and_survive_idle_closes(gateway) -> None:
+    """Bodiless GETs take the proxy's fast lane (zhanli_gateway.upstream)."""
+    h = await admin_headers(gateway)
+    for i in range(3):
+        r = await gateway.client.get(
+            f"/api/v1/echo/a/b?x={i}&y=%20z", headers={**h, "x-request-id": f"rid-g{i}"}
+        )
+        assert r.status_code == 200
+        assert r.json() == {
+            "path": "/api/v1/echo/a/b",
+            "query": f"x={i}&y=%20z",
+            "length": 0,
+            "request_id": f"rid-g{i}",
+            "auth": True,
+        }
+        assert r.headers["x-request-id"] == f"rid-g{i}"
+    many = await asyncio.gather(
+        *(gateway.client.get(f"/api/v1/echo/n{i}", headers=h) for i in range(20))
+    )
+    assert [r.json()["path"] for r in many] == [f"/api/v1/echo/n{i}" for i in range(20)]
+    await asyncio.sleep(1.5)  # the upstream has closed its idle keep-alive connections
+    r = await gateway.client.get("/api/v1/echo/again", headers=h)
+    assert r.status_code == 200 and r.json()["path"] == "/api/v1/echo/again"
+    big = await gateway.client.get("/api/v1/big/file", headers=h)  # chunked, streamed
+    assert big.status_code == 200 and big.content == b"x" * (80 * 65536)
 
 
 async def test_proxy_refuses_without_a_valid_token(gateway) -> None:

@@ -1,6 +1,8 @@
 """The gateway's hot path: a lean ASGI reverse proxy on a pooled aiohttp client.
 
-``/api/v1/<service>/...`` goes to the service's upstream with the path unchanged. The
+``/api/v1/<service>/...`` goes to the service's upstream with the path unchanged (bodiless
+GETs to plain-http upstreams on the fast lane of ``zhanli_gateway.upstream``, everything
+else through aiohttp; both answer and fail alike). The
 caller's token is verified here (and again in the service: defence in depth). Bodies are
 streamed both ways, never buffered whole. Idempotent requests are retried once on a
 connection failure; an upstream that keeps failing opens its circuit breaker.
@@ -13,12 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 
+from zhanli_gateway.upstream import Body, UpstreamPool
 from zhanli_shared.auth import TokenVerifier
 from zhanli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, ProblemError
 from zhanli_shared.observability import current_request_id
@@ -112,8 +116,26 @@ class ProxyApp:
             name: CircuitBreaker(breaker_threshold, breaker_reset_s) for name in self.upstreams
         }
         self.session: aiohttp.ClientSession | None = None
+        # The fast lane (zhanli_gateway.upstream) for plain-http upstreams: (host, port,
+        # b"Host: ..." line) per service.
+        self.fast_targets: dict[str, tuple[str, int, bytes]] = {}
+        for name, base in self.upstreams.items():
+            parsed = urlsplit(base)
+            if parsed.scheme == "http" and parsed.hostname and not parsed.path:
+                port = parsed.port or 80
+                self.fast_targets[name] = (
+                    parsed.hostname,
+                    port,
+                    b"Host: " + parsed.netloc.encode("latin-1") + b"\r\n",
+                )
+        self.fast: UpstreamPool | None = None
 
     async def start(self) -> None:
+        self.fast = UpstreamPool(
+            limit=self.max_connections,
+            connect_timeout_s=self.timeout.connect,
+            read_timeout_s=self.timeout.sock_read,
+        )
         connector = aiohttp.TCPConnector(
             limit=self.max_connections,
             limit_per_host=0,
@@ -130,6 +152,9 @@ class ProxyApp:
         )
 
     async def close(self) -> None:
+        if self.fast is not None:
+            self.fast.close()
+            self.fast = None
         if self.session is not None:
             await self.session.close()
             self.session = None
@@ -200,8 +225,16 @@ class ProxyApp:
         method = scope["method"]
         body = await self._request_body(scope, receive, length)
         attempts = 2 if method in IDEMPOTENT and not callable(body) else 1
+        head = self._fast_head(service, method, body, scope, headers)
         for attempt in range(1, attempts + 1):
             try:
+                if head is not None:
+                    assert self.fast is not None
+                    host, port, _ = self.fast_targets[service]
+                    status, raw_headers, content = await self.fast.request(host, port, head)
+                    breaker.success() if status < 500 else breaker.failure()
+                    await self._relay_fast(status, raw_headers, content, send)
+                    return
                 data = body() if callable(body) else body
                 async with self.session.request(
                     method, url, headers=headers, data=data, allow_redirects=False
@@ -242,6 +275,80 @@ class ProxyApp:
                     "upstream-timeout",
                 )
                 return
+
+    def _fast_head(
+        self,
+        service: str,
+        method: str,
+        body: object,
+        scope: Scope,
+        headers: list[tuple[str, str]],
+    ) -> bytes | None:
+        """The request line and headers for the fast lane, or None: only bodiless GETs to
+        plain-http upstreams take it (the rest goes through aiohttp)."""
+        target = self.fast_targets.get(service)
+        if target is None or self.fast is None or method != "GET" or body is not None:
+            return None
+        parts = [b"GET ", scope["raw_path"]]
+        if scope.get("query_string"):
+            parts += [b"?", scope["query_string"]]
+        parts += [b" HTTP/1.1\r\n", target[2]]
+        accept = False
+        for name, value in headers:
+            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
+                return None  # never on a valid request: aiohttp refuses it as before
+            if not accept and name.lower() == "accept":
+                accept = True
+            parts += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
+        if not accept:
+            parts.append(b"Accept: */*\r\n")  # what aiohttp adds
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    @staticmethod
+    async def _relay_fast(
+        status: int,
+        raw_headers: list[tuple[bytes, bytes]],
+        content: Body | bytes,
+        send: Send,
+    ) -> None:
+        """``_relay_response`` for the fast lane: the same headers, bodies alike."""
+        headers = []
+        length: bytes | None = None
+        for k, v in raw_headers:
+            lk = k.lower()
+            if lk in HOP_BY_HOP:
+                if lk == b"content-length" and length is None:
+                    length = v
+                continue
+            headers.append((k, v))
+        if isinstance(content, bytes):
+            if length is not None:
+                headers.append((b"content-length", length))
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": content})
+                return
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            if content:
+                await send({"type": "http.response.body", "body": content, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        try:
+            if length is not None:
+                headers.append((b"content-length", length))
+                if int(length) <= SMALL_BODY:
+                    body = b"".join([chunk async for chunk in content.chunks()])
+                    await send(
+                        {"type": "http.response.start", "status": status, "headers": headers}
+                    )
+                    await send({"type": "http.response.body", "body": body})
+                    return
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            async for chunk in content.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            content.close()
 
     async def _request_body(  # type: ignore[no-untyped-def]
         self, scope: Scope, receive: Receive, length: int | None

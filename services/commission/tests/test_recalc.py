@@ -3,7 +3,11 @@ closed statements untouched; on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
+import subprocess
+import sys
 import uuid
 from decimal import Decimal as D
 
@@ -234,6 +238,41 @@ async def test_recalculation_through_the_api_is_for_finance_and_hr_and_audited(c
         ).scalars()
         audited = [p for p in payloads if "commission.period.recalculated" in p and period in p]
     assert len(audited) == 2
+
+
+async def test_recalculation_from_the_command_line(commission) -> None:
+    period = "2026-07"
+    rep = uid("E")
+    await hire(commission, rep)
+    await seed(commission, [credit(rep, period, n, "200.00") for n in range(3)])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZHANLI_")}
+    env["ZHANLI_COMMISSION_DATABASE_URL"] = commission.settings.database_url
+    if commission.settings.database_schema:
+        env["ZHANLI_COMMISSION_DATABASE_SCHEMA"] = commission.settings.database_schema
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "zhanli_commission", "recalc", "--period", period],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    first = await asyncio.to_thread(run)
+    assert first.returncode == 0, first.stderr
+    assert "1/1 people, 3 lines appended" in first.stdout
+    second = await asyncio.to_thread(run)
+    assert second.returncode == 0 and "0 lines appended" in second.stdout
+    assert len((await lines_of(commission, period))[rep]) == 3
+    bad = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "zhanli_commission", "recalc", "--period", "2026-7"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2
 
 
 async def outbox_count(svc) -> int:

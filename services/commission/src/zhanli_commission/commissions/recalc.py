@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import operator
 import time
 import uuid
 from collections import defaultdict
@@ -245,11 +246,15 @@ async def _insert_lines(session: AsyncSession, values: list[dict[str, Any]]) -> 
         return
     columns = [c.name for c in _LINE_TABLE.columns]
     explanation = columns.index("explanation")
+    getter = operator.itemgetter(*columns)
     records = []
     for v in values:
         if v["amount"].as_tuple().exponent < -2:  # what Money() would refuse
             raise ValueError(f"amount {v['amount']} has more than 2 decimals: round it first")
-        row = [v.get(c) for c in columns]
+        try:
+            row = list(getter(v))
+        except KeyError:  # a column the diff does not fill (nullable)
+            row = [v.get(c) for c in columns]
         if row[explanation] is not None:
             row[explanation] = orjson.dumps(row[explanation]).decode()
         records.append(row)

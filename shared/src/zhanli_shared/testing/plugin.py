@@ -97,7 +97,7 @@ async def db_target(db_backend: str, tmp_path: Path) -> AsyncIterator[DatabaseTa
     await target.cleanup()
 
 
-async def eventually(predicate, timeout_s: float = 10.0, interval_s: float = 0.05):
+async def eventually(predicate, timeout_s: float = 30.0, interval_s: float = 0.05):
     """Poll ``predicate`` (sync or async) until it returns a truthy value, or fail."""
     deadline = asyncio.get_running_loop().time() + timeout_s
     last = None

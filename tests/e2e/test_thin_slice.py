@@ -21,7 +21,9 @@ import pytest
 from zhanli_shared.testing.broker import free_port, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# Generous ceilings: a platform start plus the demo load shares a 2-core machine with the
+# other tests (nothing here asserts speed).
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(600)]
 
 
 class Platform:
@@ -73,7 +75,7 @@ def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
     )
     platform = Platform(proc, f"http://127.0.0.1:{gw}", var, log)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 240
         while "Ctrl-C stops everything" not in log.read_text(errors="replace"):
             assert proc.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, log.read_text(errors="replace")
@@ -171,7 +173,7 @@ def run_slice(platform: Platform, expected: str = "600.00") -> None:
         timeout=10,
         headers={"authorization": "Bearer " + platform.token(rep.lower(), "salesperson-1")},
     )
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 45
     statement = revenue = None
     while time.monotonic() < deadline:
         statement = me.get(f"/api/v1/commission/people/{rep}/statement?period=2026-11").json()
@@ -229,7 +231,7 @@ def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) ->
     mine = [p for p in victims if _env_var_dir(p) == str(sqlite_platform.var)]
     assert mine, out
     os.kill(mine[0], signal.SIGKILL)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         text = sqlite_platform.log.read_text(errors="replace")
         if (

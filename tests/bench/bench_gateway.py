@@ -158,9 +158,16 @@ class Run:
         return ", ".join(f"{k} {v * 100:.0f}%" for k, v in self.cpu.items())
 
     def text(self) -> str:
+        # The gateway's CPU per proxied request (its idle share included): steadier than
+        # the throughputs when the machine is shared.
+        per = (
+            f", gateway {self.cpu['gateway'] / self.rps * 1e6:,.0f} us CPU per request"
+            if self.path == "gateway" and self.rps and "gateway" in self.cpu
+            else ""
+        )
         return (
             f"{self.path} {self.rps:,.0f} req/s (p50 {self.p50_ms:.1f} ms, p99 "
-            f"{self.p99_ms:.1f} ms; CPU {self.cpu_text()})"
+            f"{self.p99_ms:.1f} ms; CPU {self.cpu_text()}{per})"
         )
 
 

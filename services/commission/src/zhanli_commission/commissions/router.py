@@ -52,13 +52,15 @@ async def read_statement(
             "Commission figures are visible to the person, their managers, finance and HR only."
         )
     period = period or business_month(utcnow(), runtime.settings.timezone)
-    total = await repository.period_total(session, employee_id, period)
+    # Lines first, then the position: each read sees at least what the one before saw (READ
+    # COMMITTED), and the total shown is the sum of the lines shown, never a newer or older one.
     lines = await repository.lines_of_period(session, employee_id, period)
+    total = await repository.period_total(session, employee_id, period)
     return CommissionStatement(
         salesperson_id=employee_id,
         period=period,
         currency=total.currency if total else runtime.settings.currency,
-        total=total.total if total else Decimal("0.00"),
+        total=sum((line.amount for line in lines), Decimal("0.00")),
         basis_total=total.basis_total if total else Decimal("0.00"),
         lines=[CommissionLineRead.model_validate(line) for line in lines],
         status=total.status if total else "open",

@@ -28,11 +28,9 @@ run: dev
 	@$(PY) -m compileall -q shared/src gateway/src services/*/src deploy >/dev/null
 	$(PY) deploy/embedded/supervisor.py
 
-# Four workers on two cores: the tests mostly wait (broker group joins, real processes
-# starting), so twice the workers roughly halves the wall time.
 test: dev
 	@$(PY) -m compileall -q shared/src gateway/src services/*/src deploy >/dev/null
-	$(PY) -m pytest -q -n 4 --dist loadgroup
+	$(PY) -m pytest -q -n 2 --dist loadgroup
 
 lint: dev
 	$(VENV)/bin/ruff check .

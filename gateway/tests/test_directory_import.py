@@ -8,7 +8,7 @@ import datetime as dt
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,22 +22,11 @@ from zhanli_gateway.directory.models import Employee, OrgUnit
 from zhanli_gateway.directory.tabular import XLSX_MEDIA_TYPE
 from zhanli_gateway.main import create_app
 from zhanli_gateway.settings import GatewaySettings
-from zhanli_shared.testing.broker import TansuBroker
 from zhanli_shared.testing.plugin import DatabaseTarget
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
 
 IMPORTS = "/api/v1/directory/imports"
 CSV = "text/csv"
-
-
-@pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
-    """A broker of this module's own: a 5,000-row import publishes thousands of events,
-    which every later test's consumers (reading their topics from the start) would have to
-    wade through on the shared broker."""
-    b = TansuBroker(log_path=tmp_path_factory.mktemp("tansu-import") / "tansu.log").start()
-    yield b
-    b.stop()
 
 
 @pytest.fixture(scope="module")

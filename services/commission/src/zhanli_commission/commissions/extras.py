@@ -17,7 +17,6 @@ replays append nothing and corrections show as their own lines).
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -31,9 +30,9 @@ from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import ProbationSignal
 from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
+from zhanli_commission.statements.service import add_line
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
-from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.money import round_money
 
@@ -66,68 +65,22 @@ async def sync_line(
         return None  # a closed statement never changes
     if diff == 0:
         return None
-    now = utcnow()
-    line = CommissionLine(
-        commission_id=str(uuid.uuid4()),
-        salesperson_id=person_id,
-        period=period,
-        deal_id=deal_id,
-        payment_id=None,
-        credit_id=key,
-        kind=kind,
-        basis_amount=ZERO,
-        rate=Decimal(0),
-        amount=diff,
-        own=None,
-        trueup=None,
-        tier=None,
-        plan_id=plan.plan_id if plan else None,
-        plan_version=plan.version if plan else None,
-        explanation=explanation,
-        currency=settings.currency,
-        rule=rule,
-        source_event_id=cause_event_id,
-        occurred_at=now,
-        calculated_at=now,
-    )
-    session.add(line)
-    if total is None:
-        total = PeriodTotal(
-            salesperson_id=person_id,
-            period=period,
-            total=ZERO,
-            basis_total=ZERO,
-            lines=0,
-            currency=settings.currency,
-            updated_at=now,
-            kept=ZERO,
-            status="open",
-        )
-        session.add(total)
-    total.total += diff
-    total.lines += 1
-    total.updated_at = now
-    await session.flush()
-    await publisher.publish(
+    return await add_line(
         session,
-        CommissionCalculated(
-            commission_id=line.commission_id,
-            salesperson_id=person_id,
-            deal_id=deal_id,
-            period=period,
-            basis_amount=ZERO,
-            rate=Decimal(0),
-            delta=diff,
-            period_total=total.total,
-            currency=settings.currency,
-            rule=rule,
-            calculated_at=now,
-            kind=kind,
-            plan_id=line.plan_id,
-            plan_version=line.plan_version,
-        ),
+        publisher,
+        settings,
+        person_id=person_id,
+        period=period,
+        kind=kind,
+        amount=diff,
+        rule=rule,
+        explanation=explanation,
+        source_id=cause_event_id,
+        deal_id=deal_id,
+        plan=plan,  # type: ignore[arg-type]  (plan_id and version are all it reads)
+        total_row=total,
+        credit_id=key,
     )
-    return line
 
 
 async def apply_manager_override(

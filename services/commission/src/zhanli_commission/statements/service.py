@@ -285,8 +285,10 @@ async def add_line(
     basis: Decimal = ZERO,
     plan: PersonPlan | None = None,
     total_row: PeriodTotal | None = None,
+    credit_id: str | None = None,
 ) -> CommissionLine:
-    """Append a line that is not the pricing engine's (draw, draw recovery, adjustment) and
+    """Append a line that is not the pricing engine's (draw, draw recovery, adjustment,
+    override, bonus; ``credit_id`` keys lines kept by difference, see ``extras``) and
     keep the period total equal to the sum of its lines; publish ``commission.calculated``."""
     now = utcnow()
     line = CommissionLine(
@@ -295,7 +297,7 @@ async def add_line(
         period=period,
         deal_id=deal_id,
         payment_id=None,
-        credit_id=None,
+        credit_id=credit_id,
         kind=kind,
         basis_amount=_money(basis),
         rate=Decimal(0),

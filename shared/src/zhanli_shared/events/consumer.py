@@ -23,7 +23,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_shared.db import utcnow
+from zhanli_shared.db import bulk_insert, one_of, utcnow
 from zhanli_shared.events.contracts.base import EventContract, contract_for_topic
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.kafka import dead_letter_topic, make_consumer, make_producer
@@ -34,6 +34,7 @@ from zhanli_shared.settings import ServiceSettings
 log = structlog.get_logger("zhanli.consumer")
 
 Handler = Callable[[AsyncSession, Any, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[tuple[Any, CloudEvent]]], Awaitable[None]]
 
 
 # Infrastructure failures: retried until they pass, never dead-lettered.
@@ -49,10 +50,24 @@ class HandlerRegistry:
     """Maps event contracts to handlers: ``@registry.on(PaymentReceived)``."""
 
     handlers: dict[str, tuple[type[EventContract], Handler]] = field(default_factory=dict)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
 
     def on(self, contract: type[EventContract]) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.handlers[contract.topic_name()] = (contract, fn)
+            return fn
+
+        return register
+
+    def on_batch(self, contract: type[EventContract]) -> Callable[[BatchHandler], BatchHandler]:
+        """A handler for a whole run of one topic's events, in one transaction.
+
+        It must leave the database exactly as the per-event handler (``on``, required as
+        well) would after handling the same events one by one; the runner falls back to
+        that one, event by event, when the batch handler raises."""
+
+        def register(fn: BatchHandler) -> BatchHandler:
+            self.batch_handlers[contract.topic_name()] = fn
             return fn
 
         return register
@@ -166,6 +181,8 @@ class ConsumerRunner:
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Handle one partition's records in order, as few transactions as possible.
 
+        A topic with a batch handler has each run of its good records applied by that
+        handler in one transaction (when it fails, the run goes event by event below).
         Consecutive good records share one transaction, each handler in a savepoint, so
         a busy service keeps up with its events. A poison record or a failing handler
         ends the run: what came before it is committed, the record is dead-lettered or
@@ -174,7 +191,91 @@ class ConsumerRunner:
         """
         start = 0
         while start < len(records):
+            batch_fn = self.registry.batch_handlers.get(records[start].topic)
+            if batch_fn is not None:
+                done = await self._apply_batch(records, start, batch_fn)
+                if done is not None and done > start:
+                    start = done
+                    continue
             start = await self._apply_run(records, start)
+
+    async def _apply_batch(
+        self, records: list[ConsumerRecord], start: int, batch_fn: BatchHandler
+    ) -> int | None:
+        """Apply the leading run of one topic's good records with its batch handler, in
+        one transaction; return the next index (``start`` when the first record is
+        poison), or None when the handler failed and the run must go event by event."""
+        topic = records[start].topic
+        items: list[tuple[CloudEvent, EventContract]] = []
+        for record in records[start:]:
+            if record.topic != topic:
+                break
+            try:
+                items.append(decode(record))
+            except PoisonMessage:
+                break
+        if not items:
+            return start
+        inbox = self.tables.inbox
+        fresh: list[tuple[Any, CloudEvent]] = []
+        duplicates = 0
+        try:
+            async with self.sessions() as session:
+                ids = [envelope.id for envelope, _ in items]
+                seen: set[str] = set()
+                dialect = (await session.connection()).dialect.name
+                for i in range(0, len(ids), 1000):
+                    seen.update(
+                        (
+                            await session.execute(
+                                select(inbox.c.event_id).where(
+                                    inbox.c.consumer == self.group_id,
+                                    one_of(inbox.c.event_id, ids[i : i + 1000], dialect),
+                                )
+                            )
+                        ).scalars()
+                    )
+                for envelope, payload in items:
+                    if envelope.id in seen:
+                        duplicates += 1
+                        continue
+                    seen.add(envelope.id)
+                    fresh.append((payload, envelope))
+                if fresh:
+                    now = utcnow()
+                    await bulk_insert(
+                        await session.connection(),
+                        inbox,
+                        [
+                            {
+                                "consumer": self.group_id,
+                                "event_id": envelope.id,
+                                "topic": envelope.type,
+                                "processed_at": now,
+                            }
+                            for _, envelope in fresh
+                        ],
+                    )
+                    await batch_fn(session, fresh)
+                    await session.commit()
+        except TRANSIENT as exc:
+            log.warning("consumer.batch_transient", error=repr(exc), records=len(items))
+            return None
+        except Exception as exc:
+            log.warning("consumer.batch_failed", error=repr(exc), records=len(items), topic=topic)
+            return None
+        self.handled_total += len(fresh)
+        if fresh:
+            metrics.events_consumed.labels(self.settings.service_name, topic, "applied").inc(
+                len(fresh)
+            )
+        if duplicates:
+            metrics.events_consumed.labels(self.settings.service_name, topic, "duplicate").inc(
+                duplicates
+            )
+        if self.after_commit is not None and session.info.get("published"):
+            self.after_commit()
+        return start + len(items)
 
     async def _apply_run(self, records: list[ConsumerRecord], start: int) -> int:
         """Apply records[start:] until one needs handling alone; return the next index."""

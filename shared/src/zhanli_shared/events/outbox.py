@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_shared.db import TZDateTime, utcnow
+from zhanli_shared.db import TZDateTime, bulk_insert, utcnow
 from zhanli_shared.events.contracts.base import EventContract
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.observability import current_request_id
@@ -104,3 +104,24 @@ class Publisher:
         )
         session.info.setdefault("published", []).append(envelope.id)
         return envelope
+
+    async def publish_many(self, session: AsyncSession, events: list[EventContract]) -> None:
+        """``publish`` for many events in one statement (COPY on PostgreSQL)."""
+        if not events:
+            return
+        rows = []
+        now = utcnow()
+        published = session.info.setdefault("published", [])
+        for event in events:
+            envelope = self.envelope(event, time=now)
+            rows.append(
+                {
+                    "event_id": envelope.id,
+                    "topic": event.topic_name(),
+                    "key": event.partition_key(),
+                    "payload": envelope.to_json().decode(),
+                    "created_at": now,
+                }
+            )
+            published.append(envelope.id)
+        await bulk_insert(await session.connection(), self.tables.outbox, rows)

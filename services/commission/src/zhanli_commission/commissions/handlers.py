@@ -6,7 +6,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, service
+from zhanli_commission.commissions import batch, extras, service
+from zhanli_commission.commissions.batch import Fact
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
@@ -76,6 +77,39 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
                 occurred_at=event.cancelled_at,
                 source_event_id=envelope.id,
             )
+
+    # The hot path: a run of payments (refunds, cancellations) is credited and priced
+    # together, one transaction per run; the handlers above are the one-by-one fallback.
+    @registry.on_batch(PaymentReceived)
+    async def on_payments(
+        session: AsyncSession, items: list[tuple[PaymentReceived, CloudEvent]]
+    ) -> None:
+        facts = [
+            Fact(e.deal_id, "payment", e.payment_id, e.amount, e.paid_at, env.id)
+            for e, env in items
+        ]
+        await batch.apply_facts(session, publisher, settings, facts)
+
+    @registry.on_batch(RefundIssued)
+    async def on_refunds(
+        session: AsyncSession, items: list[tuple[RefundIssued, CloudEvent]]
+    ) -> None:
+        facts = [
+            Fact(e.deal_id, "refund", e.refund_id, -e.amount, e.refunded_at, env.id)
+            for e, env in items
+        ]
+        await batch.apply_facts(session, publisher, settings, facts)
+
+    @registry.on_batch(DealCancelled)
+    async def on_cancellations(
+        session: AsyncSession, items: list[tuple[DealCancelled, CloudEvent]]
+    ) -> None:
+        facts = [
+            Fact(e.deal_id, "cancellation", e.deal_id, -e.unpaid_amount, e.cancelled_at, env.id)
+            for e, env in items
+            if e.unpaid_amount > 0
+        ]
+        await batch.apply_facts(session, publisher, settings, facts)
 
     @registry.on(KpiScoreUpdated)
     async def on_kpi_score(

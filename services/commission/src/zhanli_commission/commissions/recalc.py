@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import operator
 import time
 import uuid
 from collections import defaultdict
@@ -32,8 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import orjson
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhanli_commission.commissions import extras, ledger
@@ -45,7 +43,7 @@ from zhanli_commission.db import people_table
 from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import KpiScore, PlanAssignment, PlanVersion, Quota
 from zhanli_commission.settings import CommissionSettings
-from zhanli_shared.db import utcnow
+from zhanli_shared.db import bulk_insert, one_of, utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.outbox import Publisher
@@ -121,24 +119,36 @@ def _chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str
         yield items[i : i + size]
 
 
-async def _load(session: AsyncSession, period: str) -> _Snapshot:
+async def _load(
+    session: AsyncSession, period: str, persons: Sequence[str] | None = None
+) -> _Snapshot:
+    """The period's snapshot: of everyone with credits, or of ``persons`` only."""
     credits: dict[str, list[Any]] = defaultdict(list)
+    conn = await session.connection()
+    dialect = conn.dialect.name  # Core rows: no ORM loading for 100,000s of credits
     stmt = select(*_CREDIT_COLUMNS).where(Credit.period == period)
-    conn = await session.connection()  # Core rows: no ORM loading for 100,000s of credits
-    for row in (await conn.execute(stmt)).all():
-        credits[row.salesperson_id].append(row)
-    ids = sorted(credits)
+    for chunk in [None] if persons is None else _chunks(persons):
+        chunk_stmt = (
+            stmt if chunk is None else stmt.where(one_of(Credit.salesperson_id, chunk, dialect))
+        )
+        for row in (await conn.execute(chunk_stmt)).all():
+            credits[row.salesperson_id].append(row)
+    ids = sorted(credits) if persons is None else sorted(persons)
     people: dict[str, Person] = {}
     for chunk in _chunks(ids):
         rows = (
-            await session.execute(select(people_table).where(people_table.c.employee_id.in_(chunk)))
+            await session.execute(
+                select(people_table).where(one_of(people_table.c.employee_id, chunk, dialect))
+            )
         ).mappings()
         for row in rows:
             people[row["employee_id"]] = Person(**{k: row[k] for k in Person.__dataclass_fields__})
     managers = sorted({p.manager_id for p in people.values() if p.manager_id} - people.keys())
     for chunk in _chunks(managers):  # whether a manager earns overrides is decided by plan
         rows = (
-            await session.execute(select(people_table).where(people_table.c.employee_id.in_(chunk)))
+            await session.execute(
+                select(people_table).where(one_of(people_table.c.employee_id, chunk, dialect))
+            )
         ).mappings()
         for row in rows:
             people[row["employee_id"]] = Person(**{k: row[k] for k in Person.__dataclass_fields__})
@@ -156,22 +166,15 @@ async def _load(session: AsyncSession, period: str) -> _Snapshot:
         for v in (await session.execute(stmt_v)).scalars():
             if plans._covers(v, period):
                 versions.setdefault(v.plan_id, (v.version, v.rules))
-    quotas = {
-        pid: amount
-        for pid, amount in (
-            await session.execute(
-                select(Quota.salesperson_id, Quota.amount).where(Quota.period == period)
-            )
-        ).all()
-    }
-    kpi = {
-        pid: score
-        for pid, score in (
-            await session.execute(
-                select(KpiScore.employee_id, KpiScore.score).where(KpiScore.period == period)
-            )
-        ).all()
-    }
+    quotas: dict[str, Decimal] = {}
+    kpi: dict[str, Decimal] = {}
+    stmt_q = select(Quota.salesperson_id, Quota.amount).where(Quota.period == period)
+    stmt_k = select(KpiScore.employee_id, KpiScore.score).where(KpiScore.period == period)
+    for chunk in [None] if persons is None else _chunks(ids):
+        q = stmt_q if chunk is None else stmt_q.where(one_of(Quota.salesperson_id, chunk, dialect))
+        k = stmt_k if chunk is None else stmt_k.where(one_of(KpiScore.employee_id, chunk, dialect))
+        quotas.update((p, a) for p, a in (await session.execute(q)).all())
+        kpi.update((p, v) for p, v in (await session.execute(k)).all())
     return _Snapshot(credits, people, assignments, versions, quotas, kpi)
 
 
@@ -238,52 +241,8 @@ _LINE_TABLE = CommissionLine.__table__
 
 
 async def _insert_lines(session: AsyncSession, values: list[dict[str, Any]]) -> None:
-    """Append lines in bulk: COPY on PostgreSQL (the ORM's per-value processing is most
-    of the cost at this volume), one executemany INSERT elsewhere."""
-    conn = await session.connection()
-    if conn.dialect.name != "postgresql":
-        await conn.execute(insert(_LINE_TABLE), values)
-        return
-    columns = [c.name for c in _LINE_TABLE.columns]
-    explanation = columns.index("explanation")
-    getter = operator.itemgetter(*columns)
-    records = []
-    for v in values:
-        if v["amount"].as_tuple().exponent < -2:  # what Money() would refuse
-            raise ValueError(f"amount {v['amount']} has more than 2 decimals: round it first")
-        try:
-            row = list(getter(v))
-        except KeyError:  # a column the diff does not fill (nullable)
-            row = [v.get(c) for c in columns]
-        if row[explanation] is not None:
-            row[explanation] = orjson.dumps(row[explanation]).decode()
-        records.append(row)
-    raw = await conn.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(
-        _LINE_TABLE.name, records=records, columns=columns
-    )
-
-
-async def _publish_all(
-    session: AsyncSession, publisher: Publisher, events: list[CommissionCalculated]
-) -> None:
-    """``Publisher.publish`` for many events in one INSERT (same rows, same envelopes)."""
-    if not events:
-        return
-    rows = []
-    for event in events:
-        envelope = publisher.envelope(event)
-        rows.append(
-            {
-                "event_id": envelope.id,
-                "topic": event.topic_name(),
-                "key": event.partition_key(),
-                "payload": envelope.to_json().decode(),
-                "created_at": utcnow(),
-            }
-        )
-        session.info.setdefault("published", []).append(envelope.id)
-    await session.execute(insert(publisher.tables.outbox), rows)
+    """Append lines in bulk (COPY on PostgreSQL)."""
+    await bulk_insert(await session.connection(), _LINE_TABLE, values)
 
 
 def self_overrides(pricer: _Pricer, person: Person) -> bool:
@@ -437,7 +396,7 @@ async def recalculate_period(
             if values:
                 await _insert_lines(session, values)
             await session.flush()
-            await _publish_all(session, publisher, events)
+            await publisher.publish_many(session, events)
             for person, inputs, changed in extra:  # as recompute: probation, overrides
                 if inputs.plan.rules.probation is not None:
                     await extras.apply_probation(

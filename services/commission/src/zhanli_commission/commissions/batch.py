@@ -1,0 +1,461 @@
+"""Many sales facts at once: the consumer's hot path.
+
+The same result as ``service.apply_fact`` for each fact in turn (the same credits, the same
+priced totals, one ``commission.calculated`` per fact that changed a period), with a fixed
+number of statements per batch instead of per fact:
+
+1. the deals, their splits, the credits already stored and the closed statements of the
+   people involved are read in one query each; each fact is split into credits exactly as
+   ``ledger.credit_fact`` does, and the new credits are inserted in one statement;
+2. every touched (person, period) gets its period-total row (inserted if missing) and all
+   of them are locked in one ordered ``SELECT ... FOR UPDATE``, so two consumers never
+   price the same period at once and never deadlock;
+3. the credits, plans, quotas and KPI scores of those people are read in bulk
+   (``recalc``'s snapshot), each period is priced once by the engine, compared with its
+   stored lines (read after the lock) and the differences appended in one statement.
+
+Facts whose deal has not arrived go through ``service.apply_fact`` (parked). Pricing a
+period once for several of its facts gives each new credit its line at its final price
+(no re-pricing line between two facts of the same batch); each fact's event carries its
+own line, the running period total, and the last one any re-pricing of earlier lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zhanli_commission.commissions import extras, ledger, recalc, service
+from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
+from zhanli_commission.core.splits import split_amount
+from zhanli_commission.db import people_table
+from zhanli_commission.sales.models import Deal, DealSplit
+from zhanli_commission.settings import CommissionSettings
+from zhanli_shared.db import bulk_insert, one_of, utcnow
+from zhanli_shared.events.contracts.commission import CommissionCalculated
+from zhanli_shared.events.outbox import Publisher
+from zhanli_shared.money import business_month, round_money
+
+ZERO = Decimal("0.00")
+_chunks = recalc._chunks
+
+
+@dataclass(frozen=True)
+class Fact:
+    deal_id: str
+    kind: str  # payment, refund, cancellation, booking
+    fact_id: str
+    amount: Decimal  # signed: refunds and cancellations negative
+    occurred_at: dt.datetime
+    source_event_id: str
+
+
+@dataclass
+class _Cause:
+    credit_id: str
+    source_event_id: str
+
+
+Pair = tuple[str, str]  # (person, period)
+
+
+async def apply_facts(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    facts: list[Fact],
+) -> int:
+    """Credit every fact and re-price the periods they touch; returns the lines appended."""
+    if not facts:
+        return 0
+    deals = await _deals(session, sorted({f.deal_id for f in facts}))
+    appended = 0
+    known: list[Fact] = []
+    for fact in facts:
+        if fact.deal_id in deals:
+            known.append(fact)
+        else:  # before its deal: parked by the one-fact path (rare)
+            appended += len(
+                await service.apply_fact(
+                    session,
+                    publisher,
+                    settings,
+                    deal_id=fact.deal_id,
+                    kind=fact.kind,
+                    fact_id=fact.fact_id,
+                    amount=fact.amount,
+                    occurred_at=fact.occurred_at,
+                    source_event_id=fact.source_event_id,
+                )
+            )
+    causes = await _credit(session, settings, deals, known)
+    return appended + await reprice(session, publisher, settings, causes)
+
+
+async def _deals(session: AsyncSession, deal_ids: list[str]) -> dict[str, Any]:
+    """deal id -> (row, shares); shares as ``ledger.deal_shares``."""
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    cols = (
+        Deal.deal_id,
+        Deal.salesperson_id,
+        Deal.amount,
+        Deal.margin,
+        Deal.product_line,
+        Deal.closed_at,
+    )
+    rows: dict[str, Any] = {}
+    splits: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
+    for chunk in _chunks(deal_ids):
+        for row in (
+            await conn.execute(select(*cols).where(one_of(Deal.deal_id, chunk, dialect)))
+        ).all():
+            rows[row.deal_id] = row
+        stmt = (
+            select(DealSplit.deal_id, DealSplit.salesperson_id, DealSplit.share)
+            .where(one_of(DealSplit.deal_id, chunk, dialect))
+            .order_by(DealSplit.deal_id, DealSplit.position)
+        )
+        for deal_id, person_id, share in (await conn.execute(stmt)).all():
+            splits[deal_id].append((person_id, share))
+    return {
+        deal_id: (row, splits.get(deal_id) or [(row.salesperson_id, Decimal(100))])
+        for deal_id, row in rows.items()
+    }
+
+
+async def _credit(
+    session: AsyncSession, settings: CommissionSettings, deals: dict[str, Any], facts: list[Fact]
+) -> dict[Pair, list[_Cause]]:
+    """``ledger.credit_fact`` for many facts: insert the new credits; return, per touched
+    (person, period), the facts' credits in arrival order."""
+    planned: list[tuple[Fact, str, str, Decimal, Decimal, Decimal]] = []
+    for fact in facts:
+        row, shares = deals[fact.deal_id]
+        parts = split_amount(fact.amount, [s for _, s in shares])
+        margin_parts: list[Decimal] | None = None
+        if row.margin is not None and row.amount:
+            margin_total = round_money(
+                fact.amount * row.margin / row.amount, mode=settings.rounding
+            )
+            margin_parts = split_amount(margin_total, [s for _, s in shares])
+        for i, ((person_id, share), part) in enumerate(zip(shares, parts, strict=True)):
+            basis = margin_parts[i] if margin_parts is not None else part
+            credit_id = f"{fact.kind}:{fact.fact_id}:{person_id}"
+            planned.append((fact, credit_id, person_id, share, part, basis))
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    stored: set[str] = set()
+    ids = [p[1] for p in planned]
+    for chunk in _chunks(ids):
+        stmt = select(Credit.credit_id).where(one_of(Credit.credit_id, chunk, dialect))
+        stored.update((await conn.execute(stmt)).scalars())
+    persons = sorted({p[2] for p in planned})
+    months = {id(f): business_month(f.occurred_at, settings.timezone) for f in facts}
+    closed: set[Pair] = set()
+    if persons:
+        first = min(months.values())
+        for chunk in _chunks(persons):
+            stmt = select(PeriodTotal.salesperson_id, PeriodTotal.period).where(
+                one_of(PeriodTotal.salesperson_id, chunk, dialect),
+                PeriodTotal.period >= first,
+                PeriodTotal.status != "open",
+            )
+            closed.update((p, m) for p, m in (await conn.execute(stmt)).all())
+    rows: list[dict[str, Any]] = []
+    causes: dict[Pair, list[_Cause]] = defaultdict(list)
+    for fact, credit_id, person_id, share, part, basis in planned:
+        if credit_id in stored:  # replayed fact (or the same fact twice in the batch)
+            continue
+        stored.add(credit_id)
+        period = months[id(fact)]
+        while (person_id, period) in closed:  # ``ledger.open_period``
+            period = ledger.next_period(period)
+        row, _ = deals[fact.deal_id]
+        rows.append(
+            {
+                "credit_id": credit_id,
+                "salesperson_id": person_id,
+                "period": period,
+                "deal_id": fact.deal_id,
+                "kind": fact.kind,
+                "fact_id": fact.fact_id,
+                "amount": part,
+                "basis": basis,
+                "share": share,
+                "product_line": row.product_line,
+                "occurred_at": fact.occurred_at,
+                "deal_closed_at": row.closed_at,
+            }
+        )
+        causes[(person_id, period)].append(_Cause(credit_id, fact.source_event_id))
+    await bulk_insert(conn, Credit.__table__, rows)
+    return causes
+
+
+class _Total:
+    """A locked period-total row as ``ledger.apply_total`` updates it."""
+
+    def __init__(self, row: Any) -> None:
+        self.salesperson_id: str = row.salesperson_id
+        self.period: str = row.period
+        self.total: Decimal = row.total
+        self.status: str = row.status
+
+    def values(self) -> dict[str, Any]:
+        return {"b_person": self.salesperson_id, "b_period": self.period} | {
+            name: getattr(self, name) for name in _TOTAL_FIELDS
+        }
+
+
+_TOTAL_TABLE = PeriodTotal.__table__
+_TOTAL_FIELDS = (
+    "total",
+    "basis_total",
+    "lines",
+    "plan_id",
+    "plan_version",
+    "quota",
+    "attainment",
+    "tier",
+    "kept",
+    "updated_at",
+)
+_UPDATE_TOTAL = (
+    update(_TOTAL_TABLE)
+    .where(
+        _TOTAL_TABLE.c.salesperson_id == bindparam("b_person", type_=String()),
+        _TOTAL_TABLE.c.period == bindparam("b_period", type_=String()),
+    )
+    .values({name: bindparam(name, type_=_TOTAL_TABLE.c[name].type) for name in _TOTAL_FIELDS})
+)
+
+
+async def _lock_totals(
+    session: AsyncSession, settings: CommissionSettings, pairs: list[Pair]
+) -> dict[Pair, _Total]:
+    """Every pair's period-total row, created when missing, locked in a fixed order."""
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    now = utcnow()
+    values = [
+        {
+            "salesperson_id": pid,
+            "period": period,
+            "total": ZERO,
+            "basis_total": ZERO,
+            "lines": 0,
+            "currency": settings.currency,
+            "updated_at": now,
+            "kept": ZERO,
+            "status": "open",
+        }
+        for pid, period in pairs
+    ]
+    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    await conn.execute(dialect_insert(_TOTAL_TABLE).on_conflict_do_nothing(), values)
+    persons = sorted({pid for pid, _ in pairs})
+    periods = sorted({period for _, period in pairs})
+    wanted = set(pairs)
+    totals: dict[Pair, _Total] = {}
+    t = _TOTAL_TABLE.c
+    for chunk in _chunks(persons):
+        stmt = (
+            select(t.salesperson_id, t.period, t.total, t.status)
+            .where(one_of(t.salesperson_id, chunk, dialect), one_of(t.period, periods, dialect))
+            .order_by(t.salesperson_id, t.period)
+            .with_for_update()
+        )
+        for row in (await conn.execute(stmt)).all():
+            if (row.salesperson_id, row.period) in wanted:
+                totals[(row.salesperson_id, row.period)] = _Total(row)
+    return totals
+
+
+async def reprice(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    causes: dict[Pair, list[_Cause]],
+) -> int:
+    """``ledger.recompute`` for many (person, period) pairs; returns the lines appended."""
+    if not causes:
+        return 0
+    conn = await session.connection()
+    by_period: dict[str, list[str]] = defaultdict(list)
+    persons = sorted({pid for pid, _ in causes})
+    directory: set[str] = set()  # credits exist only for known people (as recompute)
+    for chunk in _chunks(persons):
+        stmt = select(people_table.c.employee_id).where(
+            one_of(people_table.c.employee_id, chunk, conn.dialect.name)
+        )
+        directory.update((await conn.execute(stmt)).scalars())
+    known = [pair for pair in sorted(causes) if pair[0] in directory]
+    if not known:
+        return 0
+    for pid, period in known:
+        by_period[period].append(pid)
+    totals = await _lock_totals(session, settings, known)
+    # After the lock: credits and lines as the last committed writer left them.
+    snaps = {
+        period: await recalc._load(session, period, pids) for period, pids in by_period.items()
+    }
+    stored: dict[Pair, list[Any]] = defaultdict(list)
+    for period, pids in by_period.items():
+        for chunk in _chunks(pids):
+            stmt_l = select(*recalc._LINE_COLUMNS).where(
+                CommissionLine.period == period,
+                one_of(CommissionLine.salesperson_id, chunk, conn.dialect.name),
+            )
+            for row in (await conn.execute(stmt_l)).all():
+                stored[(row.salesperson_id, period)].append(row)
+    now = utcnow()
+    values: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    events: list[CommissionCalculated] = []
+    extra: list[tuple[Any, str, ledger.PricingInputs, bool, str]] = []
+    pricers = {p: recalc._Pricer(snaps[p], settings, p) for p in by_period}
+    for pair in known:
+        pid, period = pair
+        total_row = totals[pair]
+        if total_row.status != "open":  # closed meanwhile: as recompute, left untouched
+            continue
+        pricer = pricers[period]
+        person = pricer.snap.people[pid]
+        inputs = pricer.inputs(person, pricer.snap.credits.get(pid, []))
+        position = ledger.price(inputs)
+        pair_causes = causes[pair]
+        cause_ids = frozenset(c.credit_id for c in pair_causes)
+        last_event_id = pair_causes[-1].source_event_id
+        diff = ledger.diff_lines(
+            pid,
+            period,
+            inputs,
+            position,
+            stored.get(pair, []),
+            cause_event_id=last_event_id,
+            cause_credit_ids=cause_ids,
+            currency=settings.currency,
+            now=now,
+        )
+        before = total_row.total
+        ledger.apply_total(
+            total_row,  # type: ignore[arg-type]  (the fields apply_total sets)
+            pid,
+            period,
+            inputs,
+            position,
+            diff,
+            currency=settings.currency,
+            now=now,
+        )
+        updates.append(total_row.values())
+        if diff.lines:
+            source = {c.credit_id: c.source_event_id for c in pair_causes}
+            for line in diff.lines:  # each line names the event of its own fact
+                line["source_event_id"] = source.get(line["credit_id"], last_event_id)
+            values += diff.lines
+            events += _events(
+                pid,
+                period,
+                inputs,
+                position,
+                diff,
+                pair_causes,
+                before,
+                total_row.total,
+                now,
+                settings,
+            )
+        if inputs.plan.rules.probation is not None or (
+            diff.lines and recalc.self_overrides(pricer, person)
+        ):
+            extra.append((person, period, inputs, bool(diff.lines), last_event_id))
+    await bulk_insert(conn, CommissionLine.__table__, values)
+    if updates:
+        await conn.execute(_UPDATE_TOTAL, updates)
+    await publisher.publish_many(session, events)
+    for person, period, inputs, changed, cause in extra:  # as recompute: probation, overrides
+        if inputs.plan.rules.probation is not None:
+            await extras.apply_probation(
+                session,
+                publisher,
+                settings,
+                person,
+                period,
+                cause_event_id=cause,
+                plan=inputs.plan,
+            )
+        if changed:
+            await extras.apply_manager_override(
+                session, publisher, settings, person, period, cause_event_id=cause
+            )
+    return len(values)
+
+
+def _events(
+    person_id: str,
+    period: str,
+    inputs: ledger.PricingInputs,
+    position: Any,
+    diff: ledger.LineDiff,
+    causes: list[_Cause],
+    before: Decimal,
+    after: Decimal,
+    now: dt.datetime,
+    settings: CommissionSettings,
+) -> list[CommissionCalculated]:
+    """One event per fact that has a line, in arrival order, with the running total; lines
+    of no fact of this batch (re-pricing of earlier credits) go with the last event."""
+    own: dict[str, dict[str, Any]] = {}
+    rest: list[dict[str, Any]] = []
+    cause_ids = {c.credit_id for c in causes}
+    for line in diff.lines:
+        if line["credit_id"] in cause_ids and line["credit_id"] not in own:
+            own[line["credit_id"]] = line
+        else:
+            rest.append(line)
+    ordered = [c for c in causes if c.credit_id in own]
+    out: list[CommissionCalculated] = []
+    running = before
+    for i, cause in enumerate(ordered):
+        lines = [own[cause.credit_id]]
+        if i == len(ordered) - 1:
+            lines += rest
+        part = ledger.LineDiff(lines, diff.stored_count, diff.other_total)
+        running = after if i == len(ordered) - 1 else running + part.delta
+        event = ledger.calculated_event(
+            person_id,
+            period,
+            inputs,
+            position,
+            part,
+            running,
+            currency=settings.currency,
+            now=now,
+            cause_credit_ids=frozenset({cause.credit_id}),
+        )
+        if event is not None:
+            out.append(event)
+    if not ordered and rest:  # only re-pricing (cannot happen for new facts; kept safe)
+        event = ledger.calculated_event(
+            person_id,
+            period,
+            inputs,
+            position,
+            diff,
+            after,
+            currency=settings.currency,
+            now=now,
+        )
+        if event is not None:
+            out.append(event)
+    return out

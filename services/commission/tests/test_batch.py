@@ -1,0 +1,238 @@
+"""The consumer's hot path: a run of sales facts credited and priced in one transaction
+gives the statement fact-by-fact processing gives; on both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal as D
+
+import pytest
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, insert, select
+
+from zhanli_commission.commissions import batch, handlers, service
+from zhanli_commission.commissions.batch import Fact
+from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
+from zhanli_commission.sales.models import Deal, DealSplit
+from zhanli_shared.db import utcnow
+from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
+from zhanli_shared.events.contracts.sales import PaymentReceived
+from zhanli_shared.events.envelope import CloudEvent
+from zhanli_shared.events.outbox import Publisher
+
+from .test_plans import TIERS_5_8_10, make_plan
+from .test_slice import hire
+
+SH = dt.timezone(dt.timedelta(hours=8))
+PERIOD = "2026-10"
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:8]}"
+
+
+def at(day: int, hour: int = 10) -> dt.datetime:
+    return dt.datetime(2026, 10, day, hour, tzinfo=SH)
+
+
+async def seed_deal(svc, deal_id: str, amount: str, shares: dict[str, int]) -> None:
+    owner = next(iter(shares))
+    async with svc.runtime.sessions() as session:
+        await session.execute(
+            insert(Deal),
+            [
+                {
+                    "deal_id": deal_id,
+                    "salesperson_id": owner,
+                    "customer_name": "上海远洋货运 Ocean Freight Co.",
+                    "amount": D(amount),
+                    "collected": D("0.00"),
+                    "currency": "CNY",
+                    "product_line": "ocean_freight",
+                    "closed_at": at(1, 9),
+                    "source": "crm",
+                    "created_at": utcnow(),
+                    "margin": None,
+                    "refunded": D("0.00"),
+                    "status": "open",
+                }
+            ],
+        )
+        if len(shares) > 1:
+            await session.execute(
+                insert(DealSplit),
+                [
+                    {"deal_id": deal_id, "salesperson_id": p, "share": D(s), "position": i}
+                    for i, (p, s) in enumerate(shares.items())
+                ],
+            )
+        await session.commit()
+
+
+async def world(svc) -> tuple[str, str, list[Fact]]:
+    """Two reps on a graduated plan, a 60/40 split deal and a solo deal, and facts that
+    cross tiers out of time order, repeat a payment and refund part of one."""
+    a, b = uid("E"), uid("E")
+    for rep in (a, b):
+        await hire(svc, rep)
+    await make_plan(
+        svc,
+        {"tier_mode": "graduated", "quota": "1000", "tiers": TIERS_5_8_10},
+        assign_to=[a, b],
+    )
+    split, solo = uid("DS"), uid("DA")
+    await seed_deal(svc, split, "5000.00", {a: 60, b: 40})
+    await seed_deal(svc, solo, "3000.00", {a: 100})
+
+    def fact(deal: str, kind: str, amount: str, day: int) -> Fact:
+        return Fact(deal, kind, uid("F"), D(amount), at(day), str(uuid.uuid4()))
+
+    facts = [
+        fact(split, "payment", "900.00", 5),
+        fact(solo, "payment", "700.00", 3),  # earlier in time: re-prices the one above
+        fact(split, "payment", "1000.01", 4),
+        fact(solo, "refund", "-200.00", 6),
+    ]
+    facts.append(facts[1])  # the same payment twice in one run
+    return a, b, facts
+
+
+async def statement(svc, person: str) -> tuple[dict[str, D], PeriodTotal, int]:
+    """Per fact (credit id without the person): the sum of its lines; the total row; lines."""
+    async with svc.runtime.sessions() as session:
+        lines = list(
+            (
+                await session.execute(
+                    select(CommissionLine).where(
+                        CommissionLine.salesperson_id == person, CommissionLine.period == PERIOD
+                    )
+                )
+            ).scalars()
+        )
+        total = await session.get(PeriodTotal, (person, PERIOD))
+    per: dict[str, D] = {}
+    for line in lines:
+        key = line.credit_id.rsplit(":", 1)[0]
+        per[key] = per.get(key, D(0)) + line.amount
+    assert total is not None
+    assert sum(per.values(), D(0)) == total.total and total.lines == len(lines)
+    return per, total, len(lines)
+
+
+async def test_a_run_of_facts_prices_as_fact_by_fact(commission) -> None:
+    publisher = Publisher(commission.runtime.tables, "zhanli/commission")
+    a1, b1, facts1 = await world(commission)
+    a2, b2, facts2 = await world(commission)
+    # The second world gets the first world's fact ids, so the statements compare by id.
+    deal_map = {f2.deal_id: f1.deal_id for f1, f2 in zip(facts1, facts2, strict=True)}
+    facts2 = [
+        Fact(f2.deal_id, f1.kind, f1.fact_id, f1.amount, f1.occurred_at, f1.source_event_id)
+        for f1, f2 in zip(facts1, facts2, strict=True)
+    ]
+    assert len(set(deal_map)) == 2
+
+    async with commission.runtime.sessions() as session:
+        outbox0 = await _outbox(session)
+        appended = await batch.apply_facts(session, publisher, commission.settings, facts1)
+        await session.commit()
+        events = await _outbox(session) - outbox0
+    for fact in facts2:  # one transaction per fact, as the fallback path runs them
+        async with commission.runtime.sessions() as session:
+            await service.apply_fact(
+                session,
+                publisher,
+                commission.settings,
+                deal_id=fact.deal_id,
+                kind=fact.kind,
+                fact_id=fact.fact_id,
+                amount=fact.amount,
+                occurred_at=fact.occurred_at,
+                source_event_id=fact.source_event_id,
+            )
+            await session.commit()
+
+    for batch_rep, one_rep in ((a1, a2), (b1, b2)):
+        per_batch, total_batch, lines_batch = await statement(commission, batch_rep)
+        per_one, total_one, lines_one = await statement(commission, one_rep)
+        assert per_batch == per_one  # every fact ends at the same commission
+        assert total_batch.total == total_one.total > 0
+        assert total_batch.tier == total_one.tier and total_batch.attainment is not None
+        assert lines_batch <= lines_one  # no re-pricing between facts of one run
+    # a: 4 facts (2 split payments, the solo payment, the refund); b: the 2 split payments;
+    # the repeated payment is credited once. One event per fact and person.
+    assert appended == 6 and events == 6
+
+    before = await statement(commission, a1)
+    async with commission.runtime.sessions() as session:  # replaying the run: nothing
+        outbox1 = await _outbox(session)
+        assert await batch.apply_facts(session, publisher, commission.settings, facts1) == 0
+        await session.commit()
+        assert await _outbox(session) == outbox1
+    after = await statement(commission, a1)
+    assert after[0] == before[0] and after[2] == before[2]
+
+
+async def _outbox(session) -> int:
+    from zhanli_commission.db import event_tables
+
+    return (await session.execute(select(func.count()).select_from(event_tables.outbox))).scalar()
+
+
+def _record(offset: int, event: PaymentReceived, envelope_id: str | None = None) -> ConsumerRecord:
+    envelope = CloudEvent(
+        source="test/erp",
+        type=PaymentReceived.topic_name(),
+        subject=event.salesperson_id,
+        time=utcnow(),
+        data=event.model_dump(mode="json"),
+        **({"id": envelope_id} if envelope_id else {}),
+    )
+    return ConsumerRecord(
+        PaymentReceived.topic_name(), 0, offset, 0, 0, None, envelope.to_json(), None, 0, 0, ()
+    )
+
+
+async def test_a_failing_run_falls_back_to_one_event_at_a_time(
+    commission, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rep = uid("E")
+    await hire(commission, rep)
+    deal = uid("D")
+    await seed_deal(commission, deal, "9000.00", {rep: 100})
+    registry = HandlerRegistry()
+    handlers.register(registry, commission.runtime.publisher, commission.settings)
+    runner = ConsumerRunner(
+        commission.settings,
+        commission.runtime.sessions,
+        commission.runtime.tables,
+        registry,
+        group_id=uid("g-"),
+    )
+    payments = [
+        PaymentReceived(
+            payment_id=uid("P"),
+            deal_id=deal,
+            salesperson_id=rep,
+            amount=D(f"{100 + i}.00"),
+            currency="CNY",
+            paid_at=at(2 + i),
+            source="erp",
+        )
+        for i in range(3)
+    ]
+    records = [_record(i, p) for i, p in enumerate(payments)]
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("batch path down")
+
+    monkeypatch.setattr(batch, "apply_facts", broken)
+    await runner.process_batch(records)
+    assert runner.handled_total == 3  # every event applied by the one-by-one handler
+    per, total, lines = await statement(commission, rep)
+    assert lines == 3 and total.total == sum(per.values(), D(0)) > 0
+
+    monkeypatch.undo()
+    await runner.process_batch(records)  # redelivered: the inbox makes it a no-op
+    assert runner.handled_total == 3
+    assert (await statement(commission, rep))[2] == 3

@@ -501,8 +501,11 @@ async def throughput(
     consumers: int,
     baseline: Result | None,
     timeout_s: float,
+    name: str | None = None,
 ) -> Result:
-    name = "commission.throughput_pg" if backend == "postgres" else "commission.throughput_sqlite"
+    name = name or (
+        "commission.throughput_pg" if backend == "postgres" else "commission.throughput_sqlite"
+    )
     phase(f"{name}: {n:,} payment events straight to the broker over {reps:,} salespeople")
     async with commission_stack(backend, var, pg_url, consumers) as s:
         people = await seed_reps(s, "TP", reps)

@@ -86,13 +86,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
         help="PostgreSQL for the commission figures (a fresh schema each, dropped after)",
     )
-    p.add_argument("--commission-payments", type=int, default=3_000)
+    p.add_argument("--commission-payments", type=int, default=20_000)
     p.add_argument("--commission-reps", type=int, default=1_000)
     p.add_argument(
         "--commission-consumers",
         type=int,
-        default=1,
-        help="commission processes consuming (serve + N-1 consume)",
+        default=2,
+        help="commission processes consuming on PostgreSQL (serve + N-1 consume; one per "
+        "core); the pg1 phase always runs one process",
     )
     p.add_argument("--commission-latency-rate", type=float, default=200.0)
     p.add_argument("--commission-latency-seconds", type=float, default=20.0)
@@ -101,8 +102,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--recalc-payments", type=int, default=100, help="per rep")
     p.add_argument(
         "--commission-phases",
-        default="pg,sqlite,latency,recalc",
-        help="comma-separated subset of pg,sqlite,latency,recalc",
+        default="pg,pg1,sqlite,latency,recalc",
+        help="comma-separated subset of pg,pg1,sqlite,latency,recalc",
     )
     p.add_argument(
         "--budget-seconds",
@@ -189,20 +190,28 @@ def commission_phases(
     if pg is None and wanted & {"pg", "latency", "recalc"}:
         failed("commission (PostgreSQL)", BenchError(f"PostgreSQL not reachable at {args.pg_url}"))
     runs: list[tuple[str, Callable[[], object]]] = []
-    for backend in ("postgres", "sqlite"):
-        if ("pg" if backend == "postgres" else "sqlite") in wanted and (backend == "sqlite" or pg):
+    throughput_runs = [
+        ("pg", "postgres", args.commission_consumers, "commission.throughput_pg"),
+        ("pg1", "postgres", 1, "commission.throughput_pg_one_process"),
+        ("sqlite", "sqlite", 1, "commission.throughput_sqlite"),
+    ]
+    for phase_name, backend, consumers, name in throughput_runs:
+        if phase_name in wanted and (backend == "sqlite" or pg):
             runs.append(
                 (
-                    f"commission.throughput ({backend})",
-                    lambda backend=backend: bench_commission.throughput(
-                        backend,
-                        var,
-                        pg,
-                        n=args.commission_payments,
-                        reps=args.commission_reps,
-                        consumers=args.commission_consumers if backend == "postgres" else 1,
-                        baseline=baseline,
-                        timeout_s=400,
+                    f"{name} ({backend})",
+                    lambda backend=backend, consumers=consumers, name=name: (
+                        bench_commission.throughput(
+                            backend,
+                            var,
+                            pg,
+                            n=args.commission_payments,
+                            reps=args.commission_reps,
+                            consumers=consumers,
+                            baseline=baseline,
+                            timeout_s=400,
+                            name=name,
+                        )
                     ),
                 )
             )

@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 from decimal import Decimal as D
 
-import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, insert, select
 
@@ -193,9 +192,7 @@ def _record(offset: int, event: PaymentReceived, envelope_id: str | None = None)
     )
 
 
-async def test_a_failing_run_falls_back_to_one_event_at_a_time(
-    commission, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_failing_run_falls_back_to_one_event_at_a_time(commission) -> None:
     rep = uid("E")
     await hire(commission, rep)
     deal = uid("D")
@@ -223,16 +220,20 @@ async def test_a_failing_run_falls_back_to_one_event_at_a_time(
     ]
     records = [_record(i, p) for i, p in enumerate(payments)]
 
-    async def broken(*args, **kwargs):
+    topic = PaymentReceived.topic_name()
+    working = registry.batch_handlers[topic]
+
+    async def broken(session, items):
+        await working(session, items)  # writes, then fails: all of it must roll back
         raise RuntimeError("batch path down")
 
-    monkeypatch.setattr(batch, "apply_facts", broken)
+    registry.batch_handlers[topic] = broken
     await runner.process_batch(records)
     assert runner.handled_total == 3  # every event applied by the one-by-one handler
     per, total, lines = await statement(commission, rep)
     assert lines == 3 and total.total == sum(per.values(), D(0)) > 0
 
-    monkeypatch.undo()
+    registry.batch_handlers[topic] = working
     await runner.process_batch(records)  # redelivered: the inbox makes it a no-op
     assert runner.handled_total == 3
     assert (await statement(commission, rep))[2] == 3

@@ -184,6 +184,10 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if type(value) is Decimal:  # the common case, already at the scale: no arithmetic
+            _, digits, exponent = value.as_tuple()
+            if exponent == -self.scale and len(digits) <= self.precision:
+                return str(value) if dialect.name == "sqlite" else value
         exact = Decimal(value)
         with localcontext() as ctx:
             ctx.prec = max(self.precision, 28) + 2
@@ -199,6 +203,8 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
+        if type(value) is Decimal and value.as_tuple().exponent == -self.scale:
+            return value  # NUMERIC(p, s) comes back at its scale already
         return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
 
 

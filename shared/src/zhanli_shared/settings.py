@@ -94,7 +94,13 @@ class ServiceSettings(BaseSettings):
     )
     consumer_max_attempts: int = 3
     consumer_retry_backoff_s: float = 0.2
-    consumer_batch_size: int = 200
+    consumer_batch_size: int = 500
+    consumer_fetch_max_wait_ms: int = Field(
+        default=50,
+        ge=1,
+        description="How long a fetch waits on the broker for new records; the floor of "
+        "the delivery latency on brokers that answer a waiting fetch only when it expires.",
+    )
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000
 

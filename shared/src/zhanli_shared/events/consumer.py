@@ -174,9 +174,15 @@ class ConsumerRunner:
         assert self._consumer is not None
         while not self._stopping:
             batches = await self._consumer.getmany(timeout_ms=500)
-            for tp, records in batches.items():
-                await self.process_batch(records)
-                await self._consumer.commit({tp: records[-1].offset + 1})
+            if not batches:
+                continue
+            # One pass over everything fetched, the partitions of a topic side by side so
+            # a batch handler takes them in one transaction (each partition stays in its
+            # order; there is no order across partitions to keep). Offsets are committed
+            # once all of it is.
+            ordered = sorted(batches.items(), key=lambda item: (item[0].topic, item[0].partition))
+            await self.process_batch([r for _, records in ordered for r in records])
+            await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in ordered})
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Handle one partition's records in order, as few transactions as possible.

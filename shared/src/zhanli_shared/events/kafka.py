@@ -55,6 +55,7 @@ def consumer_options(settings: ServiceSettings, group_id: str) -> dict[str, Any]
         if settings.kafka_enable_idempotence
         else "read_uncommitted",
         "max_poll_records": settings.consumer_batch_size,
+        "fetch_max_wait_ms": settings.consumer_fetch_max_wait_ms,
         "session_timeout_ms": settings.consumer_session_timeout_ms,
         "heartbeat_interval_ms": settings.consumer_heartbeat_interval_ms,
         **_security(settings),

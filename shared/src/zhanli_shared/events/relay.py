@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from zhanli_shared.db import utcnow
+from zhanli_shared.db import one_of, utcnow
 from zhanli_shared.events.kafka import make_producer
 from zhanli_shared.events.outbox import EventTables
 from zhanli_shared.observability import metrics
@@ -166,7 +166,7 @@ class OutboxRelay:
         async with self.sessions() as session:
             await session.execute(
                 update(outbox)
-                .where(outbox.c.id.in_([row.id for row in rows]))
+                .where(one_of(outbox.c.id, [row.id for row in rows], self.engine.dialect.name))
                 .values(sent_at=utcnow())
             )
             await session.commit()

@@ -28,13 +28,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from sqlalchemy import String, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, ledger, recalc, service
-from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
+from zhanli_commission.commissions import extras, ledger, recalc
+from zhanli_commission.commissions.models import CommissionLine, Credit, ParkedFact, PeriodTotal
 from zhanli_commission.core.splits import split_amount
 from zhanli_commission.db import people_table
 from zhanli_commission.sales.models import Deal, DealSplit
@@ -45,6 +46,7 @@ from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.money import business_month, round_money
 
 ZERO = Decimal("0.00")
+log = structlog.get_logger(__name__)
 _chunks = recalc._chunks
 
 
@@ -77,27 +79,33 @@ async def apply_facts(
     if not facts:
         return 0
     deals = await _deals(session, sorted({f.deal_id for f in facts}))
-    appended = 0
-    known: list[Fact] = []
     for fact in facts:
-        if fact.deal_id in deals:
-            known.append(fact)
-        else:  # before its deal: parked by the one-fact path (rare)
-            appended += len(
-                await service.apply_fact(
-                    session,
-                    publisher,
-                    settings,
-                    deal_id=fact.deal_id,
-                    kind=fact.kind,
-                    fact_id=fact.fact_id,
-                    amount=fact.amount,
-                    occurred_at=fact.occurred_at,
-                    source_event_id=fact.source_event_id,
-                )
-            )
+        if fact.deal_id not in deals:
+            await _park(session, fact)
+    known = [fact for fact in facts if fact.deal_id in deals]
     causes = await _credit(session, settings, deals, known)
-    return appended + await reprice(session, publisher, settings, causes)
+    return await reprice(session, publisher, settings, causes)
+
+
+async def _park(session: AsyncSession, fact: Fact) -> None:
+    """A fact pushed onto the bus before its deal waits for it (``service.apply_deal``);
+    it is neither lost nor counted twice."""
+    key = f"{fact.kind}:{fact.fact_id}"
+    if await session.get(ParkedFact, key) is None:
+        session.add(
+            ParkedFact(
+                fact_key=key,
+                deal_id=fact.deal_id,
+                kind=fact.kind,
+                fact_id=fact.fact_id,
+                amount=fact.amount,
+                occurred_at=fact.occurred_at,
+                source_event_id=fact.source_event_id,
+                parked_at=utcnow(),
+            )
+        )
+        await session.flush()
+        log.info("commission.fact_parked", fact=key, deal_id=fact.deal_id)
 
 
 async def _deals(session: AsyncSession, deal_ids: list[str]) -> dict[str, Any]:
@@ -280,13 +288,41 @@ async def _lock_totals(
     return totals
 
 
+async def recompute(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    person_id: str,
+    period: str,
+    *,
+    cause_event_id: str,
+    reason: str | None = None,
+) -> int:
+    """Price one person's period again (a KPI score, a plan correction); returns the lines
+    appended (re-pricing lines explained by ``reason``)."""
+    return await reprice(
+        session,
+        publisher,
+        settings,
+        {(person_id, period): []},
+        cause_event_id=cause_event_id,
+        reason=reason,
+    )
+
+
 async def reprice(
     session: AsyncSession,
     publisher: Publisher,
     settings: CommissionSettings,
     causes: dict[Pair, list[_Cause]],
+    *,
+    cause_event_id: str | None = None,
+    reason: str | None = None,
 ) -> int:
-    """``ledger.recompute`` for many (person, period) pairs; returns the lines appended."""
+    """Price every (person, period) again and append the differences; ``causes`` names,
+    per pair, the new credits and their events in arrival order (none when something else
+    changed: ``cause_event_id`` and ``reason`` then explain the lines). A closed statement
+    and a person the directory does not know are left alone. Returns the lines appended."""
     if not causes:
         return 0
     conn = await session.connection()
@@ -334,7 +370,8 @@ async def reprice(
         position = ledger.price(inputs)
         pair_causes = causes[pair]
         cause_ids = frozenset(c.credit_id for c in pair_causes)
-        last_event_id = pair_causes[-1].source_event_id
+        last_event_id = pair_causes[-1].source_event_id if pair_causes else cause_event_id
+        assert last_event_id is not None, "a re-pricing without new credits needs its cause"
         diff = ledger.diff_lines(
             pid,
             period,
@@ -345,6 +382,7 @@ async def reprice(
             cause_credit_ids=cause_ids,
             currency=settings.currency,
             now=now,
+            reason=reason,
         )
         before = total_row.total
         ledger.apply_total(

@@ -1,13 +1,11 @@
-"""The commission ledger: sales facts become credits; a period is re-priced on every change.
+"""The commission ledger's rules: what a period's pricing inputs are, how a priced period
+compares with its stored lines, what the period total and the event say.
 
-A fact (booking, payment, refund, cancellation) credits every person on the deal's split
-(largest-remainder shares, exact to the fen) in the period the fact happened, or in the
-person's first open period when that one is closed (a closed statement never changes; the
-adjustment shows where it is booked). Then the person's period is priced from scratch by
-the engine and compared with the lines already stored: each difference is appended as a
-new line (``earning`` for a new credit, ``clawback`` for a refund or cancellation,
-``repricing`` when a later fact changed an earlier line) and one ``commission.calculated``
-event carries the delta and the new period total. Replaying a fact changes nothing.
+A person's period is priced from scratch by the engine and compared with the lines already
+stored: each difference is a new line (``earning`` for a new credit, ``clawback`` for a
+refund or cancellation, ``repricing`` when a later fact changed an earlier line) and one
+``commission.calculated`` event carries the delta and the new period total. ``batch``
+writes it: credits, lines, totals and events, for one fact or thousands.
 """
 
 from __future__ import annotations
@@ -24,19 +22,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
+from zhanli_commission.commissions.models import Credit, PeriodTotal
 from zhanli_commission.core import engine
-from zhanli_commission.core.splits import split_amount
 from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import KpiScore
-from zhanli_commission.sales.models import Deal, DealSplit
-from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
-from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.events.contracts.commission import CommissionCalculated
-from zhanli_shared.events.outbox import Publisher
-from zhanli_shared.money import FEN, business_month, round_money
+from zhanli_shared.money import FEN, round_money
 
 log = structlog.get_logger(__name__)
 ENGINE_KINDS = ("earning", "repricing", "clawback")
@@ -62,63 +55,6 @@ async def open_period(session: AsyncSession, person_id: str, period: str) -> str
     while period in closed:
         period = next_period(period)
     return period
-
-
-async def deal_shares(session: AsyncSession, deal: Deal) -> list[tuple[str, Decimal]]:
-    stmt = select(DealSplit).where(DealSplit.deal_id == deal.deal_id).order_by(DealSplit.position)
-    rows = list((await session.execute(stmt)).scalars())
-    if not rows:
-        return [(deal.salesperson_id, Decimal(100))]
-    return [(r.salesperson_id, r.share) for r in rows]
-
-
-async def credit_fact(
-    session: AsyncSession,
-    settings: CommissionSettings,
-    deal: Deal,
-    *,
-    kind: str,
-    fact_id: str,
-    amount: Decimal,
-    occurred_at: dt.datetime,
-) -> list[tuple[str, str]]:
-    """Credit everyone on the deal's split; returns the (person, period) pairs touched.
-
-    ``amount`` is signed (refunds and cancellations negative). A credit already stored for
-    this fact and person is left alone (replay)."""
-    shares = await deal_shares(session, deal)
-    parts = split_amount(amount, [s for _, s in shares])
-    margin_parts: list[Decimal] | None = None
-    if deal.margin is not None and deal.amount:
-        margin_total = round_money(amount * deal.margin / deal.amount, mode=settings.rounding)
-        margin_parts = split_amount(margin_total, [s for _, s in shares])
-    touched: list[tuple[str, str]] = []
-    for i, ((person_id, share), part) in enumerate(zip(shares, parts, strict=True)):
-        credit_id = f"{kind}:{fact_id}:{person_id}"
-        if await session.get(Credit, credit_id) is not None:
-            continue
-        period = await open_period(
-            session, person_id, business_month(occurred_at, settings.timezone)
-        )
-        session.add(
-            Credit(
-                credit_id=credit_id,
-                salesperson_id=person_id,
-                period=period,
-                deal_id=deal.deal_id,
-                kind=kind,
-                fact_id=fact_id,
-                amount=part,
-                basis=margin_parts[i] if margin_parts is not None else part,
-                share=share,
-                product_line=deal.product_line,
-                occurred_at=occurred_at,
-                deal_closed_at=deal.closed_at,
-            )
-        )
-        touched.append((person_id, period))
-    await session.flush()
-    return touched
 
 
 @dataclass(frozen=True)
@@ -375,89 +311,6 @@ def calculated_event(
         tier=position.tier,
         trueup=trueup.quantize(FEN),
     )
-
-
-async def recompute(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
-    person_id: str,
-    period: str,
-    *,
-    cause_event_id: str,
-    cause_credit_ids: frozenset[str] = frozenset(),
-    plan: plans.ResolvedPlan | None = None,
-    reason: str | None = None,
-) -> list[CommissionLine]:
-    """Price the person's period and append the differences; returns the new lines."""
-    person = await people.get(session, person_id)
-    if person is None:  # credits exist only for known people; the directory may lag
-        return []
-    existing = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
-    if existing is not None and existing.status != "open":
-        # A closed statement never changes: new facts are credited to the next open period
-        # (``credit_fact``); a late KPI score or plan change for it is logged, not applied.
-        log.info("commission.closed_period_untouched", person=person_id, period=period)
-        return []
-    inputs = await pricing_inputs(session, settings, person, period, plan=plan)
-    position = price(inputs)
-
-    stmt = select(CommissionLine).where(
-        CommissionLine.salesperson_id == person_id, CommissionLine.period == period
-    )
-    stored_lines = list((await session.execute(stmt)).scalars())
-    now = utcnow()
-    diff = diff_lines(
-        person_id,
-        period,
-        inputs,
-        position,
-        stored_lines,
-        cause_event_id=cause_event_id,
-        cause_credit_ids=cause_credit_ids,
-        reason=reason,
-        currency=settings.currency,
-        now=now,
-    )
-    new_lines = [CommissionLine(**values) for values in diff.lines]
-    session.add_all(new_lines)
-
-    total_row = apply_total(
-        existing, person_id, period, inputs, position, diff, currency=settings.currency, now=now
-    )
-    if existing is None:
-        session.add(total_row)
-    await session.flush()
-    event = calculated_event(
-        person_id,
-        period,
-        inputs,
-        position,
-        diff,
-        total_row.total,
-        currency=settings.currency,
-        now=now,
-        cause_credit_ids=cause_credit_ids,
-    )
-    if event is not None:
-        await publisher.publish(session, event)
-    from zhanli_commission.commissions import extras
-
-    if inputs.plan.rules.probation is not None:
-        await extras.apply_probation(
-            session,
-            publisher,
-            settings,
-            person,
-            period,
-            cause_event_id=cause_event_id,
-            plan=inputs.plan,
-        )
-    if new_lines:
-        await extras.apply_manager_override(
-            session, publisher, settings, person, period, cause_event_id=cause_event_id
-        )
-    return new_lines
 
 
 def _line(

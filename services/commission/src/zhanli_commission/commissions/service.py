@@ -9,8 +9,8 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import ledger
-from zhanli_commission.commissions.models import CommissionLine, ParkedFact
+from zhanli_commission.commissions import batch
+from zhanli_commission.commissions.models import ParkedFact
 from zhanli_commission.plans.models import KpiScore
 from zhanli_commission.sales.models import Deal, DealSplit
 from zhanli_commission.settings import CommissionSettings
@@ -33,44 +33,11 @@ async def apply_fact(
     amount: Decimal,
     occurred_at: dt.datetime,
     source_event_id: str,
-) -> list[CommissionLine]:
-    """Credit a fact to everyone on the deal and re-price their periods."""
-    deal = await session.get(Deal, deal_id)
-    if deal is None:
-        # A fact pushed straight onto the bus before its deal: park it until the deal
-        # arrives (``apply_deal``); it is neither lost nor counted twice.
-        key = f"{kind}:{fact_id}"
-        if await session.get(ParkedFact, key) is None:
-            session.add(
-                ParkedFact(
-                    fact_key=key,
-                    deal_id=deal_id,
-                    kind=kind,
-                    fact_id=fact_id,
-                    amount=amount,
-                    occurred_at=occurred_at,
-                    source_event_id=source_event_id,
-                    parked_at=utcnow(),
-                )
-            )
-            await session.flush()
-            log.info("commission.fact_parked", fact=key, deal_id=deal_id)
-        return []
-    touched = await ledger.credit_fact(
-        session, settings, deal, kind=kind, fact_id=fact_id, amount=amount, occurred_at=occurred_at
-    )
-    lines: list[CommissionLine] = []
-    for person_id, period in touched:
-        lines += await ledger.recompute(
-            session,
-            publisher,
-            settings,
-            person_id,
-            period,
-            cause_event_id=source_event_id,
-            cause_credit_ids=frozenset({f"{kind}:{fact_id}:{person_id}"}),
-        )
-    return lines
+) -> int:
+    """Credit one fact to everyone on the deal and re-price their periods (parked when the
+    deal has not arrived); returns the lines appended."""
+    fact = batch.Fact(deal_id, kind, fact_id, amount, occurred_at, source_event_id)
+    return await batch.apply_facts(session, publisher, settings, [fact])
 
 
 async def apply_kpi_score(
@@ -83,11 +50,11 @@ async def apply_kpi_score(
     score: Decimal,
     calculated_at: dt.datetime,
     source_event_id: str,
-) -> list[CommissionLine]:
+) -> int:
     """A new KPI score may open or shut the accelerator gate: re-price that period."""
     row = await session.get(KpiScore, (employee_id, period))
     if row is not None and row.calculated_at > calculated_at:
-        return []  # an older score arriving late changes nothing
+        return 0  # an older score arriving late changes nothing
     if row is None:
         session.add(
             KpiScore(
@@ -98,7 +65,7 @@ async def apply_kpi_score(
         row.score = score
         row.calculated_at = calculated_at
     await session.flush()
-    return await ledger.recompute(
+    return await batch.recompute(
         session,
         publisher,
         settings,
@@ -115,7 +82,7 @@ async def apply_deal(
     settings: CommissionSettings,
     event: DealRecorded,
     source_event_id: str,
-) -> list[CommissionLine]:
+) -> int:
     """A deal: credit its booking, then apply any facts that arrived before it.
 
     A deal recorded through this service's API is already stored; one pushed straight onto
@@ -149,17 +116,11 @@ async def apply_deal(
                 )
             )
         await session.flush()
-    lines = await apply_fact(
-        session,
-        publisher,
-        settings,
-        deal_id=event.deal_id,
-        kind="booking",
-        fact_id=event.deal_id,
-        amount=event.amount,
-        occurred_at=event.closed_at,
-        source_event_id=source_event_id,
-    )
+    facts = [
+        batch.Fact(
+            event.deal_id, "booking", event.deal_id, event.amount, event.closed_at, source_event_id
+        )
+    ]
     stmt = (
         select(ParkedFact)
         .where(ParkedFact.deal_id == event.deal_id)
@@ -167,16 +128,15 @@ async def apply_deal(
     )
     for parked in list((await session.execute(stmt)).scalars()):
         await session.delete(parked)
-        await session.flush()
-        lines += await apply_fact(
-            session,
-            publisher,
-            settings,
-            deal_id=parked.deal_id,
-            kind=parked.kind,
-            fact_id=parked.fact_id,
-            amount=parked.amount,
-            occurred_at=parked.occurred_at,
-            source_event_id=parked.source_event_id,
+        facts.append(
+            batch.Fact(
+                parked.deal_id,
+                parked.kind,
+                parked.fact_id,
+                parked.amount,
+                parked.occurred_at,
+                parked.source_event_id,
+            )
         )
-    return lines
+    await session.flush()
+    return await batch.apply_facts(session, publisher, settings, facts)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import ledger
+from zhanli_commission.commissions import batch, ledger
 from zhanli_commission.commissions.models import PeriodTotal
 from zhanli_commission.plans import service
 from zhanli_commission.plans.schemas import CorrectionDiff, CorrectionRequest, CorrectionResult
@@ -88,7 +88,7 @@ async def correct(
             source_ip=source_ip,
         )
         for row in open_rows:
-            await ledger.recompute(
+            await batch.recompute(
                 session,
                 publisher,
                 settings,

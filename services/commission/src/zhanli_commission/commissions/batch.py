@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -34,8 +34,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, ledger, recalc
+from zhanli_commission.commissions import extras, ledger
 from zhanli_commission.commissions.models import CommissionLine, Credit, ParkedFact, PeriodTotal
+from zhanli_commission.commissions.snapshot import (
+    LINE_COLUMNS,
+    Pricer,
+    chunks,
+    load,
+    self_overrides,
+)
+from zhanli_commission.core.engine import PricingError
 from zhanli_commission.core.splits import split_amount
 from zhanli_commission.db import people_table
 from zhanli_commission.sales.models import Deal, DealSplit
@@ -47,7 +55,6 @@ from zhanli_shared.money import business_month, round_money
 
 ZERO = Decimal("0.00")
 log = structlog.get_logger(__name__)
-_chunks = recalc._chunks
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,23 @@ class _Cause:
 Pair = tuple[str, str]  # (person, period)
 
 
+@dataclass
+class Repriced:
+    """What ``reprice`` did."""
+
+    lines: int = 0
+    events: int = 0
+    changed: int = 0
+    """People whose statement got lines."""
+    delta: Decimal = ZERO
+    closed: int = 0
+    """Closed statements left alone."""
+    unknown: int = 0
+    """People the directory does not know (yet): left alone."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """person -> why their plan could not price them (``keep_going``)."""
+
+
 async def apply_facts(
     session: AsyncSession,
     publisher: Publisher,
@@ -84,7 +108,7 @@ async def apply_facts(
             await _park(session, fact)
     known = [fact for fact in facts if fact.deal_id in deals]
     causes = await _credit(session, settings, deals, known)
-    return await reprice(session, publisher, settings, causes)
+    return (await reprice(session, publisher, settings, causes)).lines
 
 
 async def _park(session: AsyncSession, fact: Fact) -> None:
@@ -122,7 +146,7 @@ async def _deals(session: AsyncSession, deal_ids: list[str]) -> dict[str, Any]:
     )
     rows: dict[str, Any] = {}
     splits: dict[str, list[tuple[str, Decimal]]] = defaultdict(list)
-    for chunk in _chunks(deal_ids):
+    for chunk in chunks(deal_ids):
         for row in (
             await conn.execute(select(*cols).where(one_of(Deal.deal_id, chunk, dialect)))
         ).all():
@@ -163,7 +187,7 @@ async def _credit(
     dialect = conn.dialect.name
     stored: set[str] = set()
     ids = [p[1] for p in planned]
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids):
         stmt = select(Credit.credit_id).where(one_of(Credit.credit_id, chunk, dialect))
         stored.update((await conn.execute(stmt)).scalars())
     persons = sorted({p[2] for p in planned})
@@ -171,7 +195,7 @@ async def _credit(
     closed: set[Pair] = set()
     if persons:
         first = min(months.values())
-        for chunk in _chunks(persons):
+        for chunk in chunks(persons):
             stmt = select(PeriodTotal.salesperson_id, PeriodTotal.period).where(
                 one_of(PeriodTotal.salesperson_id, chunk, dialect),
                 PeriodTotal.period >= first,
@@ -275,7 +299,7 @@ async def _lock_totals(
     wanted = set(pairs)
     totals: dict[Pair, _Total] = {}
     t = _TOTAL_TABLE.c
-    for chunk in _chunks(persons):
+    for chunk in chunks(persons):
         stmt = (
             select(t.salesperson_id, t.period, t.total, t.status)
             .where(one_of(t.salesperson_id, chunk, dialect), one_of(t.period, periods, dialect))
@@ -300,7 +324,7 @@ async def recompute(
 ) -> int:
     """Price one person's period again (a KPI score, a plan correction); returns the lines
     appended (re-pricing lines explained by ``reason``)."""
-    return await reprice(
+    done = await reprice(
         session,
         publisher,
         settings,
@@ -308,6 +332,7 @@ async def recompute(
         cause_event_id=cause_event_id,
         reason=reason,
     )
+    return done.lines
 
 
 async def reprice(
@@ -318,36 +343,39 @@ async def reprice(
     *,
     cause_event_id: str | None = None,
     reason: str | None = None,
-) -> int:
+    keep_going: bool = False,
+) -> Repriced:
     """Price every (person, period) again and append the differences; ``causes`` names,
     per pair, the new credits and their events in arrival order (none when something else
     changed: ``cause_event_id`` and ``reason`` then explain the lines). A closed statement
-    and a person the directory does not know are left alone. Returns the lines appended."""
+    and a person the directory does not know are left alone. A plan that cannot price a
+    person (``PricingError``) fails the whole call, or with ``keep_going`` is reported and
+    the others go on."""
+    done = Repriced()
     if not causes:
-        return 0
+        return done
     conn = await session.connection()
     by_period: dict[str, list[str]] = defaultdict(list)
     persons = sorted({pid for pid, _ in causes})
     directory: set[str] = set()  # credits exist only for known people (as recompute)
-    for chunk in _chunks(persons):
+    for chunk in chunks(persons):
         stmt = select(people_table.c.employee_id).where(
             one_of(people_table.c.employee_id, chunk, conn.dialect.name)
         )
         directory.update((await conn.execute(stmt)).scalars())
     known = [pair for pair in sorted(causes) if pair[0] in directory]
+    done.unknown = len(causes) - len(known)
     if not known:
-        return 0
+        return done
     for pid, period in known:
         by_period[period].append(pid)
     totals = await _lock_totals(session, settings, known)
     # After the lock: credits and lines as the last committed writer left them.
-    snaps = {
-        period: await recalc._load(session, period, pids) for period, pids in by_period.items()
-    }
+    snaps = {period: await load(session, period, pids) for period, pids in by_period.items()}
     stored: dict[Pair, list[Any]] = defaultdict(list)
     for period, pids in by_period.items():
-        for chunk in _chunks(pids):
-            stmt_l = select(*recalc._LINE_COLUMNS).where(
+        for chunk in chunks(pids):
+            stmt_l = select(*LINE_COLUMNS).where(
                 CommissionLine.period == period,
                 one_of(CommissionLine.salesperson_id, chunk, conn.dialect.name),
             )
@@ -358,16 +386,23 @@ async def reprice(
     updates: list[dict[str, Any]] = []
     events: list[CommissionCalculated] = []
     extra: list[tuple[Any, str, ledger.PricingInputs, bool, str]] = []
-    pricers = {p: recalc._Pricer(snaps[p], settings, p) for p in by_period}
+    pricers = {p: Pricer(snaps[p], settings, p) for p in by_period}
     for pair in known:
         pid, period = pair
         total_row = totals[pair]
-        if total_row.status != "open":  # closed meanwhile: as recompute, left untouched
+        if total_row.status != "open":  # a closed statement never changes
+            done.closed += 1
             continue
         pricer = pricers[period]
         person = pricer.snap.people[pid]
         inputs = pricer.inputs(person, pricer.snap.credits.get(pid, []))
-        position = ledger.price(inputs)
+        try:
+            position = ledger.price(inputs)
+        except PricingError as exc:
+            if not keep_going:
+                raise
+            done.failed[pid] = str(exc)
+            continue
         pair_causes = causes[pair]
         cause_ids = frozenset(c.credit_id for c in pair_causes)
         last_event_id = pair_causes[-1].source_event_id if pair_causes else cause_event_id
@@ -401,6 +436,8 @@ async def reprice(
             for line in diff.lines:  # each line names the event of its own fact
                 line["source_event_id"] = source.get(line["credit_id"], last_event_id)
             values += diff.lines
+            done.changed += 1
+            done.delta += diff.delta
             events += _events(
                 pid,
                 period,
@@ -414,7 +451,7 @@ async def reprice(
                 settings,
             )
         if inputs.plan.rules.probation is not None or (
-            diff.lines and recalc.self_overrides(pricer, person)
+            diff.lines and self_overrides(pricer, person)
         ):
             extra.append((person, period, inputs, bool(diff.lines), last_event_id))
     await bulk_insert(conn, CommissionLine.__table__, values)
@@ -436,7 +473,9 @@ async def reprice(
             await extras.apply_manager_override(
                 session, publisher, settings, person, period, cause_event_id=cause
             )
-    return len(values)
+    done.lines = len(values)
+    done.events = len(events)
+    return done
 
 
 def _events(

@@ -41,11 +41,11 @@ from zhanli_commission.commissions.snapshot import (
     Pricer,
     chunks,
     load,
+    load_people,
     self_overrides,
 )
 from zhanli_commission.core.engine import PricingError
 from zhanli_commission.core.splits import split_amount
-from zhanli_commission.db import people_table
 from zhanli_commission.sales.models import Deal, DealSplit
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.db import bulk_insert, one_of, utcnow
@@ -356,14 +356,10 @@ async def reprice(
         return done
     conn = await session.connection()
     by_period: dict[str, list[str]] = defaultdict(list)
-    persons = sorted({pid for pid, _ in causes})
-    directory: set[str] = set()  # credits exist only for known people (as recompute)
-    for chunk in chunks(persons):
-        stmt = select(people_table.c.employee_id).where(
-            one_of(people_table.c.employee_id, chunk, conn.dialect.name)
-        )
-        directory.update((await conn.execute(stmt)).scalars())
-    known = [pair for pair in sorted(causes) if pair[0] in directory]
+    # Credits exist only for people the directory knows; one it does not know (yet) is
+    # left alone, as are the others' managers, read here for the override check.
+    people = await load_people(session, sorted({pid for pid, _ in causes}))
+    known = [pair for pair in sorted(causes) if pair[0] in people]
     done.unknown = len(causes) - len(known)
     if not known:
         return done
@@ -371,7 +367,9 @@ async def reprice(
         by_period[period].append(pid)
     totals = await _lock_totals(session, settings, known)
     # After the lock: credits and lines as the last committed writer left them.
-    snaps = {period: await load(session, period, pids) for period, pids in by_period.items()}
+    snaps = {
+        period: await load(session, period, pids, people) for period, pids in by_period.items()
+    }
     stored: dict[Pair, list[Any]] = defaultdict(list)
     for period, pids in by_period.items():
         for chunk in chunks(pids):

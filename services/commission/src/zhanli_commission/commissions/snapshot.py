@@ -69,10 +69,31 @@ def chunks(items: Sequence[str], size: int = IN_CHUNK) -> Iterable[Sequence[str]
         yield items[i : i + size]
 
 
+async def load_people(session: AsyncSession, ids: Sequence[str]) -> dict[str, Person]:
+    """The directory's people of ``ids`` and their managers (whether a manager earns an
+    override on them is decided by the manager's plan)."""
+    dialect = (await session.connection()).dialect.name
+    people: dict[str, Person] = {}
+    wanted: Sequence[str] = ids
+    for _ in range(2):  # the people, then their managers not among them
+        for chunk in chunks(wanted):
+            stmt = select(people_table).where(one_of(people_table.c.employee_id, chunk, dialect))
+            for row in (await session.execute(stmt)).mappings():
+                people[row["employee_id"]] = Person(
+                    **{k: row[k] for k in Person.__dataclass_fields__}
+                )
+        wanted = sorted({p.manager_id for p in people.values() if p.manager_id} - people.keys())
+    return people
+
+
 async def load(
-    session: AsyncSession, period: str, persons: Sequence[str] | None = None
+    session: AsyncSession,
+    period: str,
+    persons: Sequence[str] | None = None,
+    people: dict[str, Person] | None = None,
 ) -> Snapshot:
-    """The period's snapshot: of everyone with credits, or of ``persons`` only."""
+    """The period's snapshot: of everyone with credits, or of ``persons`` only (whose
+    ``load_people`` the caller may have read already)."""
     credits: dict[str, list[Any]] = defaultdict(list)
     conn = await session.connection()
     dialect = conn.dialect.name  # Core rows: no ORM loading for 100,000s of credits
@@ -84,24 +105,8 @@ async def load(
         for row in (await conn.execute(chunk_stmt)).all():
             credits[row.salesperson_id].append(row)
     ids = sorted(credits) if persons is None else sorted(persons)
-    people: dict[str, Person] = {}
-    for chunk in chunks(ids):
-        rows = (
-            await session.execute(
-                select(people_table).where(one_of(people_table.c.employee_id, chunk, dialect))
-            )
-        ).mappings()
-        for row in rows:
-            people[row["employee_id"]] = Person(**{k: row[k] for k in Person.__dataclass_fields__})
-    managers = sorted({p.manager_id for p in people.values() if p.manager_id} - people.keys())
-    for chunk in chunks(managers):  # whether a manager earns overrides is decided by plan
-        rows = (
-            await session.execute(
-                select(people_table).where(one_of(people_table.c.employee_id, chunk, dialect))
-            )
-        ).mappings()
-        for row in rows:
-            people[row["employee_id"]] = Person(**{k: row[k] for k in Person.__dataclass_fields__})
+    if people is None:
+        people = await load_people(session, ids)
     assignments: dict[tuple[str, str], str] = {}
     stmt_a = select(PlanAssignment).where(PlanAssignment.effective_from <= period)
     for a in (await session.execute(stmt_a)).scalars():

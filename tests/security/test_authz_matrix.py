@@ -231,6 +231,7 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     # Payout batches: finance creates and marks paid (nothing payable in 2020-01 -> 409; an
     # unknown batch -> 404); finance, HR and integrations (payroll) read them.
     "commission.payouts.post": (NO, NO, NO, NO, NO, NO, CF, NO, NO, NO),
+    "commission.payouts.list": (OK, OK, NO, NO, NO, NO, OK, NO, NO, OK),
     "commission.payout.get": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
     "commission.payout.csv": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
     "commission.payout.xlsx": (NF, NF, NO, NO, NO, NO, NF, NO, NO, NF),
@@ -320,6 +321,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     ),
     "commission.period.close": ("POST", "/api/v1/commission/periods/{period}/close"),
     "commission.payouts.post": ("POST", "/api/v1/commission/payouts"),
+    "commission.payouts.list": ("GET", "/api/v1/commission/payouts"),
     "commission.payout.get": ("GET", "/api/v1/commission/payouts/{batch_id}"),
     "commission.payout.csv": ("GET", "/api/v1/commission/payouts/{batch_id}.csv"),
     "commission.payout.xlsx": ("GET", "/api/v1/commission/payouts/{batch_id}.xlsx"),
@@ -484,6 +486,8 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
         return "POST", "/api/v1/commission/periods/2020-01/close", body
     if endpoint == "commission.payouts.post":
         return "POST", "/api/v1/commission/payouts", {"period": "2020-01"}
+    if endpoint == "commission.payouts.list":
+        return "GET", "/api/v1/commission/payouts?period=2020-01", None
     if endpoint == "commission.payout.get":
         return "GET", "/api/v1/commission/payouts/PB-NONE", None
     if endpoint == "commission.payout.csv":

@@ -565,3 +565,67 @@ async def test_dispute_accepted_becomes_an_adjustment_in_the_open_period(commiss
     assert len((await statement(svc, rep, "2026-09"))["lines"]) == 1
     r = await svc.client.get(f"{BASE}/disputes/{second}", headers=me)
     assert r.status_code == 200 and r.json()["answer"] == "按方案 10% 正确"
+
+
+async def test_payout_batches_are_listed_newest_first_page_by_page(commission) -> None:
+    from zhanli_commission.statements.models import PayoutBatch
+    from zhanli_shared.db import utcnow
+
+    svc, period = commission, f"2019-{1 + int(_uid()[:2], 16) % 12:02d}"
+    t0 = utcnow().replace(microsecond=0)
+    ids = [f"PB-{period}-{_uid()}-{i}" for i in range(5)]
+    async with svc.runtime.sessions() as session:
+        for i, bid in enumerate(ids):  # the last two share a creation time (ties by id)
+            session.add(
+                PayoutBatch(
+                    batch_id=bid,
+                    period=period,
+                    org_unit_id=None,
+                    status="paid" if i == 0 else "created",
+                    currency="CNY",
+                    total_amount=D(f"{1000 * (i + 1)}.50"),
+                    items=i + 1,
+                    created_at=t0 + dt.timedelta(minutes=min(i, 3)),
+                    created_by="fin",
+                    paid_at=t0 if i == 0 else None,
+                    paid_by="fin" if i == 0 else None,
+                    payment_reference="工资 2019" if i == 0 else None,
+                )
+            )
+        await session.commit()
+    newest_first = [ids[4], ids[3]] if ids[4] > ids[3] else [ids[3], ids[4]]
+    newest_first += [ids[2], ids[1], ids[0]]
+
+    integration = svc.auth("payroll", ["integration"])
+    seen, cursor = [], None
+    for _ in range(4):
+        params = {"period": period, "limit": 2} | ({"cursor": cursor} if cursor else {})
+        r = await svc.client.get(f"{BASE}/payouts", params=params, headers=integration)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        assert len(page["items"]) <= 2
+        seen += [b["batch_id"] for b in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == newest_first
+    first = page["items"][-1]
+    assert first["status"] == "paid" and D(first["total_amount"]) == D("1000.50")
+    assert first["items"] == 1 and first["payment_reference"] == "工资 2019"
+
+    r = await svc.client.get(
+        f"{BASE}/payouts", params={"period": period, "status": "created"}, headers=fin(svc)
+    )
+    assert [b["batch_id"] for b in r.json()["items"]] == newest_first[:4]
+    assert r.json()["next_cursor"] is None
+    for params, field in (
+        ({"period": "2019-13"}, "period"),
+        ({"status": "lost"}, "status"),
+        ({"limit": 0}, "limit"),
+        ({"cursor": "PB-NOT-OURS"}, "cursor"),
+    ):
+        r = await svc.client.get(f"{BASE}/payouts", params=params, headers=fin(svc))
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == f"query.{field}"
+    for who in (svc.auth("E1", ["salesperson"]), svc.auth("M1", ["sales_manager"], ["T1"])):
+        assert (await svc.client.get(f"{BASE}/payouts", headers=who)).status_code == 403

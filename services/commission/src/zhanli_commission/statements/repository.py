@@ -163,3 +163,29 @@ async def disputes_of(
         stmt = stmt.where(Dispute.status == status)
     stmt = stmt.order_by(Dispute.raised_at, Dispute.dispute_id)
     return list((await session.execute(stmt)).scalars())
+
+
+async def list_batches(
+    session: AsyncSession,
+    *,
+    period: str | None,
+    status: str | None,
+    after: PayoutBatch | None,
+    limit: int,
+) -> list[PayoutBatch]:
+    """Newest first (created_at, then batch id), after the ``after`` batch."""
+    stmt = select(PayoutBatch)
+    if period is not None:
+        stmt = stmt.where(PayoutBatch.period == period)
+    if status is not None:
+        stmt = stmt.where(PayoutBatch.status == status)
+    if after is not None:
+        stmt = stmt.where(
+            (PayoutBatch.created_at < after.created_at)
+            | (
+                (PayoutBatch.created_at == after.created_at)
+                & (PayoutBatch.batch_id < after.batch_id)
+            )
+        )
+    stmt = stmt.order_by(PayoutBatch.created_at.desc(), PayoutBatch.batch_id.desc()).limit(limit)
+    return list((await session.execute(stmt)).scalars())

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from zhanli_commission.statements import service
+from zhanli_commission.statements import repository, service
 from zhanli_commission.statements.models import PayoutBatch, PayoutItem
 from zhanli_commission.statements.schemas import (
     PERIOD_PATTERN,
@@ -22,7 +22,9 @@ from zhanli_commission.statements.schemas import (
     DisputeList,
     DisputeRead,
     DisputeResolve,
+    PayoutBatchList,
     PayoutBatchRead,
+    PayoutBatchSummary,
     PayoutCreate,
     PayoutItemRead,
     PayoutPaid,
@@ -32,6 +34,7 @@ from zhanli_commission.statements.schemas import (
 )
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
+from zhanli_shared.errors import Unprocessable
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["statements and payouts"])
@@ -310,6 +313,32 @@ async def export_payout_xlsx(
         out.getvalue(),
         media_type=XLSX,
         headers={"content-disposition": f'attachment; filename="{batch.batch_id}.xlsx"'},
+    )
+
+
+@router.get("/payouts", response_model=PayoutBatchList)
+async def list_payouts(
+    principal: PayoutReader,
+    session: SessionDep,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
+    status: Annotated[str | None, Query(pattern=r"^(created|paid)$")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> PayoutBatchList:
+    """Payout batches, newest first: payroll finds the batches it has not taken yet
+    (``status=created``), finance and HR the history of a period."""
+    after = None
+    if cursor is not None:
+        after = await repository.get_batch(session, cursor)
+        if after is None:
+            raise Unprocessable("The cursor is not one this API returned.", field="query.cursor")
+    rows = await repository.list_batches(
+        session, period=period, status=status, after=after, limit=limit + 1
+    )
+    page = rows[:limit]
+    return PayoutBatchList(
+        items=[PayoutBatchSummary.model_validate(b) for b in page],
+        next_cursor=page[-1].batch_id if len(rows) > limit else None,
     )
 
 

@@ -177,6 +177,32 @@ class PayoutBatchRead(BaseModel):
     items: list[PayoutItemRead]
 
 
+class PayoutBatchSummary(BaseModel):
+    """A payout batch without its items (``GET /payouts/{batch_id}`` has them)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    batch_id: str
+    period: str
+    org_unit_id: str | None
+    status: str = Field(description="created, then paid")
+    currency: str
+    total_amount: Decimal
+    items: int = Field(description="How many people the batch pays")
+    created_at: dt.datetime
+    created_by: str
+    paid_at: dt.datetime | None
+    paid_by: str | None
+    payment_reference: str | None
+
+
+class PayoutBatchList(BaseModel):
+    items: list[PayoutBatchSummary]
+    next_cursor: str | None = Field(
+        description="Pass as ``cursor`` for the next (older) page; null on the last page"
+    )
+
+
 class DisputeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -66,8 +66,12 @@ def test_merge_prefixes_colliding_components_and_rewrites_refs() -> None:
     assert "/health/live" not in doc["paths"]  # not reachable through the gateway
     ops = [doc["paths"][f"/api/v1/{s}/things"]["get"]["operationId"] for s in ("kpi", "commission")]
     assert len(set(ops)) == 2  # colliding operationIds made unique
-    assert doc["security"] == [{"bearerAuth": []}]
-    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert doc["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}, {"clientCredentials": []}]
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert schemes["apiKeyAuth"] == schemes["apiKeyAuth"] | {"in": "header", "name": "X-API-Key"}
+    flows = schemes["clientCredentials"]["flows"]
+    assert flows["clientCredentials"]["tokenUrl"] == "/api/v1/auth/oauth/token"
     assert doc["paths"]["/api/v1/auth/token"]["post"]["security"] == []
     assert doc["x-zhanli-unavailable"] == {"talent": "timeout"}
 
@@ -97,6 +101,9 @@ def test_platform_documents_are_public_and_complete(world: World) -> None:
     )
     assert {"/api/v1/directory/employees", "/api/v1/audit/verify"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
+    assert doc["components"]["securitySchemes"]["apiKeyAuth"]["type"] == "apiKey"
+    assert doc["paths"]["/api/v1/auth/oauth/token"]["post"]["security"] == []
+    assert doc["paths"]["/api/v1/commission/payouts"]["get"].get("security") is None  # global
     r = anonymous.get("/api/v1/asyncapi.json")
     assert r.status_code == 200
     shipped = (resources.files("zhanli_shared.events") / "asyncapi.json").read_text()

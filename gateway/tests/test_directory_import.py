@@ -238,7 +238,7 @@ async def test_dry_run_reports_and_writes_nothing(gateway) -> None:
     assert await outbox(gateway) == before  # no events, no audit entries
     stored = (await gateway.client.get(f"{IMPORTS}/{job['id']}", headers=hr(gateway))).json()
     assert stored["dry_run"] and stored["changes"] == job["changes"]
-    listed = (await gateway.client.get(IMPORTS, headers=hr(gateway))).json()
+    listed = (await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))).json()
     assert listed[0]["id"] == job["id"]
 
 
@@ -321,7 +321,9 @@ async def test_five_thousand_rows_streamed_with_progress(gateway) -> None:
     running: dict[str, Any] = {}
     deadline = time.monotonic() + 300  # generous: a shared 2-core machine can be slow
     while time.monotonic() < deadline:
-        listed = (await gateway.client.get(IMPORTS, headers=hr(gateway))).json()
+        listed = (
+            await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))
+        ).json()
         running = next((j for j in listed if j["status"] == "running"), {})
         if running.get("rows_read", 0) >= 2400:
             break
@@ -439,3 +441,54 @@ async def test_only_hr_and_integration_import(gateway) -> None:
         assert r.status_code == 200, r.text
     r = await gateway.client.get(f"{IMPORTS}/nope", headers=hr(gateway))
     assert r.status_code == 404
+
+
+async def test_an_import_that_stopped_making_progress_is_shown_failed(gateway) -> None:
+    """A gateway that dies mid-file leaves its job ``running``: once it has stored no
+    progress for ``import_stale_after_s`` (600 s) it reads as failed, saying why."""
+    import uuid
+
+    from zhanli_gateway.directory.models import DirectoryImport
+    from zhanli_shared.db import utcnow
+
+    now = utcnow()
+    stale, alive = str(uuid.uuid4()), str(uuid.uuid4())
+    async with gateway.runtime.sessions() as session:
+        for job_id, idle_s in ((stale, 3600), (alive, 30)):
+            session.add(
+                DirectoryImport(
+                    id=job_id,
+                    status="running",
+                    dry_run=False,
+                    media_type=CSV,
+                    created_by="hris-sync",
+                    rows_read=1000,
+                    rows_applied=990,
+                    rows_unchanged=0,
+                    rows_failed=10,
+                    counts={"employees_created": 990},
+                    errors=[{"row": 7, "field": "phone", "message": "不是手机号 not a phone"}],
+                    errors_truncated=False,
+                    changes=[],
+                    changes_truncated=False,
+                    created_at=now - dt.timedelta(seconds=idle_s + 60),
+                    updated_at=now - dt.timedelta(seconds=idle_s),
+                    finished_at=None,
+                )
+            )
+        await session.commit()
+    r = await gateway.client.get(f"{IMPORTS}/{stale}", headers=hr(gateway))
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "failed" and job["finished_at"] is not None
+    assert job["rows_applied"] == 990  # what it did is kept
+    assert job["errors"][0]["field"] == "phone"
+    assert job["errors"][-1]["field"] == "file" and "Interrupted" in job["errors"][-1]["message"]
+    listed = {
+        j["id"]: j
+        for j in (
+            await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))
+        ).json()
+    }
+    assert listed[alive]["status"] == "running"  # progress 30 s ago: still running
+    assert listed[stale]["status"] == "failed" and len(listed[stale]["errors"]) == 2

@@ -73,6 +73,12 @@ class GatewaySettings(ServiceSettings):
     rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/", "/metrics"])
     rate_limit_max_buckets: int = 100_000  # per caller class; least recently seen go first
     body_limit_bytes: int = 10 * 1024 * 1024
+    import_stale_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A directory import that stored no progress for this long was "
+        "interrupted (the gateway stopped mid-file): it is shown as failed",
+    )
     body_limit_by_path: dict[str, int] = Field(
         default_factory=dict, description="path prefix -> bytes, e.g. resume uploads"
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_gateway.directory.models import DirectoryImport, Employee, OrgUnit
+from zhanli_shared.db import utcnow
 
 
 async def get_unit(session: AsyncSession, org_unit_id: str) -> OrgUnit | None:
@@ -79,6 +81,37 @@ async def all_employee_ids(session: AsyncSession) -> set[str]:
 
 async def get_import(session: AsyncSession, import_id: str) -> DirectoryImport | None:
     return await session.get(DirectoryImport, import_id)
+
+
+async def expire_stale_imports(session: AsyncSession, *, stale_after_s: float) -> int:
+    """Running imports that stored no progress for ``stale_after_s`` were interrupted (the
+    gateway that ran them stopped): they become ``failed`` with a file-level error saying
+    so, and HR sends the file again (an import is idempotent). Returns how many."""
+    now = utcnow()
+    stmt = (
+        select(DirectoryImport)
+        .where(
+            DirectoryImport.status == "running",
+            DirectoryImport.updated_at < now - dt.timedelta(seconds=stale_after_s),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    jobs = list((await session.execute(stmt)).scalars())
+    for job in jobs:
+        minutes = max(1, round((now - job.updated_at).total_seconds() / 60))
+        job.status, job.finished_at = "failed", now
+        job.errors = [
+            *job.errors,
+            {
+                "row": 0,
+                "field": "file",
+                "message": f"Interrupted: no progress for {minutes} min (the gateway stopped "
+                "while reading the file). Rows before it were applied; send the file again.",
+            },
+        ]
+    if jobs:
+        await session.flush()
+    return len(jobs)
 
 
 async def list_imports(session: AsyncSession, *, limit: int) -> Sequence[DirectoryImport]:

@@ -230,9 +230,14 @@ async def import_directory(
     dependencies=[Depends(require_roles(*WRITERS))],
 )
 async def list_imports(
-    session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    session: SessionDep, runtime: RuntimeDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> list[ImportJobRead]:
-    """The newest import jobs first (running ones included)."""
+    """The newest import jobs first (running ones included; one that stopped making
+    progress long ago is shown as the failure it is)."""
+    await repository.expire_stale_imports(
+        session,
+        stale_after_s=runtime.settings.import_stale_after_s,  # type: ignore[attr-defined]
+    )
     return [
         ImportJobRead.model_validate(j) for j in await repository.list_imports(session, limit=limit)
     ]
@@ -243,8 +248,12 @@ async def list_imports(
     response_model=ImportJobRead,
     dependencies=[Depends(require_roles(*WRITERS))],
 )
-async def read_import(import_id: str, session: SessionDep) -> ImportJobRead:
+async def read_import(import_id: str, session: SessionDep, runtime: RuntimeDep) -> ImportJobRead:
     """One import job: its progress while it runs, then its outcome."""
+    await repository.expire_stale_imports(
+        session,
+        stale_after_s=runtime.settings.import_stale_after_s,  # type: ignore[attr-defined]
+    )
     job = await repository.get_import(session, import_id)
     if job is None:
         raise NotFound(f"Unknown import {import_id!r}.")

@@ -629,3 +629,45 @@ async def test_payout_batches_are_listed_newest_first_page_by_page(commission) -
         assert r.json()["errors"][0]["field"] == f"query.{field}"
     for who in (svc.auth("E1", ["salesperson"]), svc.auth("M1", ["sales_manager"], ["T1"])):
         assert (await svc.client.get(f"{BASE}/payouts", headers=who)).status_code == 403
+
+
+async def test_correcting_a_closed_statement_redraws_its_guarantee(commission) -> None:
+    svc, unit = commission, f"T{_uid()}"
+    rec, non = f"E{_uid()}", f"E{_uid()}"
+    hired = dt.date(2026, 6, 1)
+    await hire(svc, rec, unit, "钱可追", hired)
+    await hire(svc, non, unit, "冯不追", hired)
+    draw = {"kind": "recoverable", "amount": "3000.00", "months": 2}
+    await assign_plan(svc, rec, {"tier_mode": "flat", "rate": "0.10", "draw": draw})
+    draw = {"kind": "non_recoverable", "amount": "3000.00", "months": 2}
+    await assign_plan(svc, non, {"tier_mode": "flat", "rate": "0.10", "draw": draw})
+    await sell(svc, rec, "10000.00", "2026-06-11")  # earns 1000: topped up by 2000
+    await sell(svc, non, "10000.00", "2026-06-12")
+    await close(svc, "2026-06", unit)
+    assert D((await statement(svc, rec, "2026-06"))["draw_balance"]) == D("2000.00")
+
+    async def adjust(rep: str, amount: str) -> dict:
+        r = await svc.client.post(
+            f"{BASE}/people/{rep}/statements/2026-06/adjustments",
+            json={"amount": amount, "reason": "漏记回款 missed payment"},
+            headers=fin(svc),
+        )
+        assert r.status_code == 201, r.text
+        return await statement(svc, rep, "2026-06")
+
+    # +500 of earnings: the top-up shrinks by 500, so does what is owed back.
+    st = await adjust(rec, "500.00")
+    draws = [ln for ln in st["lines"] if ln["kind"] == "draw"]
+    assert [D(ln["amount"]) for ln in draws] == [D("2000.00"), D("-500.00")]
+    assert "top-up to the guarantee now 1500.00" in draws[-1]["explanation"]["notes"][0]
+    assert D(st["total"]) == D("3000.00") and D(st["earnings_total"]) == D("1500.00")
+    assert D(st["draw_balance"]) == D("1500.00")
+    assert D((await statement(svc, rec, "2026-07"))["draw_balance"]) == D("1500.00")
+
+    # +2500 above a non-recoverable guarantee: no top-up left; the total is what was earned.
+    st = await adjust(non, "2500.00")
+    assert D(st["total"]) == D("3500.00") and D(st["draw_total"]) == 0
+    assert D(st["draw_balance"]) == 0
+    # A correction down again: the top-up comes back.
+    st = await adjust(non, "-1000.00")
+    assert D(st["total"]) == D("3000.00") and D(st["draw_total"]) == D("500.00")

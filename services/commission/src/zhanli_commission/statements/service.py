@@ -838,6 +838,7 @@ async def adjust_closed(
             statement_status=st.status,
         )
     before = await _statement_total(session, employee_id, period)
+    source_id = uuid.uuid4().hex
     line = await add_line(
         session,
         publisher,
@@ -848,8 +849,9 @@ async def adjust_closed(
         amount=data.amount,
         rule="statement_correction",
         explanation={"reason": data.reason, "by": actor.subject, "notes": [data.reason]},
-        source_id=uuid.uuid4().hex,
+        source_id=source_id,
     )
+    await _redraw(session, publisher, settings, st, source_id=source_id)
     now = utcnow()
     st.updated_at = now
     session.add(
@@ -883,6 +885,82 @@ async def adjust_closed(
         source_ip=source_ip,
     )
     return line
+
+
+async def _redraw(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    st: Statement,
+    *,
+    source_id: str,
+) -> None:
+    """A corrected closed statement gets the draw its new earnings call for, from the balance
+    it was closed with: the difference to its draw lines is appended (a top-up shrinks or
+    grows, a recovery changes, each as its own explained line) and the person's draw balance
+    moves by the same amount."""
+    person_id, period = st.salesperson_id, st.period
+    lines = await repository.lines_of_period(session, person_id, period)
+    earnings, _ = _sums(lines)
+    topped = sum((ln.amount for ln in lines if ln.kind == "draw"), ZERO)
+    recovered = -sum((ln.amount for ln in lines if ln.kind == "draw_recovery"), ZERO)
+    person = await _person(session, person_id)
+    plan = await plan_resolver(settings)(session, person, period)
+    effect = draw_effect(
+        plan.rules if plan else None, st.months_of_service, earnings, st.draw_balance_before
+    )
+    note = f"statement corrected: earned {earnings}"
+    common = {
+        "guarantee": None if effect.guarantee is None else str(effect.guarantee),
+        "draw_kind": effect.kind,
+        "earnings": str(earnings),
+        "month_of_service": st.months_of_service,
+        "balance_before": str(st.draw_balance_before),
+        "balance_after": str(effect.balance_after),
+    }
+    if effect.top_up != topped:
+        await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person_id,
+            period=period,
+            kind="draw",
+            amount=effect.top_up - topped,
+            rule=f"draw_{effect.kind}",
+            basis=earnings,
+            explanation={
+                **common,
+                "notes": [f"{note}; top-up to the guarantee now {effect.top_up} (was {topped})"],
+            },
+            source_id=source_id,
+            plan=plan,
+        )
+    if effect.recovery != recovered:
+        await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person_id,
+            period=period,
+            kind="draw_recovery",
+            amount=recovered - effect.recovery,
+            rule="draw_recovery",
+            basis=earnings,
+            explanation={
+                **common,
+                "notes": [f"{note}; draw recovered now {effect.recovery} (was {recovered})"],
+            },
+            source_id=source_id,
+            plan=plan,
+        )
+    if effect.balance_after != st.draw_balance_after:
+        balance = await _balance(session, person_id)
+        balance.draw_balance = _money(
+            balance.draw_balance + effect.balance_after - st.draw_balance_after
+        )
+        balance.updated_at = utcnow()
+        st.draw_balance_after = effect.balance_after
 
 
 # --- payouts -------------------------------------------------------------------------------

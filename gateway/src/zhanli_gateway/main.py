@@ -8,7 +8,6 @@ proxy to that service.
 from __future__ import annotations
 
 import asyncio
-import gc
 
 import structlog
 from fastapi import FastAPI
@@ -102,15 +101,8 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         if settings.webhook_dispatcher_enabled:
             app.state.webhooks = WebhookDispatcher(settings, runtime.sessions, runtime.cipher)
             await app.state.webhooks.start()
-        # What start-up built (routes, pydantic schemas, SQLAlchemy mappers: some 130k
-        # objects) lives as long as the process: freeze it so that the cyclic GC's full
-        # collections stop walking it. Each took 30-140 ms under load, a pause for every
-        # request in flight (the gateway's p99); measured in tests/bench/bench_gateway.py.
-        gc.collect()
-        gc.freeze()
 
     async def on_stop(app: FastAPI, runtime: Runtime) -> None:
-        gc.unfreeze()  # an app stopped in a longer-lived process (tests) can be collected
         if getattr(app.state, "webhooks", None) is not None:
             await app.state.webhooks.stop()
         await proxy.close()

@@ -237,3 +237,11 @@ async def test_a_failing_run_falls_back_to_one_event_at_a_time(commission) -> No
     await runner.process_batch(records)  # redelivered: the inbox makes it a no-op
     assert runner.handled_total == 3
     assert (await statement(commission, rep))[2] == 3
+
+
+async def test_a_running_service_has_frozen_its_start_up_heap(commission) -> None:
+    """Full GC collections skip what start-up built (the shared runtime freezes it)."""
+    import gc
+
+    assert commission.runtime.consumers  # started, consumers included
+    assert gc.get_freeze_count() > 10_000

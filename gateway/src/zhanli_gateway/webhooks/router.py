@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_gateway.webhooks import repository, service
@@ -153,6 +153,8 @@ async def list_deliveries(
 
 
 @router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
-async def retry_delivery(delivery_id: int, session: SessionDep) -> DeliveryRead:
+async def retry_delivery(
+    delivery_id: Annotated[int, Path(ge=1, le=2**62)], session: SessionDep
+) -> DeliveryRead:
     """Queue a failed (or delivered) delivery again for a new round of attempts."""
     return DeliveryRead.model_validate(await service.requeue(session, delivery_id))

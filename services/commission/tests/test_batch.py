@@ -16,7 +16,7 @@ from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
 from zhanli_commission.sales.models import Deal, DealSplit
 from zhanli_shared.db import utcnow
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
-from zhanli_shared.events.contracts.sales import PaymentReceived
+from zhanli_shared.events.contracts.sales import DealRecorded, PaymentReceived
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
@@ -178,17 +178,16 @@ async def _outbox(session) -> int:
     return (await session.execute(select(func.count()).select_from(event_tables.outbox))).scalar()
 
 
-def _record(offset: int, event: PaymentReceived, envelope_id: str | None = None) -> ConsumerRecord:
+def _record(offset: int, event: PaymentReceived | DealRecorded) -> ConsumerRecord:
     envelope = CloudEvent(
         source="test/erp",
-        type=PaymentReceived.topic_name(),
+        type=event.topic_name(),
         subject=event.salesperson_id,
         time=utcnow(),
         data=event.model_dump(mode="json"),
-        **({"id": envelope_id} if envelope_id else {}),
     )
     return ConsumerRecord(
-        PaymentReceived.topic_name(), 0, offset, 0, 0, None, envelope.to_json(), None, 0, 0, ()
+        event.topic_name(), 0, offset, 0, 0, None, envelope.to_json(), None, 0, 0, ()
     )
 
 
@@ -245,3 +244,60 @@ async def test_a_running_service_has_frozen_its_start_up_heap(commission) -> Non
 
     assert commission.runtime.consumers  # started, consumers included
     assert gc.get_freeze_count() > 10_000
+
+
+async def test_a_fetch_of_deals_then_payments_prices_the_payments_as_one_batch(commission) -> None:
+    """Records of a topic without a batch handler (deals) are handled one by one, and stop
+    where a batch handler can take the rest (the payments) in one call."""
+    rep, deal = uid("E"), uid("D")
+    await hire(commission, rep)
+    registry = HandlerRegistry()
+    handlers.register(registry, commission.runtime.publisher, commission.settings)
+    topic = PaymentReceived.topic_name()
+    working, calls = registry.batch_handlers[topic], []
+
+    async def counting(session, items):
+        calls.append(len(items))
+        await working(session, items)
+
+    registry.batch_handlers[topic] = counting
+    runner = ConsumerRunner(
+        commission.settings,
+        commission.runtime.sessions,
+        commission.runtime.tables,
+        registry,
+        group_id=uid("g-"),
+    )
+    records = [
+        _record(
+            0,
+            DealRecorded(
+                deal_id=deal,
+                salesperson_id=rep,
+                customer_name="深圳跨境物流 Cross-border Logistics",
+                amount=D("50000.00"),
+                currency="CNY",
+                closed_at=at(1, 9),
+                source="crm",
+            ),
+        )
+    ]
+    records += [
+        _record(
+            1 + i,
+            PaymentReceived(
+                payment_id=uid("P"),
+                deal_id=deal,
+                salesperson_id=rep,
+                amount=D("1000.00"),
+                currency="CNY",
+                paid_at=at(3 + i),
+                source="erp",
+            ),
+        )
+        for i in range(4)
+    ]
+    await runner.process_batch(records)
+    assert calls == [4] and runner.handled_total == 5
+    _, total, lines = await statement(commission, rep)
+    assert lines == 4 and total.total == D("120.00")  # 3 % of 4,000 collected

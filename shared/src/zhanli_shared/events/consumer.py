@@ -284,15 +284,26 @@ class ConsumerRunner:
         return start + len(items)
 
     async def _apply_run(self, records: list[ConsumerRecord], start: int) -> int:
-        """Apply records[start:] until one needs handling alone; return the next index."""
+        """Apply records[start:] one by one (each in a savepoint of one transaction) until
+        one needs handling alone, or another topic's batch handler can take over; return the
+        next index."""
         inbox = self.tables.inbox
-        stop_at = len(records)
+        end = next(
+            (
+                i
+                for i in range(start + 1, len(records))
+                if records[i].topic != records[start].topic
+                and records[i].topic in self.registry.batch_handlers
+            ),
+            len(records),
+        )
+        stop_at = end
         alone: ConsumerRecord | None = None
         applied = 0
         try:
             async with self.sessions() as session:
                 candidates = []
-                for record in records[start:]:
+                for record in records[start:end]:
                     try:
                         candidates.append((record, *decode(record)))
                     except PoisonMessage:
@@ -348,14 +359,14 @@ class ConsumerRunner:
                     ).inc()
                     index += 1
                 stop_at = index
-                if stop_at < len(records) and alone is None:
+                if stop_at < end and alone is None:
                     alone = records[stop_at]  # the poison record that ended the run
                 await session.commit()
         except TRANSIENT as exc:
-            log.warning("consumer.batch_fallback", error=repr(exc), records=len(records) - start)
-            for record in records[start:]:
+            log.warning("consumer.batch_fallback", error=repr(exc), records=end - start)
+            for record in records[start:end]:
                 await self.process(record)
-            return len(records)
+            return end
         self.handled_total += applied
         if self.after_commit is not None and session.info.get("published"):
             self.after_commit()

@@ -185,7 +185,8 @@ class ConsumerRunner:
             await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in ordered})
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
-        """Handle one partition's records in order, as few transactions as possible.
+        """Handle a fetch's records (each partition's in its order) in as few
+        transactions as possible.
 
         A topic with a batch handler has each run of its good records applied by that
         handler in one transaction (when it fails, the run goes event by event below).

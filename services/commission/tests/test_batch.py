@@ -10,7 +10,7 @@ from decimal import Decimal as D
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, insert, select
 
-from zhanli_commission.commissions import batch, handlers, service
+from zhanli_commission.commissions import batch, handlers
 from zhanli_commission.commissions.batch import Fact
 from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
 from zhanli_commission.sales.models import Deal, DealSplit
@@ -138,17 +138,7 @@ async def test_a_run_of_facts_prices_as_fact_by_fact(commission) -> None:
         events = await _outbox(session) - outbox0
     for fact in facts2:  # one transaction per fact, as the fallback path runs them
         async with commission.runtime.sessions() as session:
-            await service.apply_fact(
-                session,
-                publisher,
-                commission.settings,
-                deal_id=fact.deal_id,
-                kind=fact.kind,
-                fact_id=fact.fact_id,
-                amount=fact.amount,
-                occurred_at=fact.occurred_at,
-                source_event_id=fact.source_event_id,
-            )
+            await batch.apply_facts(session, publisher, commission.settings, [fact])
             await session.commit()
 
     for batch_rep, one_rep in ((a1, a2), (b1, b2)):
@@ -178,6 +168,13 @@ async def _outbox(session) -> int:
     return (await session.execute(select(func.count()).select_from(event_tables.outbox))).scalar()
 
 
+def _runner(svc, registry: HandlerRegistry) -> ConsumerRunner:
+    """A consumer runner of its own group on the service's database (fed directly)."""
+    return ConsumerRunner(
+        svc.settings, svc.runtime.sessions, svc.runtime.tables, registry, group_id=uid("g-")
+    )
+
+
 def _record(offset: int, event: PaymentReceived | DealRecorded) -> ConsumerRecord:
     envelope = CloudEvent(
         source="test/erp",
@@ -198,13 +195,7 @@ async def test_a_failing_run_falls_back_to_one_event_at_a_time(commission) -> No
     await seed_deal(commission, deal, "9000.00", {rep: 100})
     registry = HandlerRegistry()
     handlers.register(registry, commission.runtime.publisher, commission.settings)
-    runner = ConsumerRunner(
-        commission.settings,
-        commission.runtime.sessions,
-        commission.runtime.tables,
-        registry,
-        group_id=uid("g-"),
-    )
+    runner = _runner(commission, registry)
     payments = [
         PaymentReceived(
             payment_id=uid("P"),
@@ -261,13 +252,7 @@ async def test_a_fetch_of_deals_then_payments_prices_the_payments_as_one_batch(c
         await working(session, items)
 
     registry.batch_handlers[topic] = counting
-    runner = ConsumerRunner(
-        commission.settings,
-        commission.runtime.sessions,
-        commission.runtime.tables,
-        registry,
-        group_id=uid("g-"),
-    )
+    runner = _runner(commission, registry)
     records = [
         _record(
             0,

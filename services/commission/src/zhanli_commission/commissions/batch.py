@@ -1,21 +1,22 @@
-"""Many sales facts at once: the consumer's hot path.
+"""The commission ledger's writes: sales facts become credits, periods are re-priced.
 
-The same result as ``service.apply_fact`` for each fact in turn (the same credits, the same
-priced totals, one ``commission.calculated`` per fact that changed a period), with a fixed
-number of statements per batch instead of per fact:
+One fact or thousands (the consumer's hot path), a KPI score, a plan correction or a whole
+period's recalculation: the same code, with a fixed number of statements per call:
 
 1. the deals, their splits, the credits already stored and the closed statements of the
-   people involved are read in one query each; each fact is split into credits exactly as
-   ``ledger.credit_fact`` does, and the new credits are inserted in one statement;
+   people involved are read in one query each; each fact credits everyone on the deal's
+   split (largest-remainder shares, exact to the fen) in the period it happened, or the
+   person's next open one when that is closed; the new credits are inserted in one go
+   (a replayed fact credits nothing);
 2. every touched (person, period) gets its period-total row (inserted if missing) and all
    of them are locked in one ordered ``SELECT ... FOR UPDATE``, so two consumers never
    price the same period at once and never deadlock;
 3. the credits, plans, quotas and KPI scores of those people are read in bulk
-   (``recalc``'s snapshot), each period is priced once by the engine, compared with its
-   stored lines (read after the lock) and the differences appended in one statement.
+   (``snapshot``), each period is priced once by the engine, compared with its stored lines
+   (read after the lock) and the differences appended in one statement.
 
-Facts whose deal has not arrived go through ``service.apply_fact`` (parked). Pricing a
-period once for several of its facts gives each new credit its line at its final price
+A fact whose deal has not arrived is parked until it does (``service.apply_deal``). Pricing
+a period once for several of its facts gives each new credit its line at its final price
 (no re-pricing line between two facts of the same batch); each fact's event carries its
 own line, the running period total, and the last one any re-pricing of earlier lines.
 """
@@ -167,8 +168,8 @@ async def _deals(session: AsyncSession, deal_ids: list[str]) -> dict[str, Any]:
 async def _credit(
     session: AsyncSession, settings: CommissionSettings, deals: dict[str, Any], facts: list[Fact]
 ) -> dict[Pair, list[_Cause]]:
-    """``ledger.credit_fact`` for many facts: insert the new credits; return, per touched
-    (person, period), the facts' credits in arrival order."""
+    """Credit every fact to everyone on its deal (step 1 above); return, per touched
+    (person, period), the facts' new credits in arrival order."""
     planned: list[tuple[Fact, str, str, Decimal, Decimal, Decimal]] = []
     for fact in facts:
         row, shares = deals[fact.deal_id]
@@ -456,7 +457,7 @@ async def reprice(
     if updates:
         await conn.execute(_UPDATE_TOTAL, updates)
     await publisher.publish_many(session, events)
-    for person, period, inputs, changed, cause in extra:  # as recompute: probation, overrides
+    for person, period, inputs, changed, cause in extra:  # probation rewards, manager overrides
         if inputs.plan.rules.probation is not None:
             await extras.apply_probation(
                 session,

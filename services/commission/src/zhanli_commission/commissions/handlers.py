@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -10,6 +12,7 @@ from zhanli_commission.commissions import batch, extras, service
 from zhanli_commission.commissions.batch import Fact
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
+from zhanli_shared.events.contracts.base import EventContract
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
 from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
 from zhanli_shared.events.contracts.sales import (
@@ -21,6 +24,43 @@ from zhanli_shared.events.contracts.sales import (
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
+# Each sales fact event as the ledger's fact (None: nothing to credit).
+SALES_FACTS: dict[type[EventContract], Callable[[Any, str], Fact | None]] = {
+    PaymentReceived: lambda e, event_id: Fact(
+        e.deal_id, "payment", e.payment_id, e.amount, e.paid_at, event_id
+    ),
+    RefundIssued: lambda e, event_id: Fact(
+        e.deal_id, "refund", e.refund_id, -e.amount, e.refunded_at, event_id
+    ),
+    DealCancelled: lambda e, event_id: (
+        Fact(e.deal_id, "cancellation", e.deal_id, -e.unpaid_amount, e.cancelled_at, event_id)
+        if e.unpaid_amount > 0
+        else None
+    ),
+}
+
+
+def _register_sales_fact(
+    registry: HandlerRegistry,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    contract: type[EventContract],
+    to_fact: Callable[[Any, str], Fact | None],
+) -> None:
+    """The hot path: a run of the contract's events is credited and priced together, one
+    transaction per run (``on_batch``); one event alone is the runner's fallback (``on``)."""
+
+    @registry.on(contract)
+    async def one(session: AsyncSession, event: Any, envelope: CloudEvent) -> None:
+        fact = to_fact(event, envelope.id)
+        if fact is not None:
+            await batch.apply_facts(session, publisher, settings, [fact])
+
+    @registry.on_batch(contract)
+    async def run(session: AsyncSession, items: list[tuple[Any, CloudEvent]]) -> None:
+        facts = [f for event, env in items if (f := to_fact(event, env.id)) is not None]
+        await batch.apply_facts(session, publisher, settings, facts)
+
 
 def register(registry: HandlerRegistry, publisher: Publisher, settings: CommissionSettings) -> None:
     @registry.on(DealRecorded)
@@ -29,87 +69,8 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
     ) -> None:
         await service.apply_deal(session, publisher, settings, event, envelope.id)
 
-    @registry.on(PaymentReceived)
-    async def on_payment_received(
-        session: AsyncSession, event: PaymentReceived, envelope: CloudEvent
-    ) -> None:
-        await service.apply_fact(
-            session,
-            publisher,
-            settings,
-            deal_id=event.deal_id,
-            kind="payment",
-            fact_id=event.payment_id,
-            amount=event.amount,
-            occurred_at=event.paid_at,
-            source_event_id=envelope.id,
-        )
-
-    @registry.on(RefundIssued)
-    async def on_refund_issued(
-        session: AsyncSession, event: RefundIssued, envelope: CloudEvent
-    ) -> None:
-        await service.apply_fact(
-            session,
-            publisher,
-            settings,
-            deal_id=event.deal_id,
-            kind="refund",
-            fact_id=event.refund_id,
-            amount=-event.amount,
-            occurred_at=event.refunded_at,
-            source_event_id=envelope.id,
-        )
-
-    @registry.on(DealCancelled)
-    async def on_deal_cancelled(
-        session: AsyncSession, event: DealCancelled, envelope: CloudEvent
-    ) -> None:
-        if event.unpaid_amount > 0:
-            await service.apply_fact(
-                session,
-                publisher,
-                settings,
-                deal_id=event.deal_id,
-                kind="cancellation",
-                fact_id=event.deal_id,
-                amount=-event.unpaid_amount,
-                occurred_at=event.cancelled_at,
-                source_event_id=envelope.id,
-            )
-
-    # The hot path: a run of payments (refunds, cancellations) is credited and priced
-    # together, one transaction per run; the handlers above are the one-by-one fallback.
-    @registry.on_batch(PaymentReceived)
-    async def on_payments(
-        session: AsyncSession, items: list[tuple[PaymentReceived, CloudEvent]]
-    ) -> None:
-        facts = [
-            Fact(e.deal_id, "payment", e.payment_id, e.amount, e.paid_at, env.id)
-            for e, env in items
-        ]
-        await batch.apply_facts(session, publisher, settings, facts)
-
-    @registry.on_batch(RefundIssued)
-    async def on_refunds(
-        session: AsyncSession, items: list[tuple[RefundIssued, CloudEvent]]
-    ) -> None:
-        facts = [
-            Fact(e.deal_id, "refund", e.refund_id, -e.amount, e.refunded_at, env.id)
-            for e, env in items
-        ]
-        await batch.apply_facts(session, publisher, settings, facts)
-
-    @registry.on_batch(DealCancelled)
-    async def on_cancellations(
-        session: AsyncSession, items: list[tuple[DealCancelled, CloudEvent]]
-    ) -> None:
-        facts = [
-            Fact(e.deal_id, "cancellation", e.deal_id, -e.unpaid_amount, e.cancelled_at, env.id)
-            for e, env in items
-            if e.unpaid_amount > 0
-        ]
-        await batch.apply_facts(session, publisher, settings, facts)
+    for contract, to_fact in SALES_FACTS.items():
+        _register_sales_fact(registry, publisher, settings, contract, to_fact)
 
     @registry.on(KpiScoreUpdated)
     async def on_kpi_score(

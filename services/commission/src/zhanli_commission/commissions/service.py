@@ -22,24 +22,6 @@ FLAT_RULE = "default/flat"  # the rule name of the company default plan's lines
 log = structlog.get_logger(__name__)
 
 
-async def apply_fact(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
-    *,
-    deal_id: str,
-    kind: str,
-    fact_id: str,
-    amount: Decimal,
-    occurred_at: dt.datetime,
-    source_event_id: str,
-) -> int:
-    """Credit one fact to everyone on the deal and re-price their periods (parked when the
-    deal has not arrived); returns the lines appended."""
-    fact = batch.Fact(deal_id, kind, fact_id, amount, occurred_at, source_event_id)
-    return await batch.apply_facts(session, publisher, settings, [fact])
-
-
 async def apply_kpi_score(
     session: AsyncSession,
     publisher: Publisher,

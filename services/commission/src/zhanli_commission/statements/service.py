@@ -515,6 +515,52 @@ async def close_period(
     return outcome
 
 
+async def _draw_lines(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    person_id: str,
+    period: str,
+    effect: DrawEffect,
+    *,
+    top_up: Decimal,
+    recovery: Decimal,
+    earnings: Decimal,
+    explanation: dict[str, Any],
+    top_up_note: str,
+    recovery_note: str,
+    source_id: str,
+    plan: PersonPlan | None,
+    total_row: PeriodTotal | None = None,
+) -> int:
+    """Append a ``draw`` line of ``top_up`` and a ``draw_recovery`` line of ``-recovery``
+    (each only when not zero), explained; returns how many."""
+    added = 0
+    for kind, amount, rule, note in (
+        ("draw", top_up, f"draw_{effect.kind}", top_up_note),
+        ("draw_recovery", -recovery, "draw_recovery", recovery_note),
+    ):
+        if amount == 0:
+            continue
+        await add_line(
+            session,
+            publisher,
+            settings,
+            person_id=person_id,
+            period=period,
+            kind=kind,
+            amount=amount,
+            rule=rule,
+            basis=earnings,
+            explanation={**explanation, "notes": [note]},
+            source_id=source_id,
+            plan=plan,
+            total_row=total_row,
+        )
+        added += 1
+    return added
+
+
 async def _close_one(
     session: AsyncSession,
     publisher: Publisher,
@@ -538,7 +584,6 @@ async def _close_one(
     balance = await _balance(session, person_id)
     balance_before = balance.draw_balance
     effect = draw_effect(plan.rules if plan else None, month, earnings, balance_before)
-    added = 0
     explanation = {
         "guarantee": None if effect.guarantee is None else str(effect.guarantee),
         "draw_kind": effect.kind,
@@ -548,55 +593,28 @@ async def _close_one(
         "balance_before": str(balance_before),
         "balance_after": str(effect.balance_after),
     }
-    if effect.top_up > 0:
-        recoverable = effect.kind == "recoverable"
-        await add_line(
-            session,
-            publisher,
-            settings,
-            person_id=person_id,
-            period=period,
-            kind="draw",
-            amount=effect.top_up,
-            rule=f"draw_{effect.kind}",
-            basis=earnings,
-            explanation={
-                **explanation,
-                "notes": [
-                    f"guaranteed minimum {effect.guarantee} in month {month} of service; "
-                    f"earned {earnings}, topped up by {effect.top_up}"
-                    + ("; owed back from later earnings" if recoverable else "; not recovered")
-                ],
-            },
-            source_id=close_id,
-            plan=plan,
-            total_row=total_row,
-        )
-        added += 1
-    if effect.recovery > 0:
-        threshold = effect.guarantee if effect.guarantee is not None else ZERO
-        await add_line(
-            session,
-            publisher,
-            settings,
-            person_id=person_id,
-            period=period,
-            kind="draw_recovery",
-            amount=-effect.recovery,
-            rule="draw_recovery",
-            basis=earnings,
-            explanation={
-                **explanation,
-                "notes": [
-                    f"recoverable draw owed {balance_before}; earnings above {threshold}: "
-                    f"{earnings - threshold}; recovered {effect.recovery}"
-                ],
-            },
-            source_id=close_id,
-            plan=plan,
-            total_row=total_row,
-        )
-        added += 1
+    recoverable = effect.kind == "recoverable"
+    threshold = effect.guarantee if effect.guarantee is not None else ZERO
+    added = await _draw_lines(
+        session,
+        publisher,
+        settings,
+        person_id,
+        period,
+        effect,
+        top_up=effect.top_up,
+        recovery=effect.recovery,
+        earnings=earnings,
+        explanation=explanation,
+        top_up_note=f"guaranteed minimum {effect.guarantee} in month {month} of service; "
+        f"earned {earnings}, topped up by {effect.top_up}"
+        + ("; owed back from later earnings" if recoverable else "; not recovered"),
+        recovery_note=f"recoverable draw owed {balance_before}; earnings above {threshold}: "
+        f"{earnings - threshold}; recovered {effect.recovery}",
+        source_id=close_id,
+        plan=plan,
+        total_row=total_row,
+    )
     balance.draw_balance = effect.balance_after
     balance.updated_at = utcnow()
     st = Statement(
@@ -910,50 +928,29 @@ async def _redraw(
         plan.rules if plan else None, st.months_of_service, earnings, st.draw_balance_before
     )
     note = f"statement corrected: earned {earnings}"
-    common = {
-        "guarantee": None if effect.guarantee is None else str(effect.guarantee),
-        "draw_kind": effect.kind,
-        "earnings": str(earnings),
-        "month_of_service": st.months_of_service,
-        "balance_before": str(st.draw_balance_before),
-        "balance_after": str(effect.balance_after),
-    }
-    if effect.top_up != topped:
-        await add_line(
-            session,
-            publisher,
-            settings,
-            person_id=person_id,
-            period=period,
-            kind="draw",
-            amount=effect.top_up - topped,
-            rule=f"draw_{effect.kind}",
-            basis=earnings,
-            explanation={
-                **common,
-                "notes": [f"{note}; top-up to the guarantee now {effect.top_up} (was {topped})"],
-            },
-            source_id=source_id,
-            plan=plan,
-        )
-    if effect.recovery != recovered:
-        await add_line(
-            session,
-            publisher,
-            settings,
-            person_id=person_id,
-            period=period,
-            kind="draw_recovery",
-            amount=recovered - effect.recovery,
-            rule="draw_recovery",
-            basis=earnings,
-            explanation={
-                **common,
-                "notes": [f"{note}; draw recovered now {effect.recovery} (was {recovered})"],
-            },
-            source_id=source_id,
-            plan=plan,
-        )
+    await _draw_lines(
+        session,
+        publisher,
+        settings,
+        person_id,
+        period,
+        effect,
+        top_up=effect.top_up - topped,
+        recovery=effect.recovery - recovered,
+        earnings=earnings,
+        explanation={
+            "guarantee": None if effect.guarantee is None else str(effect.guarantee),
+            "draw_kind": effect.kind,
+            "earnings": str(earnings),
+            "month_of_service": st.months_of_service,
+            "balance_before": str(st.draw_balance_before),
+            "balance_after": str(effect.balance_after),
+        },
+        top_up_note=f"{note}; top-up to the guarantee now {effect.top_up} (was {topped})",
+        recovery_note=f"{note}; draw recovered now {effect.recovery} (was {recovered})",
+        source_id=source_id,
+        plan=plan,
+    )
     if effect.balance_after != st.draw_balance_after:
         balance = await _balance(session, person_id)
         balance.draw_balance = _money(

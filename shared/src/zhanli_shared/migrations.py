@@ -83,3 +83,34 @@ def run_alembic_env(target_metadata: MetaData) -> None:
             context.run_migrations()
     else:
         asyncio.run(main())
+
+
+# Changes to the event tables every service shares (``events/outbox.py``): each service's
+# migration calls these, so the shape stays one definition.
+
+
+def upgrade_event_tables_for_delivery() -> None:
+    """Outbox rows remember the broker incarnation that acknowledged them and can be
+    parked; inbox rows can be purged by age (2026-12)."""
+    import sqlalchemy as sa
+    from alembic import op
+
+    from zhanli_shared.db import TZDateTime
+
+    with op.batch_alter_table("event_outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sent_epoch", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("parked_at", TZDateTime(timezone=True), nullable=True))
+        batch_op.create_index("ix_event_outbox_parked_at", ["parked_at"], unique=False)
+    with op.batch_alter_table("event_inbox", schema=None) as batch_op:
+        batch_op.create_index("ix_event_inbox_processed_at", ["processed_at"], unique=False)
+
+
+def downgrade_event_tables_for_delivery() -> None:
+    from alembic import op
+
+    with op.batch_alter_table("event_inbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_inbox_processed_at")
+    with op.batch_alter_table("event_outbox", schema=None) as batch_op:
+        batch_op.drop_index("ix_event_outbox_parked_at")
+        batch_op.drop_column("parked_at")
+        batch_op.drop_column("sent_epoch")

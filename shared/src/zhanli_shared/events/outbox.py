@@ -51,7 +51,14 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("sent_at", TZDateTime(), nullable=True),
         Column("attempts", Integer, nullable=False, server_default="0"),
         Column("last_error", Text, nullable=True),
+        # The broker incarnation the row was acknowledged by (see relay.py: a broker that
+        # forgot its log gets every row it had acknowledged again).
+        Column("sent_epoch", String(64), nullable=True),
+        # Set aside after the broker refused the row for good; an operator retries or
+        # discards it (``python -m zhanli_<svc> outbox ...``).
+        Column("parked_at", TZDateTime(), nullable=True),
         Index("ix_event_outbox_unsent", "sent_at", "id"),
+        Index("ix_event_outbox_parked_at", "parked_at"),
     )
     inbox = Table(
         "event_inbox",
@@ -60,6 +67,7 @@ def define_event_tables(metadata: MetaData) -> EventTables:
         Column("event_id", String(64), primary_key=True),
         Column("topic", String(200), nullable=False),
         Column("processed_at", TZDateTime(), nullable=False),
+        Index("ix_event_inbox_processed_at", "processed_at"),
     )
     return EventTables(outbox=outbox, inbox=inbox)
 

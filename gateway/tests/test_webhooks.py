@@ -344,17 +344,44 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
     assert (
         await gateway.client.get(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
     ).status_code == 404
+    # A delivery the consumer enqueued while the deletion committed (it had matched the
+    # subscription just before: on PostgreSQL the two transactions overlap) is cancelled
+    # by the dispatcher, never sent: enqueue one as that consumer would have.
     async with gateway.runtime.sessions() as session:
-        states = set(
-            (
+        session.add(
+            WebhookDelivery(
+                subscription_id=sub["id"],
+                event_id=f"late-{key}",
+                event_type=DealRecorded.topic_name(),
+                event={},
+                state="pending",
+                attempts=0,
+                manual_retries=0,
+                next_attempt_at=dt.datetime.now(dt.UTC),
+                created_at=dt.datetime.now(dt.UTC),
+            )
+        )
+        await session.commit()
+    sent_before = len(receiver.requests[key])
+
+    async def states():
+        async with gateway.runtime.sessions() as session:
+            rows = (
                 await session.execute(
                     select(WebhookDelivery.state).where(
                         WebhookDelivery.subscription_id == sub["id"]
                     )
                 )
             ).scalars()
-        )
-    assert "pending" not in states
+            found = set(rows)
+        return found if "pending" not in found else None
+
+    assert "cancelled" in await eventually(states, timeout_s=30)
+    assert not [
+        r
+        for r in receiver.requests[key][sent_before:]
+        if r["headers"]["X-Zhanli-Event-Id"] == f"late-{key}"
+    ]
 
 
 async def test_wecom_and_dingtalk_get_a_short_robot_text_message(gateway, receiver) -> None:

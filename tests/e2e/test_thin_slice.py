@@ -225,11 +225,12 @@ def test_thin_slice_on_sqlite(sqlite_platform: Platform) -> None:
 
 def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) -> None:
     assert httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10).status_code == 200
-    # find the talent child by its command line and kill it
-    out = subprocess.check_output(["ps", "-eo", "pid,args"]).decode()
-    victims = [int(line.split()[0]) for line in out.splitlines() if "zhanli_talent serve" in line]
+    # Find the talent child by its command line (read whole from /proc: a `ps` listing is
+    # cut to the terminal's width when COLUMNS is set) and kill it.
+    commands = _command_lines()
+    victims = [pid for pid, argv in commands.items() if _is_serving(argv, "zhanli_talent")]
     mine = [p for p in victims if _env_var_dir(p) == str(sqlite_platform.var)]
-    assert mine, out
+    assert mine, commands
     os.kill(mine[0], signal.SIGKILL)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -243,6 +244,26 @@ def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) ->
     text = sqlite_platform.log.read_text(errors="replace")
     assert "talent exited with code -9" in text
     assert httpx.get(f"{sqlite_platform.base}/health/ready", timeout=10).status_code == 200
+
+
+def _command_lines() -> dict[int, list[str]]:
+    """Every process's full argv, from /proc (never cut, unlike a `ps` listing)."""
+    found: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if raw:
+            found[int(entry.name)] = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    return found
+
+
+def _is_serving(argv: list[str], package: str) -> bool:
+    """``python -m <package> serve ...``."""
+    return any(a == package and argv[i + 1 : i + 2] == ["serve"] for i, a in enumerate(argv))
 
 
 def _env_var_dir(pid: int) -> str | None:

@@ -40,15 +40,31 @@ async def _hire(svc, employee_id: str, team: str = "T1") -> None:
     await eventually(known, timeout_s=30)  # the first test of a module waits for the group join
 
 
-async def _counts(svc) -> tuple[int, ...]:
+async def _own_rows(svc, employee_id: str) -> tuple[object, ...]:
+    """This test's rows only: the module's consumer may still be applying another test's
+    events (its outbox, lines and totals grow meanwhile), so whole-table counts prove
+    nothing. Outbox rows are this person's when they carry the id (key or payload)."""
     outbox = svc.runtime.tables.outbox
     async with svc.runtime.sessions() as s:
-        return tuple(
-            [
-                (await s.execute(select(func.count()).select_from(t))).scalar_one()
-                for t in (outbox, CommissionLine, PeriodTotal, Payment)
-            ]
-        )
+        events = (
+            await s.execute(
+                select(outbox.c.event_id, outbox.c.topic)
+                .where(
+                    (outbox.c.key == employee_id)
+                    | outbox.c.payload.contains(employee_id, autoescape=True)
+                )
+                .order_by(outbox.c.id)
+            )
+        ).all()
+        counts = [
+            (
+                await s.execute(
+                    select(func.count()).select_from(m).where(m.salesperson_id == employee_id)
+                )
+            ).scalar_one()
+            for m in (CommissionLine, PeriodTotal, Payment)
+        ]
+    return (tuple(events), *counts)
 
 
 async def test_what_if_quotes_the_real_rule_and_writes_nothing(commission) -> None:
@@ -87,7 +103,7 @@ async def test_what_if_quotes_the_real_rule_and_writes_nothing(commission) -> No
 
     await eventually(priced)
     url = f"/api/v1/commission/people/{rep}/what-if"
-    before = await _counts(commission)
+    before = await _own_rows(commission, rep)
     r = await commission.client.post(
         url, headers=me, json={"amount": "20000.50", "paid_at": "2026-11-20T10:00:00+08:00"}
     )
@@ -129,7 +145,7 @@ async def test_what_if_quotes_the_real_rule_and_writes_nothing(commission) -> No
     assert r.status_code == 200, r.text
     assert r.json()["period"] == business_month(dt.datetime.now(dt.UTC), "Asia/Shanghai")
     assert Decimal(r.json()["estimated_commission"]) == Decimal("3.00")
-    assert await _counts(commission) == before
+    assert await _own_rows(commission, rep) == before
 
     # The estimate is what the real payment then earns.
     r = await commission.client.post(
@@ -158,7 +174,7 @@ async def test_what_if_is_visible_like_the_statement(commission) -> None:
     await _hire(commission, rep, team="T1")
     url = f"/api/v1/commission/people/{rep}/what-if"
     body = {"amount": "1000.00"}
-    before = await _counts(commission)
+    before = await _own_rows(commission, rep)
     assert (await commission.client.post(url, json=body)).status_code == 401
     ok = [
         commission.auth(rep, ["salesperson"]),
@@ -184,7 +200,7 @@ async def test_what_if_is_visible_like_the_statement(commission) -> None:
         "/api/v1/commission/people/E-nobody/what-if", json=body, headers=ok[2]
     )
     assert r.status_code == 404
-    assert await _counts(commission) == before
+    assert await _own_rows(commission, rep) == before
 
 
 async def test_what_if_refuses_bad_input_naming_the_field(commission) -> None:

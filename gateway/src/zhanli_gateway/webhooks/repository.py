@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_gateway.webhooks.models import WebhookDelivery, WebhookSubscription
@@ -80,7 +80,7 @@ async def cancel_pending(session: AsyncSession, subscription_id: str) -> None:
 async def claim_due(
     session: AsyncSession, now: dt.datetime, limit: int, lease_until: dt.datetime
 ) -> list[int]:
-    """Take up to ``limit`` due deliveries of live, active subscriptions: their next
+    """Take up to ``limit`` due deliveries of active (or deleted) subscriptions: their next
     attempt moves to ``lease_until`` so no other dispatcher (another gateway replica)
     takes them meanwhile. PostgreSQL skips rows another transaction is claiming; SQLite
     has one writer already."""
@@ -90,8 +90,12 @@ async def claim_due(
         .where(
             WebhookDelivery.state == "pending",
             WebhookDelivery.next_attempt_at <= now,
-            WebhookSubscription.active.is_(True),
-            WebhookSubscription.deleted_at.is_(None),
+            # A deleted subscription's delivery is taken too, to be cancelled: one a
+            # consumer enqueued while the deletion committed would stay pending forever.
+            or_(
+                WebhookSubscription.active.is_(True),
+                WebhookSubscription.deleted_at.is_not(None),
+            ),
         )
         .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         .limit(limit)

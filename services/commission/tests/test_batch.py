@@ -19,6 +19,7 @@ from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
 from zhanli_shared.events.contracts.sales import DealRecorded, PaymentReceived
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
+from zhanli_shared.testing.plugin import eventually
 
 from .test_plans import TIERS_5_8_10, make_plan
 from .test_slice import hire
@@ -286,3 +287,63 @@ async def test_a_fetch_of_deals_then_payments_prices_the_payments_as_one_batch(c
     assert calls == [4] and runner.handled_total == 5
     _, total, lines = await statement(commission, rep)
     assert lines == 4 and total.total == D("120.00")  # 3 % of 4,000 collected
+
+
+async def publish_all(svc, events: list, runs: list[int]) -> None:
+    """Publish ``events`` as another system would, ``runs`` of them per transaction."""
+    runtime = svc.runtime
+    i = 0
+    for n in runs:
+        async with runtime.sessions() as session:
+            await Publisher(runtime.tables, "test/crm").publish_many(session, events[i : i + n])
+            await session.commit()
+        runtime.wake_relay()
+        i += n
+
+
+async def test_payments_at_one_time_in_mixed_order_get_no_rounding_repricing(commission) -> None:
+    """Many payments sharing one payment time, arriving in mixed id order through the bus:
+    one earning line each (no one-fen re-pricing of earlier lines), and the period sums
+    exactly to 3 % of the money collected."""
+    import random
+
+    rnd = random.Random(11)
+    rep, deal = uid("E"), uid("D")
+    await hire(commission, rep)
+    await seed_deal(commission, deal, "90000000.00", {rep: 100})
+    amounts = [D(f"{100 + i % 900}.{(i * 37) % 100:02d}") for i in range(600)]
+    ids = [f"{deal}-P{i:04d}" for i in range(600)]
+    rnd.shuffle(ids)
+    events = [
+        PaymentReceived(
+            payment_id=pid,
+            deal_id=deal,
+            salesperson_id=rep,
+            amount=amount,
+            currency="CNY",
+            paid_at=at(5),
+            source="crm",
+        )
+        for pid, amount in zip(ids, amounts, strict=True)
+    ]
+    runs: list[int] = []
+    while sum(runs) < len(events):
+        runs.append(min(rnd.choice([1, 5, 40, 120]), len(events) - sum(runs)))
+    await publish_all(commission, events, runs)
+
+    async def lines_of_rep() -> list[CommissionLine]:
+        async with commission.runtime.sessions() as session:
+            stmt = select(CommissionLine).where(CommissionLine.salesperson_id == rep)
+            return list((await session.execute(stmt)).scalars())
+
+    async def all_priced() -> bool:
+        return len({line.credit_id for line in await lines_of_rep()}) == len(events)
+
+    await eventually(all_priced, timeout_s=90)
+    lines = await lines_of_rep()
+    assert [line for line in lines if line.kind != "earning"] == []
+    assert len(lines) == len(events)
+    _, total, _ = await statement(commission, rep)
+    assert total.total == (sum(amounts, D(0)) * D("0.03")).quantize(D("0.01"))
+    exact = {f"payment:{e.payment_id}:{rep}": e.amount * D("0.03") for e in events}
+    assert all(abs(line.amount - exact[line.credit_id]) < D("0.01") for line in lines)

@@ -462,3 +462,118 @@ def test_replaying_a_reps_events_appends_nothing_and_gives_the_same_statement(
     step(credits)  # one more fact, possibly earlier than the others
     assert step(credits) == []  # replay: nothing new
     assert step(list(reversed(credits))) == []
+
+
+# --- the ledger's diff: re-pricing only when the rules move a credit ----------------------
+
+
+def ledger_pay(i: int, amount: str | D, **kw: object) -> Credit:
+    """A payment credit named as the ledger names them (``kind:fact:person``)."""
+    return dataclasses.replace(pay(i, amount, **kw), credit_id=f"payment:p{i:05d}:E1")
+
+
+def _ledger_steps(rules: PlanRules, arrivals: list[list[Credit]]) -> tuple[list[dict], list]:
+    """Feed runs of credits to the ledger's diff one run at a time, as the consumer does;
+    return every line appended and the stored lines, checking the total each time."""
+    import datetime as _dt
+    from types import SimpleNamespace as StoredLine
+
+    from zhanli_commission.commissions.ledger import PricingInputs, diff_lines
+    from zhanli_commission.plans.service import ResolvedPlan
+    from zhanli_shared.directory import Person
+
+    person = Person("E1", "王伟", "T1", ["G1", "T1"], None, "salesperson", "active", None)
+    plan_ = ResolvedPlan("P", 1, rules)
+    now = _dt.datetime(2026, 12, 1, tzinfo=_dt.UTC)
+    stored: list = []
+    appended: list[dict] = []
+    seen: list[Credit] = []
+    previous: dict[str, D] = {}
+    for run in arrivals:
+        seen += run
+        inputs = PricingInputs(person, plan_, list(seen), rules.quota, None)
+        position = price_period(rules, seen, quota=rules.quota)
+        diff = diff_lines(
+            "E1",
+            "2026-11",
+            inputs,
+            position,
+            stored,
+            cause_event_id="e",
+            currency="CNY",
+            now=now,
+            cause_credit_ids=frozenset(c.credit_id for c in run),
+        )
+        exact = {line.credit_id: line.exact for line in position.lines}
+        for v in diff.lines:
+            if v["kind"] == "repricing":  # only where the rules moved what the credit earns
+                assert exact[v["credit_id"]] != previous.get(v["credit_id"]), v
+        stored.extend(
+            StoredLine(
+                kind=v["kind"], credit_id=v["credit_id"], amount=v["amount"], deal_id=v["deal_id"]
+            )
+            for v in diff.lines
+        )
+        appended += diff.lines
+        assert sum(s.amount for s in stored) == position.total  # exact, to the fen
+        previous = exact
+    return appended, stored
+
+
+def test_mixed_order_payments_at_one_time_give_no_rounding_repricing() -> None:
+    """The issue's run: many payments sharing one payment time, arriving in mixed id order
+    (each a run of its own or a few together): one line each, no one-fen re-pricing, and the
+    period sums exactly to 3 % of the money collected."""
+    import random
+
+    rnd = random.Random(7)
+    credits = [
+        ledger_pay(i, D(f"{100 + i % 900}.{i % 100:02d}"), occurred_at=T0) for i in range(1, 1201)
+    ]
+    rnd.shuffle(credits)
+    runs, i = [], 0
+    while i < len(credits):
+        n = rnd.choice([1, 1, 1, 3, 7])
+        runs.append(credits[i : i + n])
+        i += n
+    rules = plan("flat")
+    appended, stored = _ledger_steps(rules, runs)
+    assert [v for v in appended if v["kind"] == "repricing"] == []
+    assert len(appended) == len(credits)
+    total = sum((c.basis for c in credits), D(0)) * D("0.03")
+    assert sum(s.amount for s in stored) == total.quantize(D("0.01"))
+    exact = {c.credit_id: c.basis * D("0.03") for c in credits}
+    assert all(abs(v["amount"] - exact[v["credit_id"]]) < D("0.01") for v in appended)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from(["flat", "graduated", "retroactive"]).flatmap(
+        lambda m: st.just(plan("flat")) if m == "flat" else tiered_rules(m)
+    ),
+    st.lists(amounts, min_size=1, max_size=12),
+    st.randoms(use_true_random=False),
+)
+def test_repricing_lines_appear_only_when_the_rules_move_a_credit(
+    rules: PlanRules, paid: list[D], rnd
+) -> None:
+    """Whatever the order and grouping of arrival: each re-pricing line is for a credit
+    whose unrounded earnings moved, every stored credit stays within a fen of what the
+    rules say it earns, and the lines always sum to the period total."""
+    credits = [
+        ledger_pay(i, a, occurred_at=T0 + dt.timedelta(minutes=i % 3)) for i, a in enumerate(paid)
+    ]
+    order = list(credits)
+    rnd.shuffle(order)
+    runs, i = [], 0
+    while i < len(order):
+        n = rnd.randint(1, 3)
+        runs.append(order[i : i + n])
+        i += n
+    _, stored = _ledger_steps(rules, runs)
+    final = price_period(rules, credits, quota=rules.quota)
+    per: dict[str, D] = {}
+    for s in stored:
+        per[s.credit_id] = per.get(s.credit_id, D(0)) + s.amount
+    for line in final.lines:
+        assert abs(per.get(line.credit_id, D(0)) - line.exact) < D("0.02")

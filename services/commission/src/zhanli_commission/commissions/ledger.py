@@ -161,7 +161,13 @@ def diff_lines(
     reason: str | None = None,
 ) -> LineDiff:
     """Pure: compare a priced period with its stored lines; each difference is a new line
-    (``earning``/``clawback`` for a credit never priced before, ``repricing`` otherwise)."""
+    (``earning``/``clawback`` for a credit never priced before, ``repricing`` otherwise).
+
+    A stored credit is re-priced only when the rules moved what it earns: its stored
+    amount is no longer within a fen of the engine's unrounded figure (``exact``). Where
+    only rounding moved (a late fact in between, facts in another order), the stored line
+    stands, and the lines written now carry the period's rounding so that the lines
+    always sum exactly to the period total."""
     stored: dict[str, Decimal] = defaultdict(lambda: ZERO)
     deal_of: dict[str, str] = {}
     other_total = ZERO
@@ -173,16 +179,25 @@ def diff_lines(
             deal_of.setdefault(line.credit_id, line.deal_id)
         else:
             other_total += line.amount  # draws, adjustments, bonuses: not the engine's
-    new_lines: list[dict[str, Any]] = []
     priced = position.by_credit()
+    changes: dict[str, Decimal] = {}  # credit id -> the new line's amount, engine order
     for credit_id, priced_line in priced.items():
         had = credit_id in stored
-        diff = priced_line.amount - stored.get(credit_id, ZERO)
-        if had and diff == 0:
-            continue
-        if not had and diff == 0 and credit_id not in cause_credit_ids:
-            continue
         if had:
+            now_stored = stored[credit_id]
+            if priced_line.amount == now_stored or _within_a_fen(now_stored, priced_line):
+                continue  # unchanged, or changed by rounding alone
+            changes[credit_id] = priced_line.amount - now_stored
+        elif priced_line.amount != 0 or credit_id in cause_credit_ids:
+            changes[credit_id] = priced_line.amount
+    residue = position.total - sum(
+        (stored.get(c, ZERO) + changes.get(c, ZERO) for c in priced), ZERO
+    )
+    carried = _carry(residue, changes, stored, priced) if residue else {}
+    new_lines: list[dict[str, Any]] = []
+    for credit_id, amount in changes.items():
+        priced_line = priced[credit_id]
+        if credit_id in stored:
             kind = "repricing"
         elif priced_line.kind in ("refund", "cancellation"):
             kind = "clawback"
@@ -193,13 +208,14 @@ def diff_lines(
                 person_id,
                 period,
                 priced_line,
-                diff,
+                amount,
                 kind,
                 inputs,
                 cause_event_id,
                 now,
                 reason,
                 currency,
+                rounding=carried.get(credit_id, ZERO),
             )
         )
     for credit_id, amount in stored.items():  # a credit the plan no longer prices
@@ -230,6 +246,39 @@ def diff_lines(
                 }
             )
     return LineDiff(new_lines, count, other_total)
+
+
+def _within_a_fen(stored: Decimal, priced: engine.PricedLine) -> bool:
+    """A stored credit the rules did not move: it is within a fen of its exact figure."""
+    return priced.exact is not None and abs(stored - priced.exact) < FEN
+
+
+def _carry(
+    residue: Decimal,
+    changes: dict[str, Decimal],
+    stored: dict[str, Decimal],
+    priced: dict[str, engine.PricedLine],
+) -> dict[str, Decimal]:
+    """Spread the period's rounding ``residue`` over the lines written now, a fen at a
+    time, each fen to the line it leaves closest to its exact figure (new credits first);
+    ``changes`` is updated. Without a line to carry it, the credit that is closest gets a
+    re-pricing line of its own (the lines must sum to the total)."""
+    step = FEN if residue > 0 else -FEN
+    candidates = [c for c in changes if c not in stored] or list(changes)
+    if not candidates:
+        candidates = list(priced)
+    carried: dict[str, Decimal] = defaultdict(lambda: ZERO)
+
+    def off(credit_id: str) -> Decimal:
+        line = priced[credit_id]
+        exact = line.exact if line.exact is not None else line.amount
+        return abs(stored.get(credit_id, ZERO) + changes.get(credit_id, ZERO) + step - exact)
+
+    for _ in range(int(abs(residue) / FEN)):
+        best = min(candidates, key=off)
+        changes[best] = changes.get(best, ZERO) + step
+        carried[best] += step
+    return carried
 
 
 def apply_total(
@@ -324,10 +373,18 @@ def _line(
     now: dt.datetime,
     reason: str | None,
     currency: str,
+    *,
+    rounding: Decimal = ZERO,
 ) -> dict[str, Any]:
     explanation = explain(priced)
     if kind == "repricing":
         explanation["notes"] = [*explanation["notes"], reason or "re-priced by a later fact"]
+    if rounding:
+        explanation["rounding"] = str(rounding)
+        explanation["notes"] = [
+            *explanation["notes"],
+            f"carries {rounding} of the period's rounding (lines sum to the period total)",
+        ]
     fact_kind, fact_id, _ = priced.credit_id.split(":", 2)
     return {
         "commission_id": str(uuid.uuid4()),
@@ -340,7 +397,7 @@ def _line(
         "basis_amount": round_money(priced.basis),
         "rate": priced.rate,
         "amount": amount,
-        "own": priced.own if kind != "repricing" else None,
+        "own": priced.own + rounding if kind != "repricing" else None,
         "trueup": priced.trueup if kind != "repricing" else None,
         "tier": priced.tier,
         "plan_id": inputs.plan.plan_id,

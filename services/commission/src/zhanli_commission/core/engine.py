@@ -9,7 +9,9 @@ credit's line is ``round(E_after) - round(E_before)`` plus the clawback effect. 
 - the lines of a period always sum exactly to its rounded total (each line rounded once,
   no drift, no lost fen);
 - a payment that arrives late but belongs earlier changes the lines after it; the caller
-  compares with what it stored and records the difference as a re-pricing line;
+  compares with what it stored and records the difference as a re-pricing line when the
+  rules moved a credit's unrounded earnings (``PricedLine.exact``), not when only the
+  rounding of the running total moved;
 - replaying the same credits gives the same lines (the caller's statement is idempotent).
 
 Refunds and cancellations are negative credits. The share of commission reversed follows the
@@ -81,6 +83,10 @@ class PricedLine:
     """Commission the person keeps on refunded money (outside the clawback window)."""
     notes: tuple[str, ...] = ()
     occurred_at: dt.datetime | None = None
+    exact: Decimal | None = None
+    """What the credit changed the period's earnings by before rounding (``amount`` is
+    within a fen of it): the ledger re-prices a stored line only when the rules move this
+    value, never for rounding alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +310,7 @@ def price_period(
                 kept=kept_change,
                 notes=tuple(notes),
                 occurred_at=credit.occurred_at,
+                exact=exact - prev_exact + kept_change,
             )
         )
         prev_exact = exact

@@ -361,6 +361,6 @@ async def test_an_unreachable_service_is_a_502_then_503_problem() -> None:
             assert response.media_type == "application/problem+json"
             statuses.append(response.status_code)
         assert statuses == [502, 502, 503]
-        assert response.headers["retry-after"] == "5"
+        assert int(response.headers["retry-after"]) >= 1
     finally:
         await proxy.close()

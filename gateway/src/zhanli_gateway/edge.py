@@ -55,14 +55,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import orjson
 from prometheus_client import Counter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_shared.auth import TokenVerifier
-from zhanli_shared.errors import PROBLEM_BASE, PROBLEM_JSON
+from zhanli_shared.errors import ProblemAnswer
 
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
 DOCS_PATHS = frozenset({"/docs", "/redoc", "/docs/oauth2-redirect"})
@@ -171,39 +170,21 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is larger than {limit} bytes.")
 
 
-def _problem(status: int, title: str, detail: str, code: str) -> tuple[bytes, bytes]:
-    body = orjson.dumps(
-        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    )
-    return body, str(len(body)).encode()
-
-
-async def _send_problem(
-    send: Send,
-    status: int,
-    problem: tuple[bytes, bytes],
-    extra: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    headers = [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", problem[1])]
-    if extra:
-        headers.extend(extra)
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": problem[0]})
-
-
-_RATE_LIMITED = _problem(
+_RATE_LIMITED = ProblemAnswer(
     429,
     "Too many requests",
     "Rate limit exceeded; retry after Retry-After seconds.",
-    "rate-limited",
+    code="rate-limited",
 )
-_ORIGIN_REFUSED = _problem(
+_ORIGIN_REFUSED = ProblemAnswer(
     403,
     "Origin not allowed",
     "This origin may not call the API from a browser.",
-    "cors-origin",
+    code="cors-origin",
 )
-_BAD_LENGTH = _problem(400, "Bad request", "Content-Length is not a number.", "bad-request")
+_BAD_LENGTH = ProblemAnswer(
+    400, "Bad request", "Content-Length is not a number.", code="bad-request"
+)
 
 
 class EdgeMiddleware:
@@ -394,7 +375,7 @@ class EdgeMiddleware:
         if preflight is not None and origin is not None and scope["method"] == "OPTIONS":
             if allowed_origin is None:
                 rejected.labels("cors_origin", "anonymous").inc()
-                await _send_problem(edge_send, 403, _ORIGIN_REFUSED)
+                await _ORIGIN_REFUSED.send(edge_send)
                 return
             await edge_send(
                 {
@@ -443,7 +424,7 @@ class EdgeMiddleware:
             if left < 0:
                 rejected.labels("rate_limited", bucket.name).inc()
                 retry = self._number(max(1, math.ceil(-left)))
-                await _send_problem(edge_send, 429, _RATE_LIMITED, [(b"retry-after", retry)])
+                await _RATE_LIMITED.send(edge_send, [(b"retry-after", retry)])
                 return
             remaining_header = self._number(int(left))
 
@@ -453,11 +434,11 @@ class EdgeMiddleware:
             try:
                 declared = int(length)
             except ValueError:
-                await _send_problem(edge_send, 400, _BAD_LENGTH)
+                await _BAD_LENGTH.send(edge_send)
                 return
             if declared > limit:
                 rejected.labels("too_large", "any").inc()
-                await _send_problem(edge_send, 413, self._too_large(limit))
+                await self._too_large(limit).send(edge_send)
                 return
         elif chunked or scope["method"] in BODY_METHODS:
             await self._call_counting(scope, receive, edge_send, limit)
@@ -466,12 +447,12 @@ class EdgeMiddleware:
         await self.app(scope, receive, edge_send)
 
     @staticmethod
-    def _too_large(limit: int) -> tuple[bytes, bytes]:
-        return _problem(
+    def _too_large(limit: int) -> ProblemAnswer:
+        return ProblemAnswer(
             413,
             "Request body too large",
             f"The request body is larger than {limit} bytes.",
-            "payload-too-large",
+            code="payload-too-large",
         )
 
     async def _call_counting(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
@@ -518,4 +499,4 @@ class EdgeMiddleware:
         if exceeded:
             rejected.labels("too_large", "any").inc()
             if not started:
-                await _send_problem(send, 413, self._too_large(limit))
+                await self._too_large(limit).send(send)

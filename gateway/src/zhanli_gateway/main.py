@@ -83,6 +83,8 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         max_connections=settings.upstream_max_connections,
         breaker_threshold=settings.breaker_failure_threshold,
         breaker_reset_s=settings.breaker_reset_s,
+        breaker_min_open_s=settings.breaker_min_open_s,
+        breaker_probe_interval_s=settings.breaker_probe_interval_s,
     )
 
     registry = HandlerRegistry()
@@ -176,11 +178,8 @@ async def _platform_readiness(runtime: Runtime, proxy: ProxyApp) -> JSONResponse
     except Exception as exc:
         components["gateway"] = {"state": f"database error: {type(exc).__name__}"}
     components["broker"] = {"state": "ok" if await runtime.broker_ok() else "unreachable"}
-    assert proxy.session is not None
     names = sorted(proxy.upstreams)
-    states = await asyncio.gather(
-        *(check_upstream(proxy.session, proxy.upstreams[n]) for n in names)
-    )
+    states = await asyncio.gather(*(check_upstream(proxy, n) for n in names))
     for name, state in zip(names, states, strict=True):
         components[name] = {
             "state": state,

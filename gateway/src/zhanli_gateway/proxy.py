@@ -1,30 +1,49 @@
-"""The gateway's hot path: a lean ASGI reverse proxy on a pooled aiohttp client.
+"""The gateway's hot path: a lean ASGI reverse proxy.
 
-``/api/v1/<service>/...`` goes to the service's upstream with the path unchanged (bodiless
-GETs to plain-http upstreams on the fast lane of ``zhanli_gateway.upstream``, everything
-else through aiohttp; both answer and fail alike). The
+``/api/v1/<service>/...`` goes to the service's upstream with the path unchanged, through
+the upstream client of ``zhanli_gateway.upstream`` (bodiless GETs to plain-http upstreams
+on its httptools fast lane, everything else on aiohttp; both answer and fail alike). The
 caller's token is verified here (and again in the service: defence in depth). Bodies are
-streamed both ways, never buffered whole. Idempotent requests are retried once on a
-connection failure; an upstream that keeps failing opens its circuit breaker.
-Failures are problem+json: 502 (upstream refused or broke), 503 (breaker open),
-504 (upstream too slow).
+streamed both ways, never buffered whole.
+
+Failures are problem+json: 502 (upstream refused or broke), 503 (breaker open), 504
+(upstream too slow). Idempotent requests are sent again once when no answer started. Once
+the answer's head is on its way to the caller nothing is sent again: a body that breaks
+mid-stream ends the caller's connection without its last chunk (a client sees a truncated
+body, never a second answer or a problem after the headers).
+
+Each upstream has a circuit breaker: ``breaker_failure_threshold`` failures in a row open
+it (503 at once, ``Retry-After`` the time to the next try). Open, it lets one request
+through after ``breaker_min_open_s`` (half-open), doubling the wait after each failed try up
+to ``breaker_reset_s``; a success closes it. When it opened because the upstream could not
+be reached (refused, reset, timeout), the gateway also probes ``/health/live`` every
+``breaker_probe_interval_s`` and closes it as soon as the upstream answers: a service the
+supervisor restarted gets its traffic back within that interval, however long it was down.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from urllib.parse import urlsplit
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
-import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from zhanli_gateway.upstream import Body, UpstreamPool
+from zhanli_gateway.upstream import (
+    AiohttpLane,
+    FastLane,
+    Headers,
+    RequestBody,
+    UpstreamBroken,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 from zhanli_shared.auth import TokenVerifier
-from zhanli_shared.errors import PROBLEM_BASE, PROBLEM_JSON, ProblemError
+from zhanli_shared.errors import ProblemAnswer, ProblemError, send_problem
 from zhanli_shared.observability import current_request_id
 
 log = structlog.get_logger("zhanli.proxy")
@@ -45,53 +64,86 @@ HOP_BY_HOP = frozenset(
 )
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 SMALL_BODY = 64 * 1024
+PROBE_PATH = b"/health/live"
+_WWW_AUTHENTICATE = [(b"www-authenticate", b"Bearer")]
 
 
-@dataclass
 class CircuitBreaker:
-    threshold: int
-    reset_s: float
-    failures: int = 0
-    opened_at: float = 0.0
+    """Closed until ``threshold`` failures in a row; then open: one request may try after
+    ``min_open_s`` (half-open), and each failed try doubles the wait up to ``max_open_s``.
+    A success closes it. ``down``: the last failure was a connection failure (the gateway
+    then probes the upstream's health while it is open)."""
+
+    __slots__ = (
+        "clock",
+        "down",
+        "failures",
+        "max_open_s",
+        "min_open_s",
+        "open_for",
+        "retry_at",
+        "threshold",
+        "trial",
+    )
+
+    def __init__(
+        self,
+        threshold: int,
+        max_open_s: float,
+        min_open_s: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.threshold = threshold
+        self.max_open_s = max_open_s
+        self.min_open_s = min(min_open_s, max_open_s)
+        self.clock = clock
+        self.failures = 0
+        self.open_for = self.min_open_s
+        self.retry_at = 0.0
+        self.trial = False
+        self.down = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.failures >= self.threshold
 
     def allow(self) -> bool:
         if self.failures < self.threshold:
             return True
-        return time.monotonic() - self.opened_at >= self.reset_s  # half-open: one try
+        now = self.clock()
+        if now < self.retry_at:
+            return False
+        # half-open: this request is the try; the next one only after another wait
+        self.retry_at = now + self.open_for
+        self.trial = True
+        return True
 
     def success(self) -> None:
         self.failures = 0
+        self.open_for = self.min_open_s
+        self.trial = self.down = False
 
-    def failure(self) -> None:
+    def failure(self, *, down: bool = False) -> None:
         self.failures += 1
-        if self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
+        self.down = down
+        now = self.clock()
+        if self.failures == self.threshold:
+            self.open_for = self.min_open_s
+            self.retry_at = now + self.open_for
+            self.trial = False
+        elif self.failures > self.threshold and self.trial:  # the try failed: wait longer
+            self.trial = False
+            self.open_for = min(self.open_for * 2, self.max_open_s)
+            self.retry_at = now + self.open_for
+
+    def retry_after_s(self) -> int:
+        return max(1, math.ceil(self.retry_at - self.clock()))
 
     @property
     def state(self) -> str:
         if self.failures < self.threshold:
             return "closed"
-        return "half-open" if self.allow() else "open"
-
-
-async def send_problem(
-    send: Send,
-    status: int,
-    title: str,
-    detail: str,
-    code: str,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    body = orjson.dumps(
-        {"type": PROBLEM_BASE + code, "title": title, "status": status, "detail": detail}
-    )
-    headers = [
-        (b"content-type", PROBLEM_JSON.encode()),
-        (b"content-length", str(len(body)).encode()),
-        *(extra_headers or []),
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+        return "half-open" if self.clock() >= self.retry_at else "open"
 
 
 class ProxyApp:
@@ -105,59 +157,60 @@ class ProxyApp:
         max_connections: int = 256,
         breaker_threshold: int = 5,
         breaker_reset_s: float = 10.0,
+        breaker_min_open_s: float = 0.5,
+        breaker_probe_interval_s: float = 0.5,
     ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
         self.verifier = verifier
-        self.timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect_timeout_s, sock_read=read_timeout_s
-        )
-        self.max_connections = max_connections
         self.breakers = {
-            name: CircuitBreaker(breaker_threshold, breaker_reset_s) for name in self.upstreams
+            name: CircuitBreaker(breaker_threshold, breaker_reset_s, breaker_min_open_s)
+            for name in self.upstreams
         }
-        self.session: aiohttp.ClientSession | None = None
-        # The fast lane (zhanli_gateway.upstream) for plain-http upstreams: (host, port,
-        # b"Host: ..." line) per service.
-        self.fast_targets: dict[str, tuple[str, int, bytes]] = {}
-        for name, base in self.upstreams.items():
-            parsed = urlsplit(base)
-            if parsed.scheme == "http" and parsed.hostname and not parsed.path:
-                port = parsed.port or 80
-                self.fast_targets[name] = (
-                    parsed.hostname,
-                    port,
-                    b"Host: " + parsed.netloc.encode("latin-1") + b"\r\n",
-                )
-        self.fast: UpstreamPool | None = None
+        self.probe_interval_s = breaker_probe_interval_s
+        self.probes: dict[str, asyncio.Task[None]] = {}
+        self.fast = FastLane(
+            limit=max_connections,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+        )
+        self.aio = AiohttpLane(
+            limit=max_connections,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+        )
+        self.unavailable = {
+            name: ProblemAnswer(
+                503,
+                "Service unavailable",
+                f"The {name} service is failing; retry shortly.",
+                code="upstream-unavailable",
+            )
+            for name in self.upstreams
+        }
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        """The aiohttp session (the docs, /me)."""
+        return self.aio.session
 
     async def start(self) -> None:
-        self.fast = UpstreamPool(
-            limit=self.max_connections,
-            connect_timeout_s=self.timeout.connect,
-            read_timeout_s=self.timeout.sock_read,
-        )
-        connector = aiohttp.TCPConnector(
-            limit=self.max_connections,
-            limit_per_host=0,
-            ttl_dns_cache=300,
-            keepalive_timeout=60,
-            enable_cleanup_closed=True,
-        )
-        self.session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=self.timeout,
-            auto_decompress=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
-        )
+        self.fast.closing = False
+        await self.aio.start()
 
     async def close(self) -> None:
-        if self.fast is not None:
-            self.fast.close()
-            self.fast = None
-        if self.session is not None:
-            await self.session.close()
-            self.session = None
+        for task in self.probes.values():
+            task.cancel()
+        for task in list(self.probes.values()):
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        self.probes.clear()
+        await self.fast.close()
+        await self.aio.close()
+
+    def client_for(self, method: str, base: str, body: RequestBody) -> FastLane | AiohttpLane:
+        return self.fast if self.fast.takes(method, base, body) else self.aio
 
     def service_of(self, path: str) -> str | None:
         parts = path.split("/", 4)  # '', 'api', 'v1', '<service>', rest
@@ -170,12 +223,47 @@ class ProxyApp:
             return parts[3]
         return None
 
+    # --- the breaker and its probe
+    def failed(self, service: str, *, down: bool) -> None:
+        breaker = self.breakers[service]
+        breaker.failure(down=down)
+        if down and breaker.is_open and service not in self.probes:
+            self.probes[service] = asyncio.get_running_loop().create_task(self._probe(service))
+
+    async def _probe(self, service: str) -> None:
+        """While the breaker of an unreachable upstream is open: ``GET /health/live`` every
+        ``probe_interval_s``; any answer below 500 closes the breaker."""
+        breaker = self.breakers[service]
+        base = self.upstreams[service]
+        try:
+            while breaker.is_open and breaker.down:
+                await asyncio.sleep(self.probe_interval_s)
+                try:
+                    async with asyncio.timeout(max(2.0, self.probe_interval_s)):
+                        resp = await self.client_for("GET", base, None).request(
+                            "GET", base, PROBE_PATH, [], None
+                        )
+                        try:
+                            await resp.read()
+                        finally:
+                            resp.close()
+                except (TimeoutError, UpstreamError, OSError) as exc:
+                    log.debug("proxy.probe_failed", service=service, error=repr(exc))
+                    continue
+                if resp.status < 500 and breaker.is_open:
+                    log.info("proxy.upstream_back", service=service)
+                    breaker.success()
+        finally:
+            if self.probes.get(service) is asyncio.current_task():
+                del self.probes[service]
+
+    # --- a request
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         service = self.service_of(scope["path"])
-        assert service is not None and self.session is not None
-        # One pass over the request headers: the ones to forward (as str, what aiohttp
-        # wants), the token and the body length.
-        headers: list[tuple[str, str]] = []
+        assert service is not None
+        # One pass over the request headers: the ones to forward, the token and the body
+        # length.
+        headers: Headers = []
         auth = None
         length: int | None = None
         for name, value in scope["headers"]:
@@ -185,7 +273,7 @@ class ProxyApp:
                 continue
             if name == b"authorization":
                 auth = value
-            headers.append((name.decode("latin-1"), value.decode("latin-1")))
+            headers.append((name, value))
         if self.verifier is not None:
             try:
                 scheme, _, token = (auth or b"").decode("latin-1").partition(" ")
@@ -198,161 +286,112 @@ class ProxyApp:
                     401,
                     "Authentication required",
                     exc.detail,
-                    "unauthorized",
-                    [(b"www-authenticate", b"Bearer")],
+                    code="unauthorized",
+                    headers=_WWW_AUTHENTICATE,
                 )
                 return
         rid = current_request_id()
         if rid:
-            headers.append(("x-request-id", rid))
+            headers.append((b"x-request-id", rid.encode("latin-1")))
         client = scope.get("client")
         if client:
-            headers.append(("x-forwarded-for", client[0]))
+            headers.append((b"x-forwarded-for", client[0].encode("latin-1")))
         breaker = self.breakers[service]
         if not breaker.allow():
-            await send_problem(
-                send,
-                503,
-                "Service unavailable",
-                f"The {service} service is failing; retry shortly.",
-                "upstream-unavailable",
-                [(b"retry-after", b"5")],
-            )
+            retry = str(breaker.retry_after_s()).encode()
+            await self.unavailable[service].send(send, [(b"retry-after", retry)])
             return
-        url = self.upstreams[service] + scope["raw_path"].decode("latin-1")
+        base = self.upstreams[service]
+        target = scope["raw_path"]
         if scope.get("query_string"):
-            url += "?" + scope["query_string"].decode("latin-1")
+            target += b"?" + scope["query_string"]
         method = scope["method"]
         body = await self._request_body(scope, receive, length)
         attempts = 2 if method in IDEMPOTENT and not callable(body) else 1
-        head = self._fast_head(service, method, body, scope, headers)
+        upstream = self.client_for(method, base, body)
         for attempt in range(1, attempts + 1):
             try:
-                if head is not None:
-                    assert self.fast is not None
-                    host, port, _ = self.fast_targets[service]
-                    status, raw_headers, content = await self.fast.request(host, port, head)
-                    breaker.success() if status < 500 else breaker.failure()
-                    await self._relay_fast(status, raw_headers, content, send)
-                    return
-                data = body() if callable(body) else body
-                async with self.session.request(
-                    method, url, headers=headers, data=data, allow_redirects=False
-                ) as resp:
-                    breaker.success() if resp.status < 500 else breaker.failure()
-                    await self._relay_response(resp, send)
-                    return
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                if isinstance(exc, aiohttp.ServerTimeoutError):
+                resp = await upstream.request(method, base, target, headers, body)
+                if resp.status < 500:
+                    breaker.success()
+                else:
                     breaker.failure()
-                    log.warning("proxy.timeout", service=service)
-                    await send_problem(
-                        send,
-                        504,
-                        "Gateway timeout",
-                        f"The {service} service did not answer in time.",
-                        "upstream-timeout",
-                    )
-                    return
+                await self._relay(service, resp, send)
+                return
+            except UpstreamTimeout:
+                self.failed(service, down=True)
+                log.warning("proxy.timeout", service=service)
+                await send_problem(
+                    send,
+                    504,
+                    "Gateway timeout",
+                    f"The {service} service did not answer in time.",
+                    code="upstream-timeout",
+                )
+                return
+            except UpstreamError as exc:  # nothing was sent to the caller yet
                 if attempt == attempts:
-                    breaker.failure()
+                    self.failed(service, down=not isinstance(exc, UpstreamBroken))
                     log.warning("proxy.upstream_error", service=service, error=repr(exc))
                     await send_problem(
                         send,
                         502,
                         "Bad gateway",
                         f"The {service} service is unreachable.",
-                        "upstream-unreachable",
+                        code="upstream-unreachable",
                     )
                     return
-            except TimeoutError:
-                breaker.failure()
-                await send_problem(
-                    send,
-                    504,
-                    "Gateway timeout",
-                    f"The {service} service did not answer in time.",
-                    "upstream-timeout",
-                )
-                return
 
-    def _fast_head(
-        self,
-        service: str,
-        method: str,
-        body: object,
-        scope: Scope,
-        headers: list[tuple[str, str]],
-    ) -> bytes | None:
-        """The request line and headers for the fast lane, or None: only bodiless GETs to
-        plain-http upstreams take it (the rest goes through aiohttp)."""
-        target = self.fast_targets.get(service)
-        if target is None or self.fast is None or method != "GET" or body is not None:
-            return None
-        parts = [b"GET ", scope["raw_path"]]
-        if scope.get("query_string"):
-            parts += [b"?", scope["query_string"]]
-        parts += [b" HTTP/1.1\r\n", target[2]]
-        accept = False
-        for name, value in headers:
-            if "\r" in value or "\n" in value or "\r" in name or "\n" in name:
-                return None  # never on a valid request: aiohttp refuses it as before
-            if not accept and name.lower() == "accept":
-                accept = True
-            parts += [name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n"]
-        if not accept:
-            parts.append(b"Accept: */*\r\n")  # what aiohttp adds
-        parts.append(b"\r\n")
-        return b"".join(parts)
-
-    @staticmethod
-    async def _relay_fast(
-        status: int,
-        raw_headers: list[tuple[bytes, bytes]],
-        content: Body | bytes,
-        send: Send,
-    ) -> None:
-        """``_relay_response`` for the fast lane: the same headers, bodies alike."""
-        headers = []
-        length: bytes | None = None
-        for k, v in raw_headers:
-            lk = k.lower()
-            if lk in HOP_BY_HOP:
-                if lk == b"content-length" and length is None:
-                    length = v
-                continue
-            headers.append((k, v))
-        if isinstance(content, bytes):
-            if length is not None:
-                headers.append((b"content-length", length))
-                await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": content})
-                return
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            if content:
-                await send({"type": "http.response.body", "body": content, "more_body": True})
-            await send({"type": "http.response.body", "body": b""})
-            return
+    async def _relay(self, service: str, resp: UpstreamResponse, send: Send) -> None:
+        """Send the upstream's answer on. Raises ``UpstreamError`` only while nothing was
+        sent (the caller may then get a retry or a problem); once the head is sent, a body
+        that fails ends the answer without its last message: the server closes the
+        connection and the caller sees a truncated body."""
         try:
+            # One pass over the raw response headers; Content-Length is kept (as received)
+            # and decides between one read and streaming.
+            headers = []
+            length: bytes | None = None
+            for k, v in resp.headers:
+                lk = k.lower()
+                if lk in HOP_BY_HOP:
+                    if lk == b"content-length" and length is None:
+                        length = v
+                    continue
+                headers.append((k, v))
+            body = resp.body
             if length is not None:
                 headers.append((b"content-length", length))
-                if int(length) <= SMALL_BODY:
-                    body = b"".join([chunk async for chunk in content.chunks()])
-                    await send(
-                        {"type": "http.response.start", "status": status, "headers": headers}
-                    )
+                if body is None and int(length) <= SMALL_BODY:
+                    body = await resp.read()  # small: read whole (still retryable)
+            if body is not None:
+                await send(
+                    {"type": "http.response.start", "status": resp.status, "headers": headers}
+                )
+                if length is not None:
                     await send({"type": "http.response.body", "body": body})
                     return
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            async for chunk in content.chunks():
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if body:
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({"type": "http.response.start", "status": resp.status, "headers": headers})
+            try:
+                async for chunk in resp.chunks():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except UpstreamError as exc:
+                # The head is gone: no second answer, no problem after it. Return without
+                # the last body message: the server aborts the connection.
+                self.failed(service, down=isinstance(exc, UpstreamTimeout))
+                log.warning("proxy.upstream_broke_mid_body", service=service, error=repr(exc))
+                return
             await send({"type": "http.response.body", "body": b""})
         finally:
-            content.close()
+            resp.close()
 
-    async def _request_body(  # type: ignore[no-untyped-def]
+    async def _request_body(
         self, scope: Scope, receive: Receive, length: int | None
-    ):
+    ) -> RequestBody:
         """Small bodies are read at once (they can be retried); large or unknown-length
         bodies are streamed to the upstream as they arrive."""
         if not length and scope["method"] in ("GET", "HEAD"):
@@ -383,33 +422,6 @@ class ProxyApp:
 
         return stream
 
-    @staticmethod
-    async def _relay_response(resp: aiohttp.ClientResponse, send: Send) -> None:
-        # One pass over the raw response headers; Content-Length is kept (as received)
-        # and decides between one read and streaming.
-        headers = []
-        length: bytes | None = None
-        for k, v in resp.raw_headers:
-            lk = k.lower()
-            if lk in HOP_BY_HOP:
-                if lk == b"content-length" and length is None:
-                    length = v
-                continue
-            headers.append((k, v))
-        if length is not None:
-            headers.append((b"content-length", length))
-            if int(length) <= SMALL_BODY:
-                body = await resp.read()  # small: read whole, sent in one message
-                await send(
-                    {"type": "http.response.start", "status": resp.status, "headers": headers}
-                )
-                await send({"type": "http.response.body", "body": body})
-                return
-        await send({"type": "http.response.start", "status": resp.status, "headers": headers})
-        async for chunk in resp.content.iter_chunked(64 * 1024):
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-
 
 class GatewayApp:
     """Routes proxied paths straight to the proxy and everything else to FastAPI."""
@@ -426,9 +438,18 @@ class GatewayApp:
         await self.api(scope, receive, send)  # type: ignore[operator]
 
 
-async def check_upstream(session: aiohttp.ClientSession, url: str) -> str:
+async def check_upstream(proxy: ProxyApp, name: str) -> str:
+    """The readiness of one upstream (its ``/health/ready``), for the gateway's own."""
+    base = proxy.upstreams[name]
     try:
-        async with session.get(url + "/health/ready", timeout=aiohttp.ClientTimeout(total=2)) as r:
-            return "ok" if r.status == 200 else f"not_ready ({r.status})"
-    except (TimeoutError, aiohttp.ClientError):
+        async with asyncio.timeout(2.0):
+            resp = await proxy.client_for("GET", base, None).request(
+                "GET", base, b"/health/ready", [], None
+            )
+            try:
+                await resp.read()
+            finally:
+                resp.close()
+    except (TimeoutError, UpstreamError, OSError):
         return "unreachable"
+    return "ok" if resp.status == 200 else f"not_ready ({resp.status})"

@@ -31,7 +31,9 @@ class GatewaySettings(ServiceSettings):
     upstream_read_timeout_s: float = 30.0
     upstream_max_connections: int = 256
     breaker_failure_threshold: int = 5
-    breaker_reset_s: float = 10.0
+    breaker_reset_s: float = 10.0  # the longest an open breaker waits before a try
+    breaker_min_open_s: float = 0.5  # the first wait (doubled after each failed try)
+    breaker_probe_interval_s: float = 0.5  # /health/live of an unreachable upstream
 
     auth_private_key: SecretStr | None = None
     auth_private_key_file: str | None = None

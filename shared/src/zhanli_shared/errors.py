@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Send
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://zhanli.dev/problems/"
@@ -54,16 +57,16 @@ class Unprocessable(ProblemError):
     status, code, title = 422, "unprocessable", "Request cannot be processed"
 
 
-def problem(
+def problem_document(
     status: int,
     title: str,
     detail: str | None = None,
     *,
     code: str | None = None,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
     **extra: Any,
-) -> JSONResponse:
+) -> dict[str, Any]:
+    """The one shape of every problem+json body (RFC 9457), FastAPI's and ASGI code's."""
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + (code or str(status)),
         "title": title,
@@ -74,7 +77,63 @@ def problem(
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v is not None})
+    return body
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A problem+json response for FastAPI code."""
+    body = problem_document(status, title, detail, code=code, instance=instance, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_PROBLEM_CONTENT_TYPE = (b"content-type", PROBLEM_JSON.encode())
+
+
+class ProblemAnswer:
+    """A problem+json answer for pure ASGI code (the gateway's edge, proxy and API-key
+    middleware): the body is built once, so a constant answer (429, 503...) costs two
+    ``send`` calls. ``await answer.send(send, extra_headers)``."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(
+        self, status: int, title: str, detail: str | None = None, *, code: str | None = None
+    ) -> None:
+        self.status = status
+        self.body = orjson.dumps(problem_document(status, title, detail, code=code))
+        self.headers = (_PROBLEM_CONTENT_TYPE, (b"content-length", str(len(self.body)).encode()))
+
+    async def send(self, send: Send, extra_headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [*self.headers, *extra_headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": self.body})
+
+
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    code: str | None = None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send a problem+json answer from pure ASGI code."""
+    await ProblemAnswer(status, title, detail, code=code).send(send, headers)
 
 
 def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:

@@ -24,10 +24,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zhanli_gateway.apikeys import core, repository
 from zhanli_gateway.apikeys.service import API_KEY_SUBJECT
-from zhanli_gateway.proxy import send_problem
 from zhanli_shared.auth import Principal, TokenIssuer, TokenVerifier
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import ProblemError, Unauthorized
+from zhanli_shared.errors import ProblemError, Unauthorized, send_problem
 
 log = structlog.get_logger("zhanli.apikeys")
 
@@ -264,8 +263,8 @@ class ApiKeyMiddleware:
                 401,
                 "Authentication required",
                 exc.detail,
-                "unauthorized",
-                [(b"www-authenticate", b'ApiKey realm="zhanli", Bearer realm="zhanli"')],
+                code="unauthorized",
+                headers=[(b"www-authenticate", b'ApiKey realm="zhanli", Bearer realm="zhanli"')],
             )
             return
         except Exception as exc:  # the key store is unreachable (database down)
@@ -275,8 +274,8 @@ class ApiKeyMiddleware:
                 503,
                 "Service unavailable",
                 "The API key cannot be verified right now; retry shortly.",
-                "unavailable",
-                [(b"retry-after", b"5")],
+                code="unavailable",
+                headers=[(b"retry-after", b"5")],
             )
             return
         if token is None:

@@ -1,18 +1,20 @@
-"""Per-user calls from /me to the services: the caller's own token, the proxy's pooled
-aiohttp session and circuit breakers, and the proxy's failure answers (problem+json 502
-when the service is unreachable or fails, 503 when its breaker is open, 504 when it is too
-slow). A 4xx of the service (403, 404, 422) is relayed as the service wrote it."""
+"""Per-user calls from /me to the services: the caller's own token, the proxy's upstream
+client (zhanli_gateway.upstream) and circuit breakers, and the proxy's failure answers
+(problem+json 502 when the service is unreachable or fails, 503 when its breaker is open,
+504 when it is too slow). A 4xx of the service (403, 404, 422) is relayed as the service
+wrote it."""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-import aiohttp
 import orjson
 import structlog
 from fastapi import Request, Response
 
 from zhanli_gateway.proxy import ProxyApp
+from zhanli_gateway.upstream import Headers, UpstreamBroken, UpstreamError, UpstreamTimeout
 from zhanli_shared.errors import PROBLEM_JSON, problem
 from zhanli_shared.observability import current_request_id
 
@@ -46,8 +48,7 @@ class Services:
         json: Any = None,
     ) -> Any:
         """The service's JSON answer to ``method path`` made as the caller."""
-        session = self.proxy.session
-        if session is None or service not in self.proxy.upstreams:
+        if service not in self.proxy.upstreams:
             raise _fail(
                 503, "Service unavailable", f"No {service} service.", "upstream-unavailable"
             )
@@ -58,36 +59,42 @@ class Services:
                 "Service unavailable",
                 f"The {service} service is failing; retry shortly.",
                 "upstream-unavailable",
-                **{"retry-after": "5"},
+                **{"retry-after": str(breaker.retry_after_s())},
             )
-        headers = {"accept": "application/json"}
+        headers: Headers = [(b"accept", b"application/json")]
         auth = request.headers.get("authorization")
         if auth:
-            headers["authorization"] = auth
+            headers.append((b"authorization", auth.encode("latin-1")))
         rid = current_request_id()
         if rid:
-            headers["x-request-id"] = rid
+            headers.append((b"x-request-id", rid.encode("latin-1")))
         data = None
         if json is not None:
             data = orjson.dumps(json)
-            headers["content-type"] = "application/json"
-        url = self.proxy.upstreams[service] + path
+            headers.append((b"content-type", b"application/json"))
+        base = self.proxy.upstreams[service]
+        target = path + ("?" + urlencode(params) if params else "")
+        upstream = self.proxy.client_for(method, base, data)
         attempts = 2 if method == "GET" else 1
         for attempt in range(1, attempts + 1):
             try:
-                async with session.request(
-                    method, url, params=params, data=data, headers=headers, allow_redirects=False
-                ) as resp:
+                resp = await upstream.request(method, base, target.encode("latin-1"), headers, data)
+                try:
                     body = await resp.read()
-                    status = resp.status
-                    content_type = resp.headers.get("content-type", "")
+                finally:
+                    resp.close()
+                status = resp.status
+                content_type = next(
+                    (v.decode("latin-1") for k, v in resp.headers if k.lower() == b"content-type"),
+                    "",
+                )
                 break
-            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
-                if isinstance(exc, aiohttp.ServerTimeoutError):
-                    breaker.failure()
-                    raise self._timeout(service) from exc
+            except UpstreamTimeout as exc:
+                self.proxy.failed(service, down=True)
+                raise self._timeout(service) from exc
+            except UpstreamError as exc:
                 if attempt == attempts:
-                    breaker.failure()
+                    self.proxy.failed(service, down=not isinstance(exc, UpstreamBroken))
                     log.warning("me.upstream_error", service=service, error=repr(exc))
                     raise _fail(
                         502,
@@ -95,9 +102,6 @@ class Services:
                         f"The {service} service is unreachable.",
                         "upstream-unreachable",
                     ) from exc
-            except TimeoutError as exc:
-                breaker.failure()
-                raise self._timeout(service) from exc
         if status >= 500:
             breaker.failure()
             log.warning("me.upstream_failed", service=service, status=status)

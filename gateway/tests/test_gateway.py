@@ -21,7 +21,7 @@ import zhanli_gateway
 from zhanli_gateway.main import create_app
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_shared.testing.broker import free_port
-from zhanli_shared.testing.plugin import DatabaseTarget
+from zhanli_shared.testing.plugin import DatabaseTarget, eventually
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
 
 ADMIN_PASSWORD = "s3cret-admin-密码"
@@ -57,6 +57,9 @@ async def broken(request: Request) -> Response:
     return JSONResponse({"detail": "boom"}, status_code=500)
 
 
+UPSTREAMS: dict[int, uvicorn.Server] = {}  # by port: the tests can see their connections
+
+
 @contextlib.asynccontextmanager
 async def upstream_server() -> AsyncIterator[int]:
     app = Starlette(
@@ -74,9 +77,11 @@ async def upstream_server() -> AsyncIterator[int]:
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
+    UPSTREAMS[port] = server
     try:
         yield port
     finally:
+        del UPSTREAMS[port]
         server.should_exit = True
         await task
 
@@ -252,7 +257,9 @@ async def test_proxied_gets_reuse_connections_and_survive_idle_closes(gateway) -
         *(gateway.client.get(f"/api/v1/echo/n{i}", headers=h) for i in range(20))
     )
     assert [r.json()["path"] for r in many] == [f"/api/v1/echo/n{i}" for i in range(20)]
-    await asyncio.sleep(1.5)  # the upstream has closed its idle keep-alive connections
+    # Wait until the upstream has closed its idle keep-alive connections (after 1 s).
+    upstream = UPSTREAMS[int(gateway.settings.upstreams["echo"].rsplit(":", 1)[1])]
+    await eventually(lambda: not upstream.server_state.connections)
     r = await gateway.client.get("/api/v1/echo/again", headers=h)
     assert r.status_code == 200 and r.json()["path"] == "/api/v1/echo/again"
     big = await gateway.client.get("/api/v1/big/file", headers=h)  # chunked, streamed

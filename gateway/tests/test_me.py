@@ -43,7 +43,7 @@ def _client(base: str, token: str) -> httpx.Client:
     return httpx.Client(base_url=base, timeout=10, headers={"authorization": "Bearer " + token})
 
 
-def _until(fetch, done, seconds: float = 20.0):  # type: ignore[no-untyped-def]
+def _until(fetch, done, seconds: float = 60.0):  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while True:
         value = fetch()

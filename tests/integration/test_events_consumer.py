@@ -103,7 +103,7 @@ class Harness:
         sent = await produce(
             self.svc.settings, topic, [e.to_json() for e in (first, stuck, last)], key=b"r"
         )
-        await asyncio.wait_for(self.blocked.wait(), 10)
+        await asyncio.wait_for(self.blocked.wait(), 30)
         old = self.runners["restart"]
         # No database reads while `stuck` holds its transaction open: on SQLite every
         # transaction takes the write lock up front (BEGIN IMMEDIATE), so a read would
@@ -159,7 +159,7 @@ async def worlds(
             built[backend] = await _build(backend, broker, Path(tmp_path_factory.mktemp("evc")))
         runners = [r for h, _ in built.values() for r in h.runners.values()]
         await asyncio.gather(*(r.start() for r in runners))
-        await eventually(lambda: all(r.assignment() for r in runners), 20)
+        await eventually(lambda: all(r.assignment() for r in runners), 30)
         for h, _ in built.values():
             h.restart_task = asyncio.create_task(h.restart_scenario())
         yield {backend: h for backend, (h, _) in built.items()}
@@ -188,7 +188,7 @@ async def test_same_envelope_delivered_twice_changes_state_once(harness: Harness
     raw = once.to_json()
     # the same bytes twice (a producer retry / redelivery), then a marker, on one partition
     await produce(h.svc.settings, h.topic("dedupe"), [raw, raw, after.to_json()], key=b"d1")
-    await eventually(lambda: h.effects(after.id), 10)
+    await eventually(lambda: h.effects(after.id), 30)
 
     assert await h.effects(once.id) == 1
     assert await h.inbox("dedupe", once.id) == 1
@@ -216,7 +216,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(harness: H
     values = [not_json, wrong_type, bad_payload, extra_field, good.to_json()]
     sent = await produce(h.svc.settings, topic, values, key=b"p")
 
-    await eventually(lambda: h.effects(good.id), 10)
+    await eventually(lambda: h.effects(good.id), 30)
     runner = h.runners["poison"]
     assert runner.handled_total == 1
     assert runner.dead_lettered_total == 4
@@ -247,7 +247,7 @@ async def test_poison_messages_go_to_the_dlq_and_the_consumer_goes_on(harness: H
     tp = TopicPartition(topic, sent[-1].partition)
     consumer = runner._consumer
     assert consumer is not None
-    await eventually(lambda: _committed_is(consumer, tp, sent[-1].offset + 1), 5)
+    await eventually(lambda: _committed_is(consumer, tp, sent[-1].offset + 1), 30)
 
 
 async def _committed_is(consumer: Any, tp: TopicPartition, offset: int) -> bool:
@@ -266,7 +266,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_without_its_writes(
     good = h.envelope("failing", "f-ok", 2)
     sent = await produce(h.svc.settings, topic, [bad.to_json(), good.to_json()], key=b"f")
 
-    await eventually(lambda: h.effects(good.id), 10)
+    await eventually(lambda: h.effects(good.id), 30)
     max_attempts = h.svc.settings.consumer_max_attempts
     assert max_attempts == 3
     assert h.calls[bad.id] == max_attempts

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from zl_evkit import Svc, new_contract, open_service, read_topic
@@ -158,6 +159,13 @@ async def test_relay_ships_rows_in_id_order_with_partition_keys(svc: Svc, broker
     assert sorted(seqs_per_key) == ["k0", "k1", "k2", "k3"]
 
 
+def _relay_errors(svc: Svc) -> float:
+    value = REGISTRY.get_sample_value(
+        "zhanli_relay_errors_total", {"service": svc.settings.service_name}
+    )
+    return value or 0.0
+
+
 async def _zero(coro) -> bool:  # type: ignore[no-untyped-def]
     return await coro == 0
 
@@ -168,12 +176,23 @@ async def test_relay_is_woken_promptly_after_a_commit(svc: Svc, broker) -> None:
     await ensure_topics(svc.settings, [contract.topic_name()])
     settings = svc.settings.model_copy(update={"relay_poll_interval_s": 30.0})
     relay = OutboxRelay(settings, svc.engine, svc.sessions, svc.tables)
+    real_drain = relay.drain_once
+    idle = asyncio.Event()
+
+    async def drain_and_tell() -> int:
+        sent = await real_drain()
+        if sent == 0:
+            idle.set()  # found nothing: from here it sleeps for the poll interval
+        return sent
+
+    relay.drain_once = drain_and_tell  # type: ignore[method-assign]
     await relay.start()
     try:
-        await asyncio.sleep(0.2)  # the relay found nothing and is now sleeping
+        await asyncio.wait_for(idle.wait(), 30)
         await svc.publish(contract(item_id="w", seq=1))
         relay.wake()
-        await eventually(lambda: relay.sent_total == 1, 3)
+        # Well within the 30 s poll interval: only the wake-up explains it.
+        await eventually(lambda: relay.sent_total == 1, 20)
     finally:
         await relay.stop()
 
@@ -200,8 +219,8 @@ async def test_relay_does_not_lose_a_wakeup_during_a_drain(svc: Svc, broker) -> 
     relay.drain_once = drain_then_concurrent_commit  # type: ignore[method-assign]
     await relay.start()
     try:
-        await asyncio.wait_for(raced.wait(), 5)
-        await eventually(lambda: relay.sent_total == 1, 3)
+        await asyncio.wait_for(raced.wait(), 30)
+        await eventually(lambda: relay.sent_total == 1, 20)  # not the 30 s poll interval
     finally:
         await relay.stop()
 
@@ -230,11 +249,13 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
         own.proc.kill()
         own.proc.wait(5)
         own.stop()
+        errors0 = _relay_errors(svc)
         envelopes = []
         for i in range(1, 13):
             envelopes += await svc.publish(contract(item_id=f"o{i % 3}", seq=i))
             relay.wake()
-        await asyncio.sleep(1.5)  # the relay tries, fails, backs off
+        # the relay tries, fails and backs off (twice, so it has seen these rows)
+        await eventually(lambda: _relay_errors(svc) >= errors0 + 2, 60)
         assert await _unsent(svc) == 12, "nothing may be marked sent while the broker is down"
         assert relay._task is not None and not relay._task.done(), "the relay must keep running"
 
@@ -279,12 +300,24 @@ async def test_relay_does_not_block_writers_while_the_broker_is_down(
         own.proc.kill()
         own.proc.wait(5)
         own.stop()
+        drains = asyncio.Event()
+        real_drain = relay.drain_once
+
+        async def drain_and_tell() -> int:
+            drains.set()
+            return await real_drain()
+
+        relay.drain_once = drain_and_tell  # type: ignore[method-assign]
         await svc.publish(contract(item_id="w", seq=1))
+        drains.clear()
         relay.wake()
-        await asyncio.sleep(0.3)  # the relay is now waiting for the dead broker
+        # A drain that began after that commit: the relay reads the row and then waits for
+        # the dead broker (up to the producer's 10 s request timeout).
+        await asyncio.wait_for(drains.wait(), 30)
         started = asyncio.get_running_loop().time()
-        await asyncio.wait_for(svc.publish(contract(item_id="w", seq=2)), 2.0)
-        assert asyncio.get_running_loop().time() - started < 2.0
+        await asyncio.wait_for(svc.publish(contract(item_id="w", seq=2)), 30)
+        # Not held for the broker's timeout (a generous bound: the machine may be busy).
+        assert asyncio.get_running_loop().time() - started < 5.0
     finally:
         await relay.stop()
         own.stop()

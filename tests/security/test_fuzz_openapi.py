@@ -13,7 +13,6 @@ document goes unfuzzed. An operation known to answer 5xx gets ``xfail(strict=Tru
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -140,7 +139,6 @@ def test_fuzz_other_operations(world: World, fuzz_schema: Any) -> None:
         if m in HTTP_METHODS and (m.upper(), p) not in OPERATIONS
     )
     failures = []
-    started = time.monotonic()
     for method, path in others:
         if (method, path) in KNOWN_5XX:
             continue
@@ -149,4 +147,3 @@ def test_fuzz_other_operations(world: World, fuzz_schema: Any) -> None:
         except Exception as exc:
             failures.append(f"{method} {path}: {str(exc)[:2000]}")
     assert not failures, "\n\n".join(failures)
-    assert time.monotonic() - started < 60

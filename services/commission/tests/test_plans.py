@@ -9,8 +9,11 @@ from decimal import Decimal as D
 from sqlalchemy import func, select
 
 from zhanli_commission.commissions.models import CommissionLine
+from zhanli_commission.plans.models import Plan
+from zhanli_commission.sales.models import Deal, Payment
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated
 from zhanli_shared.testing.plugin import eventually
+from zhanli_shared.testing.rows import outbox_rows_about, settled
 
 from .test_slice import hire
 
@@ -313,11 +316,24 @@ async def test_bad_plans_and_facts_get_clear_4xx_and_write_nothing(commission) -
     plan = await make_plan(commission, {"tier_mode": "flat", "rate": "0.03"}, assign_to=rep)
     h = fin(commission)
 
-    async def lines() -> int:
+    async def own_rows() -> tuple[object, ...]:
+        """This test's rows only (the consumer may be writing other tests' meanwhile)."""
         async with commission.runtime.sessions() as s:
-            return (await s.execute(select(func.count()).select_from(CommissionLine))).scalar_one()
+            lines = (
+                await s.execute(
+                    select(func.count())
+                    .select_from(CommissionLine)
+                    .where(CommissionLine.salesperson_id.in_([rep, "ghost"]))
+                )
+            ).scalar_one()
+            deals = (await s.execute(select(Deal.deal_id).where(Deal.salesperson_id == rep))).all()
+            plans = (await s.execute(select(Plan.plan_id).where(Plan.plan_id.in_(case_ids)))).all()
+            payments = (
+                await s.execute(select(Payment.payment_id).where(Payment.payment_id.in_(case_ids)))
+            ).all()
+            events = await outbox_rows_about(s, commission.runtime.tables.outbox, rep, *case_ids)
+        return lines, deals, plans, payments, events
 
-    before = await lines()
     cases = [
         # overlapping versions
         (
@@ -404,13 +420,21 @@ async def test_bad_plans_and_facts_get_clear_4xx_and_write_nothing(commission) -
             "deal_id",
         ),
     ]
+    case_ids = [
+        body[k]
+        for _, body, _, _ in cases
+        for k in ("plan_id", "deal_id", "payment_id")
+        if k in body
+    ]
+    await settled(commission, rep, plan)
+    before = await own_rows()
     for url, body, status, field in cases:
         r = await commission.client.post(url, headers=h, json=body)
         assert r.status_code == status, (url, r.text)
         problem = r.json()
         assert r.headers["content-type"].startswith("application/problem+json")
         assert any(field in f for f in fields(problem)), (url, problem)
-    assert await lines() == before
+    assert await own_rows() == before
 
 
 async def test_plans_are_hr_and_finance_business(commission) -> None:

@@ -9,9 +9,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from zhanli_commission.commissions.models import CommissionLine
-from zhanli_commission.sales.models import Payment
+from zhanli_commission.sales.models import Deal, Payment
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.testing.plugin import eventually
+from zhanli_shared.testing.rows import outbox_rows_about, settled
 
 SH = dt.timezone(dt.timedelta(hours=8))
 
@@ -154,13 +155,22 @@ async def test_bad_input_is_a_problem_and_writes_nothing(commission) -> None:
         await commission.client.post("/api/v1/commission/payments", json=pay, headers=h)
     ).status_code == 201
 
-    async def counts():
+    new_payment, new_deal = f"P-{rep}-new", f"D-{rep}-x"
+
+    async def counts():  # this test's rows only: the consumer may write others' meanwhile
         async with commission.runtime.sessions() as s:
-            payments = (await s.execute(select(func.count()).select_from(Payment))).scalar_one()
-            outbox = (
-                await s.execute(select(func.count()).select_from(commission.runtime.tables.outbox))
-            ).scalar_one()
-        return payments, outbox
+            payments = (
+                await s.execute(
+                    select(Payment.payment_id).where(
+                        Payment.salesperson_id == rep,
+                    )
+                )
+            ).all()
+            deals = (
+                await s.execute(select(Deal.deal_id).where(Deal.deal_id.in_([new_deal, "D-none"])))
+            ).all()
+            events = await outbox_rows_about(s, commission.runtime.tables.outbox, rep, "D-none")
+        return payments, deals, events
 
     async def priced():  # the valid payment's own commission event is written first
         r = await commission.client.get(
@@ -169,25 +179,31 @@ async def test_bad_input_is_a_problem_and_writes_nothing(commission) -> None:
         return len(r.json()["lines"]) == 1
 
     await eventually(priced)
+    await settled(commission, rep)
     before = await counts()
     cases = [
         ("/payments", b'{"payment_id": "x", ', 400, None),
-        ("/payments", {**pay, "payment_id": "P-new", "tip": 1}, 422, "body.tip"),
-        ("/payments", {**pay, "payment_id": "P-new", "amount": "lots"}, 422, "body.amount"),
-        ("/payments", {**pay, "payment_id": "P-new", "amount": "-5.00"}, 422, "body.amount"),
-        ("/payments", {**pay, "payment_id": "P-new", "amount": "0.001"}, 422, "body.amount"),
-        ("/payments", {**pay, "payment_id": "P-new", "amount": "4000.01"}, 422, "amount"),
-        ("/payments", {**pay, "payment_id": "P-new", "currency": "USD"}, 422, "currency"),
-        ("/payments", {**pay, "payment_id": "P-new", "deal_id": "D-none"}, 422, "deal_id"),
+        ("/payments", {**pay, "payment_id": new_payment, "tip": 1}, 422, "body.tip"),
+        ("/payments", {**pay, "payment_id": new_payment, "amount": "lots"}, 422, "body.amount"),
+        ("/payments", {**pay, "payment_id": new_payment, "amount": "-5.00"}, 422, "body.amount"),
+        ("/payments", {**pay, "payment_id": new_payment, "amount": "0.001"}, 422, "body.amount"),
+        ("/payments", {**pay, "payment_id": new_payment, "amount": "4000.01"}, 422, "amount"),
+        ("/payments", {**pay, "payment_id": new_payment, "currency": "USD"}, 422, "currency"),
+        ("/payments", {**pay, "payment_id": new_payment, "deal_id": "D-none"}, 422, "deal_id"),
         (
             "/payments",
-            {**pay, "payment_id": "P-new", "paid_at": "2026-11-05T10:00:00"},
+            {**pay, "payment_id": new_payment, "paid_at": "2026-11-05T10:00:00"},
             422,
             "body.paid_at",
         ),
         ("/payments", pay, 409, "payment_id"),
-        ("/deals", {**deal, "deal_id": "D-x", "salesperson_id": "nobody"}, 422, "salesperson_id"),
-        ("/deals", {**deal, "deal_id": "D-x", "amount": "99999999999.00"}, 422, "amount"),
+        (
+            "/deals",
+            {**deal, "deal_id": new_deal, "salesperson_id": "nobody"},
+            422,
+            "salesperson_id",
+        ),
+        ("/deals", {**deal, "deal_id": new_deal, "amount": "99999999999.00"}, 422, "amount"),
         ("/deals", deal, 409, "deal_id"),
     ]
     for path, body, status, field in cases:
@@ -285,7 +301,11 @@ async def test_same_payment_event_twice_changes_nothing(commission, broker) -> N
         async def parked():
             async with commission.runtime.sessions() as s:
                 return (
-                    await s.execute(select(func.count()).select_from(ParkedFact))
+                    await s.execute(
+                        select(func.count())
+                        .select_from(ParkedFact)
+                        .where(ParkedFact.deal_id == f"D-{rep}")
+                    )
                 ).scalar_one() >= 1
 
         await eventually(parked)

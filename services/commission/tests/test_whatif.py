@@ -15,6 +15,7 @@ from zhanli_commission.sales.models import Payment
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.money import business_month
 from zhanli_shared.testing.plugin import eventually
+from zhanli_shared.testing.rows import outbox_rows_about, settled
 
 
 async def _hire(svc, employee_id: str, team: str = "T1") -> None:
@@ -44,18 +45,8 @@ async def _own_rows(svc, employee_id: str) -> tuple[object, ...]:
     """This test's rows only: the module's consumer may still be applying another test's
     events (its outbox, lines and totals grow meanwhile), so whole-table counts prove
     nothing. Outbox rows are this person's when they carry the id (key or payload)."""
-    outbox = svc.runtime.tables.outbox
     async with svc.runtime.sessions() as s:
-        events = (
-            await s.execute(
-                select(outbox.c.event_id, outbox.c.topic)
-                .where(
-                    (outbox.c.key == employee_id)
-                    | outbox.c.payload.contains(employee_id, autoescape=True)
-                )
-                .order_by(outbox.c.id)
-            )
-        ).all()
+        events = await outbox_rows_about(s, svc.runtime.tables.outbox, employee_id)
         counts = [
             (
                 await s.execute(
@@ -64,7 +55,7 @@ async def _own_rows(svc, employee_id: str) -> tuple[object, ...]:
             ).scalar_one()
             for m in (CommissionLine, PeriodTotal, Payment)
         ]
-    return (tuple(events), *counts)
+    return (events, *counts)
 
 
 async def test_what_if_quotes_the_real_rule_and_writes_nothing(commission) -> None:
@@ -103,6 +94,7 @@ async def test_what_if_quotes_the_real_rule_and_writes_nothing(commission) -> No
 
     await eventually(priced)
     url = f"/api/v1/commission/people/{rep}/what-if"
+    await settled(commission, rep)  # the consumer is done with this test's own events
     before = await _own_rows(commission, rep)
     r = await commission.client.post(
         url, headers=me, json={"amount": "20000.50", "paid_at": "2026-11-20T10:00:00+08:00"}
@@ -174,6 +166,7 @@ async def test_what_if_is_visible_like_the_statement(commission) -> None:
     await _hire(commission, rep, team="T1")
     url = f"/api/v1/commission/people/{rep}/what-if"
     body = {"amount": "1000.00"}
+    await settled(commission, rep)  # the consumer is done with this test's own events
     before = await _own_rows(commission, rep)
     assert (await commission.client.post(url, json=body)).status_code == 401
     ok = [

@@ -5,6 +5,10 @@ Fixtures:
 - ``db_url``: parametrised over SQLite (always) and PostgreSQL (when TEST_DATABASE_URL is
   set); each PostgreSQL use gets its own schema, dropped afterwards, so reruns pass;
 - ``keypair`` / ``issuer``: an RSA key pair and a token issuer for the test audience.
+
+In CI (``CI`` set, as ``.ci/run`` does) nothing is skipped: a test or module that would
+skip (a missing tool such as the Helm SDK, no ``TEST_DATABASE_URL``) fails instead, so a
+green CI run means every test ran.
 """
 
 from __future__ import annotations
@@ -22,6 +26,36 @@ from zhanli_shared.testing.broker import TansuBroker
 
 TEST_ISSUER = "zhanli-test"
 TEST_AUDIENCE = "zhanli"
+
+
+def in_ci() -> bool:
+    """``CI`` is set to anything but empty, 0, false or no."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _skip_reason(longrepr: object) -> str:
+    reason = (
+        str(longrepr[2]) if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    )
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"CI does not skip: {_skip_reason(report.longrepr)}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):  # type: ignore[no-untyped-def]
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and in_ci():  # a module-level skip / importorskip
+        report.outcome = "failed"
+        report.longrepr = f"CI does not skip: {_skip_reason(report.longrepr)}"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

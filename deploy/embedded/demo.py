@@ -232,6 +232,7 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
                 )
                 pseq += 1
                 remaining -= part
+    _readme_examples(c, month_start)
     since = f"{(month_start - dt.timedelta(days=400)):%Y-%m}"
     c.plans = [
         {
@@ -285,6 +286,43 @@ def generate(now: dt.datetime | None = None, seed: int = SEED) -> DemoCompany:
         },
     ]
     return c
+
+
+README_DEAL = "D00001"  # E0011's, left unpaid: the README's first example pays part of it
+README_REP = "E0011"
+
+
+def _readme_examples(c: DemoCompany, month_start: dt.datetime) -> None:
+    """What the README's examples promise, whatever the date (tests/e2e/test_readme.py runs
+    them): ``README_DEAL`` is still owed in full, and ``README_REP`` earned commission last
+    month (the statements example closes, approves and pays last month)."""
+    first = next(d for d in c.deals if d["deal_id"] == README_DEAL)
+    assert first["salesperson_id"] == README_REP
+    c.payments = [p for p in c.payments if p["deal_id"] != README_DEAL]
+    for i, payment in enumerate(c.payments, 1):
+        payment["payment_id"] = f"P{i:05d}"
+    closed = month_start - dt.timedelta(days=15) + dt.timedelta(hours=10)
+    deal = {
+        "deal_id": f"D{len(c.deals) + 1:05d}",
+        "salesperson_id": README_REP,
+        "customer_name": CUSTOMERS[0],
+        "amount": "60000",
+        "currency": "CNY",
+        "product_line": PRODUCT_LINES[0],
+        "closed_at": closed.isoformat(),
+        "source": "crm",
+    }
+    c.deals.append(deal)
+    c.payments.append(
+        {
+            "payment_id": f"P{len(c.payments) + 1:05d}",
+            "deal_id": deal["deal_id"],
+            "amount": "60000.00",
+            "currency": "CNY",
+            "paid_at": (closed + dt.timedelta(days=3)).isoformat(),
+            "source": "finance",
+        }
+    )
 
 
 def _check(resp: httpx.Response) -> httpx.Response:

@@ -240,7 +240,7 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
     try:
         await ensure_topics(svc.settings, [topic])
         await relay.start()
-        await svc.publish(contract(item_id="warm", seq=0))
+        (warm,) = await svc.publish(contract(item_id="warm", seq=0))
         relay.wake()
         await eventually(lambda: relay.sent_total == 1, 10)  # the relay holds a live producer
 
@@ -261,18 +261,24 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
 
         own.start()  # same port; memory storage: the topics are gone, recreate them
         await ensure_topics(svc.settings, [topic])
+        # the relay finds the broker is a new one and sends again what the old one had
+        await eventually(lambda: relay.republished_total >= 1, 25, 0.1)
         await eventually(lambda: _zero(_unsent(svc)), 25, 0.1)
 
         records = await read_topic(own.bootstrap, topic)
         ids = [CloudEvent.from_json(r.value).id for r in records]
-        assert sorted(ids) == sorted(e.id for e in envelopes), "all of them, exactly once"
-        seqs: dict[str, list[int]] = defaultdict(list)
+        # the new broker has them all, the one the old broker had acknowledged too (it
+        # forgot it); rows its epoch check caught late may come twice (inboxes skip them)
+        assert set(ids) == {e.id for e in envelopes} | {warm.id}
+        first_seen: dict[str, list[int]] = defaultdict(list)
+        seen: set[str] = set()
         for r in records:
-            data = orjson.loads(r.value)["data"]
-            assert r.key == data["item_id"].encode()
-            seqs[data["item_id"]].append(data["seq"])
-        assert seqs == {k: sorted(v) for k, v in seqs.items()}, "per-key order kept"
-        assert sum(len(v) for v in seqs.values()) == 12
+            data = orjson.loads(r.value)
+            assert r.key == data["data"]["item_id"].encode()
+            if data["id"] not in seen:
+                seen.add(data["id"])
+                first_seen[data["data"]["item_id"]].append(data["data"]["seq"])
+        assert first_seen == {k: sorted(v) for k, v in first_seen.items()}, "per-key order kept"
     finally:
         await relay.stop()
         own.stop()

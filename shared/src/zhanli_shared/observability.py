@@ -86,6 +86,26 @@ class _Metrics:
             "Relay attempts that failed (broker down, ...)",
             ["service"],
         )
+        self.relay_refused = Counter(
+            "zhanli_relay_refused_total",
+            "Outbox rows a working broker refused (too large, unknown topic), per attempt",
+            ["service"],
+        )
+        self.outbox_parked_total = Counter(
+            "zhanli_outbox_parked_total",
+            "Outbox rows set aside after the broker refused them relay_max_attempts times",
+            ["service"],
+        )
+        self.outbox_parked = Gauge(
+            "zhanli_outbox_parked_rows",
+            "Outbox rows parked now, waiting for an operator (outbox retry|discard)",
+            ["service"],
+        )
+        self.relay_resent = Counter(
+            "zhanli_relay_resent_total",
+            "Sent outbox rows sent again because the broker was a new one that never had them",
+            ["service"],
+        )
 
 
 metrics = _Metrics()

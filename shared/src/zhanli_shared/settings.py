@@ -87,6 +87,32 @@ class ServiceSettings(BaseSettings):
     relay_batch_size: int = 500
     relay_poll_interval_s: float = 0.5
     relay_max_backoff_s: float = 10.0
+    relay_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        description="Refusals of one outbox row by a working broker (too large, unknown "
+        "topic) before the row is parked for an operator",
+    )
+    relay_retry_backoff_s: float = Field(
+        default=0.5, description="Wait after a drain in which the broker refused rows; doubles"
+    )
+    relay_epoch_check_interval_s: float = Field(
+        default=1.0,
+        description="How often the relay asks the broker which incarnation it is (a broker "
+        "that forgot its log gets again what it had acknowledged)",
+    )
+    outbox_sent_retention_s: float = Field(
+        default=3 * 86400,
+        description="Sent outbox rows are kept this long (re-sent to a broker that forgot "
+        "them), then purged",
+    )
+    inbox_retention_s: float = Field(
+        default=14 * 86400,
+        description="Inbox rows (event ids already applied) are kept this long; must exceed "
+        "both the outbox retention and the topics' retention, the windows in which an event "
+        "can come again",
+    )
+    event_purge_interval_s: float = 600.0
 
     consumer_enabled: bool = True
     consumer_group_id: str | None = Field(

@@ -8,7 +8,7 @@ import argparse
 import asyncio
 
 from zhanli_shared.events.contracts import all_contracts
-from zhanli_shared.events.kafka import dead_letter_topic, ensure_topics
+from zhanli_shared.events.kafka import EPOCH_CONFIG, EPOCH_TOPIC, dead_letter_topic, ensure_topics
 from zhanli_shared.settings import ServiceSettings
 
 CONSUMER_GROUPS = [
@@ -25,7 +25,10 @@ class TopicSettings(ServiceSettings):
 
 
 async def create_all(settings: ServiceSettings | None = None) -> list[str]:
-    return await ensure_topics(settings or TopicSettings(), platform_topics())
+    settings = settings or TopicSettings()
+    created = await ensure_topics(settings, platform_topics())
+    # the broker's epoch marker (relays create it too): one partition, kept forever
+    return created + await ensure_topics(settings, [EPOCH_TOPIC], partitions=1, config=EPOCH_CONFIG)
 
 
 def main() -> None:

@@ -8,11 +8,14 @@ which refuses InitProducerId.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
 from zhanli_shared.settings import ServiceSettings
 
@@ -75,7 +78,13 @@ def dead_letter_topic(group_id: str) -> str:
     return f"zhanli.dlq.{group_id}"
 
 
-async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[str]:
+async def ensure_topics(
+    settings: ServiceSettings,
+    topics: list[str],
+    *,
+    partitions: int | None = None,
+    config: dict[str, str] | None = None,
+) -> list[str]:
     """Create the topics that do not exist yet; return the ones created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -91,7 +100,10 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[st
                 await admin.create_topics(
                     [
                         NewTopic(
-                            t, settings.kafka_topic_partitions, settings.kafka_replication_factor
+                            t,
+                            partitions or settings.kafka_topic_partitions,
+                            settings.kafka_replication_factor,
+                            topic_configs=config or {},
                         )
                         for t in missing
                     ]
@@ -105,8 +117,6 @@ async def ensure_topics(settings: ServiceSettings, topics: list[str]) -> list[st
 
 async def broker_reachable(settings: ServiceSettings, timeout_s: float = 2.0) -> bool:
     """True when the broker answers a metadata request within ``timeout_s``."""
-    import asyncio
-
     admin = AIOKafkaAdminClient(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         client_id=f"{settings.kafka_client_id}-health",
@@ -124,3 +134,87 @@ async def broker_reachable(settings: ServiceSettings, timeout_s: float = 2.0) ->
             await admin.close()
         except Exception:
             pass
+
+
+# --- the broker's incarnation ------------------------------------------------------------
+
+EPOCH_TOPIC = "zhanli.broker-epoch"
+
+
+class BrokerEpoch:
+    """Which broker the relay is talking to: the value of the first record of
+    ``zhanli.broker-epoch`` (one partition, kept forever), written by the first client that
+    finds the topic empty. A broker that keeps its log keeps its epoch; one that forgot it
+    (Tansu's memory storage after a restart, a rebuilt cluster) gets a new one, and the
+    relay then sends again what the old one had acknowledged (see ``relay.py``)."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._consumer: AIOKafkaConsumer | None = None
+        self._tp = TopicPartition(EPOCH_TOPIC, 0)
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            consumer, self._consumer = self._consumer, None
+            try:
+                await consumer.stop()
+            except asyncio.CancelledError:
+                # aiokafka's fetcher can end in CancelledError when the broker is away;
+                # a cancellation of this task itself goes on
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+            except Exception:
+                pass
+
+    async def _ensure_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                client_id=f"{self.settings.kafka_client_id or 'zhanli'}-epoch",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=50,
+                request_timeout_ms=10_000,
+                **_security(self.settings),
+            )
+            try:
+                await consumer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                raise
+            self._consumer = consumer
+        return self._consumer
+
+    async def read(self, producer: AIOKafkaProducer, timeout_s: float = 5.0) -> str:
+        """The current epoch; writes one when the topic is empty (or creates the topic)."""
+        consumer = await self._ensure_consumer()
+        if EPOCH_TOPIC not in await consumer.topics():
+            await ensure_topics(self.settings, [EPOCH_TOPIC], partitions=1, config=EPOCH_CONFIG)
+            await consumer.topics()
+        # Assigned for the read only: an idle assignment keeps fetching in the background.
+        consumer.assign([self._tp])
+        try:
+            for _ in range(2):
+                await consumer.seek_to_beginning(self._tp)
+                end = (await consumer.end_offsets([self._tp]))[self._tp]
+                if end > 0:
+                    batch = await asyncio.wait_for(
+                        consumer.getmany(self._tp, timeout_ms=int(timeout_s * 1000)), timeout_s
+                    )
+                    records = batch.get(self._tp) or []
+                    if records and records[0].value:
+                        return records[0].value.decode()
+                    raise KafkaError(f"{EPOCH_TOPIC} has records but none could be read")
+                await producer.send_and_wait(
+                    EPOCH_TOPIC, value=uuid.uuid4().hex.encode(), partition=0
+                )
+        finally:
+            consumer.unsubscribe()
+        raise KafkaError(f"could not establish the broker epoch in {EPOCH_TOPIC}")
+
+
+# Kept forever: a marker that expired would look like a new broker.
+EPOCH_CONFIG = {"retention.ms": "-1", "retention.bytes": "-1"}

@@ -1,0 +1,125 @@
+"""A broker that forgets: Tansu with memory storage killed mid-stream and restarted the
+way ``make run``'s supervisor does (same port, topics created again). Every event a
+service committed must still be applied exactly once by its consumer: the relay finds
+the broker is a new one and sends again what the old one had acknowledged, and the
+consumer's inbox skips what it had already applied. The same stream without a fault is
+counted exactly.
+
+Runs on SQLite and (with TEST_DATABASE_URL) on PostgreSQL; each case has its own broker,
+topic, consumer group and rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from zl_evkit import ItemEvent, Svc, new_contract, open_service
+
+from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
+from zhanli_shared.events.envelope import CloudEvent
+from zhanli_shared.events.kafka import dead_letter_topic, ensure_topics
+from zhanli_shared.events.relay import OutboxRelay
+from zhanli_shared.testing.broker import TansuBroker
+from zhanli_shared.testing.plugin import DatabaseTarget, eventually
+
+EVENTS = 300
+PER_COMMIT = 5
+KILL_AFTER = 120
+
+
+async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> None:
+    own = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    svc: Svc = await open_service(
+        db_target.url, db_target.schema, own.bootstrap, relay_epoch_check_interval_s=0.3
+    )
+    contract = new_contract("restart" if kill else "steady")
+    topic = contract.topic_name()
+    group = f"zt-{svc.settings.service_name}"
+    topics = [topic, dead_letter_topic(group)]
+    registry = HandlerRegistry()
+
+    @registry.on(contract)
+    async def credit(session: Any, payload: ItemEvent, envelope: CloudEvent) -> None:
+        await session.execute(
+            insert(svc.effects).values(
+                event_id=envelope.id, topic=envelope.type, item_id=payload.item_id, seq=payload.seq
+            )
+        )
+
+    relay = OutboxRelay(svc.settings, svc.engine, svc.sessions, svc.tables)
+    consumer = ConsumerRunner(
+        svc.settings, svc.sessions, svc.tables, registry, group_id=group, after_commit=relay.wake
+    )
+    effects = svc.effects
+    published: list[str] = []
+
+    async def applied() -> int:
+        return int(
+            await svc.scalar(
+                select(func.count(func.distinct(effects.c.event_id))).where(
+                    effects.c.topic == topic
+                )
+            )
+        )
+
+    try:
+        await ensure_topics(svc.settings, topics)
+        await relay.start()
+        await consumer.start()
+        for start in range(0, EVENTS, PER_COMMIT):
+            envelopes = await svc.publish(
+                *(contract(item_id=f"p{i % 7}", seq=i) for i in range(start, start + PER_COMMIT))
+            )
+            published += [e.id for e in envelopes]
+            relay.wake()
+            if kill and start + PER_COMMIT == KILL_AFTER:
+                # mid-stream: some events delivered and read, some delivered and not yet read
+                await eventually(lambda: relay.sent_total >= KILL_AFTER // 2, 30)
+                assert own.proc is not None
+                own.proc.kill()
+                own.proc.wait(5)
+                own.stop()
+                own.start()  # as the supervisor does: same port, empty log, topics again
+                await ensure_topics(svc.settings, topics)
+            await asyncio.sleep(0)
+        await eventually(lambda: _equals(applied(), EVENTS), 45, 0.1)
+
+        rows = await svc.rows(
+            select(effects.c.event_id, effects.c.item_id, effects.c.seq).where(
+                effects.c.topic == topic
+            )
+        )
+        assert sorted(r.event_id for r in rows) == sorted(published), "each event exactly once"
+        if kill:
+            assert relay.republished_total > 0, "the relay sent again what the broker forgot"
+        else:
+            assert relay.republished_total == 0
+            assert relay.sent_total == EVENTS
+        per_item: dict[str, list[int]] = {}
+        for r in sorted(rows, key=lambda r: r.seq):
+            per_item.setdefault(r.item_id, []).append(r.seq)
+        assert sum(len(v) for v in per_item.values()) == EVENTS
+    finally:
+        await consumer.stop()
+        await relay.stop()
+        own.stop()
+        await svc.close()
+
+
+async def _equals(value: Any, expected: int) -> bool:
+    return await value == expected
+
+
+async def test_broker_killed_mid_stream_every_event_is_applied_exactly_once(
+    db_target: DatabaseTarget, tmp_path: Path
+) -> None:
+    await _stream(db_target, tmp_path, kill=True)
+
+
+async def test_the_same_stream_without_a_fault_is_counted_exactly(
+    db_target: DatabaseTarget, tmp_path: Path
+) -> None:
+    await _stream(db_target, tmp_path, kill=False)

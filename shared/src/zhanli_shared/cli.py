@@ -1,10 +1,12 @@
 """One command line per service: ``serve`` (default) | ``api`` | ``relay`` | ``consume`` |
-``migrate``, so the same package runs as one process on a laptop and as separate
+``migrate`` | ``outbox list|retry|discard`` (parked events, ``events/outbox_admin.py``),
+so the same package runs as one process on a laptop and as separate
 Deployments in Kubernetes."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,8 +30,9 @@ def service_main(
         "command",
         nargs="?",
         default="serve",
-        choices=[m.value for m in Mode] + ["migrate", "revision"],
+        choices=[m.value for m in Mode] + ["migrate", "revision", "outbox"],
     )
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--host")
     parser.add_argument("--port", type=int)
     parser.add_argument("--revision", default="head", help="migrate: target revision")
@@ -44,6 +47,10 @@ def service_main(
         upgrade(settings, migrations_dir, args.revision)
         print(f"{prog}: migrated to {args.revision}")
         return
+    if args.command == "outbox":
+        from zhanli_shared.events.outbox_admin import outbox_command
+
+        sys.exit(outbox_command(settings, args.rest, prog))
     if args.command == "revision":
         new_revision(settings, migrations_dir, args.message or "change")
         return

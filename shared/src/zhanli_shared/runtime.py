@@ -29,10 +29,11 @@ from zhanli_shared.errors import Conflict, install_problem_handlers
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
 from zhanli_shared.events.kafka import broker_reachable
 from zhanli_shared.events.outbox import EventTables, Publisher
-from zhanli_shared.events.relay import OutboxRelay
+from zhanli_shared.events.relay import OutboxRelay, count_parked
 from zhanli_shared.observability import (
     RequestContextMiddleware,
     configure_logging,
+    metrics,
     metrics_response_body,
 )
 from zhanli_shared.settings import ServiceSettings
@@ -59,10 +60,21 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
     _broker_cache: tuple[float, bool] = (0.0, False)
+    _parked_cache: tuple[float, int] = (0.0, 0)
 
     def wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
+
+    async def parked_events(self) -> int:
+        """Outbox rows set aside after the broker refused them (indexed; cached 2 s)."""
+        stamp, count = self._parked_cache
+        if time.monotonic() - stamp < 2.0:
+            return count
+        count = await count_parked(self.sessions, self.tables)
+        metrics.outbox_parked.labels(self.settings.service_name).set(count)
+        self._parked_cache = (time.monotonic(), count)
+        return count
 
     async def broker_ok(self) -> bool:
         stamp, ok = self._broker_cache
@@ -148,10 +160,20 @@ def health_router(readiness: Readiness | None = None) -> APIRouter:
             checks["database"] = f"error: {type(exc).__name__}"
         checks["broker"] = "ok" if await runtime.broker_ok() else "unreachable"
         ok = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ok else "not_ready", "checks": checks},
-            status_code=200 if ok else 503,
-        )
+        body: dict[str, Any] = {"status": "ready" if ok else "not_ready", "checks": checks}
+        # Parked events degrade the service without making it unready: it still serves and
+        # publishes every other event; taking it out of rotation would turn one event the
+        # broker refuses into an outage. The detail and zhanli_outbox_parked_rows say it.
+        with contextlib.suppress(Exception):
+            parked = await asyncio.wait_for(runtime.parked_events(), 2.0)
+            if parked:
+                checks["outbox"] = (
+                    f"degraded: {parked} parked event(s); "
+                    f"python -m zhanli_{runtime.settings.service_name} outbox list"
+                )
+                if ok:
+                    body["status"] = "degraded"
+        return JSONResponse(body, status_code=200 if ok else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus() -> Response:

@@ -223,46 +223,17 @@ class ConsumerRunner:
                 break
         if not items:
             return start
-        inbox = self.tables.inbox
         fresh: list[tuple[Any, CloudEvent]] = []
         duplicates = 0
         try:
             async with self.sessions() as session:
-                ids = [envelope.id for envelope, _ in items]
-                seen: set[str] = set()
-                dialect = (await session.connection()).dialect.name
-                for i in range(0, len(ids), 1000):
-                    seen.update(
-                        (
-                            await session.execute(
-                                select(inbox.c.event_id).where(
-                                    inbox.c.consumer == self.group_id,
-                                    one_of(inbox.c.event_id, ids[i : i + 1000], dialect),
-                                )
-                            )
-                        ).scalars()
-                    )
+                claimed = await self._claim(session, [envelope for envelope, _ in items])
+                payloads: dict[str, EventContract] = {}
                 for envelope, payload in items:
-                    if envelope.id in seen:
-                        duplicates += 1
-                        continue
-                    seen.add(envelope.id)
-                    fresh.append((payload, envelope))
+                    payloads.setdefault(envelope.id, payload)
+                fresh = [(payloads[envelope.id], envelope) for envelope in claimed]
+                duplicates = len(items) - len(fresh)
                 if fresh:
-                    now = utcnow()
-                    await bulk_insert(
-                        await session.connection(),
-                        inbox,
-                        [
-                            {
-                                "consumer": self.group_id,
-                                "event_id": envelope.id,
-                                "topic": envelope.type,
-                                "processed_at": now,
-                            }
-                            for _, envelope in fresh
-                        ],
-                    )
                     await batch_fn(session, fresh)
                     await session.commit()
         except TRANSIENT as exc:
@@ -288,7 +259,6 @@ class ConsumerRunner:
         """Apply records[start:] one by one (each in a savepoint of one transaction) until
         one needs handling alone, or another topic's batch handler can take over; return the
         next index."""
-        inbox = self.tables.inbox
         end = next(
             (
                 i
@@ -309,20 +279,7 @@ class ConsumerRunner:
                         candidates.append((record, *decode(record)))
                     except PoisonMessage:
                         break
-                seen = (
-                    set(
-                        (
-                            await session.execute(
-                                select(inbox.c.event_id).where(
-                                    inbox.c.consumer == self.group_id,
-                                    inbox.c.event_id.in_([c[1].id for c in candidates]),
-                                )
-                            )
-                        ).scalars()
-                    )
-                    if candidates
-                    else set()
-                )
+                seen = await self._applied(session, [c[1].id for c in candidates])
                 index = start
                 for record, envelope, payload in candidates:
                     if envelope.id in seen:
@@ -334,14 +291,8 @@ class ConsumerRunner:
                     bind_event_context(envelope.id, envelope.type)
                     try:
                         async with session.begin_nested():
-                            await session.execute(
-                                insert(inbox).values(
-                                    consumer=self.group_id,
-                                    event_id=envelope.id,
-                                    topic=envelope.type,
-                                    processed_at=utcnow(),
-                                )
-                            )
+                            # claimed inside the savepoint: a failing handler un-claims it
+                            await self._claim(session, [envelope], known=seen)
                             await self.registry.handlers[envelope.type][1](
                                 session, payload, envelope
                             )
@@ -353,7 +304,6 @@ class ConsumerRunner:
                         break
                     finally:
                         clear_event_context()
-                    seen.add(envelope.id)
                     applied += 1
                     metrics.events_consumed.labels(
                         self.settings.service_name, envelope.type, "applied"
@@ -427,26 +377,10 @@ class ConsumerRunner:
             clear_event_context()
 
     async def _apply(self, envelope: CloudEvent, payload: EventContract, handler: Handler) -> bool:
-        inbox = self.tables.inbox
         async with self.sessions() as session:
             try:
-                seen = (
-                    await session.execute(
-                        select(inbox.c.event_id).where(
-                            inbox.c.consumer == self.group_id, inbox.c.event_id == envelope.id
-                        )
-                    )
-                ).first()
-                if seen:
+                if not await self._claim(session, [envelope]):
                     return False
-                await session.execute(
-                    insert(inbox).values(
-                        consumer=self.group_id,
-                        event_id=envelope.id,
-                        topic=envelope.type,
-                        processed_at=utcnow(),
-                    )
-                )
                 await handler(session, payload, envelope)
                 await session.commit()
             except BaseException:
@@ -455,6 +389,62 @@ class ConsumerRunner:
         if self.after_commit is not None and session.info.get("published"):
             self.after_commit()
         return True
+
+    async def _applied(self, session: AsyncSession, ids: list[str]) -> set[str]:
+        """The ids among ``ids`` this consumer group has applied already."""
+        inbox = self.tables.inbox
+        dialect = (await session.connection()).dialect.name
+        seen: set[str] = set()
+        for i in range(0, len(ids), 1000):
+            seen.update(
+                (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer == self.group_id,
+                            one_of(inbox.c.event_id, ids[i : i + 1000], dialect),
+                        )
+                    )
+                ).scalars()
+            )
+        return seen
+
+    async def _claim(
+        self,
+        session: AsyncSession,
+        envelopes: list[CloudEvent],
+        *,
+        known: set[str] | None = None,
+    ) -> list[CloudEvent]:
+        """The one place the consumer claims events (batch, savepoint run, single event):
+        the envelopes neither applied before nor repeated earlier in ``envelopes``, whose
+        inbox rows are now written in ``session`` (committed with the handler's writes, or
+        rolled back with them). ``known`` is a set of applied ids the caller looked up once
+        for a run it claims event by event; the claimed ids are added to it."""
+        seen = (
+            known if known is not None else await self._applied(session, [e.id for e in envelopes])
+        )
+        fresh: list[CloudEvent] = []
+        for envelope in envelopes:
+            if envelope.id in seen:
+                continue
+            seen.add(envelope.id)
+            fresh.append(envelope)
+        if fresh:
+            now = utcnow()
+            rows = [
+                {
+                    "consumer": self.group_id,
+                    "event_id": envelope.id,
+                    "topic": envelope.type,
+                    "processed_at": now,
+                }
+                for envelope in fresh
+            ]
+            if len(rows) == 1:
+                await session.execute(insert(self.tables.inbox).values(**rows[0]))
+            else:
+                await bulk_insert(await session.connection(), self.tables.inbox, rows)
+        return fresh
 
     async def _dead_letter(self, record: ConsumerRecord, exc: BaseException, attempts: int) -> None:
         assert self._dlq is not None

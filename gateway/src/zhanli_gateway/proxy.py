@@ -178,6 +178,9 @@ class ProxyApp:
             connect_timeout_s=connect_timeout_s,
             read_timeout_s=read_timeout_s,
         )
+        self.fast_ok = {
+            name: self.fast.target(base) is not None for name, base in self.upstreams.items()
+        }
         self.unavailable = {
             name: ProblemAnswer(
                 503,
@@ -308,7 +311,9 @@ class ProxyApp:
         method = scope["method"]
         body = await self._request_body(scope, receive, length)
         attempts = 2 if method in IDEMPOTENT and not callable(body) else 1
-        upstream = self.client_for(method, base, body)
+        upstream: FastLane | AiohttpLane = (
+            self.fast if body is None and method == "GET" and self.fast_ok[service] else self.aio
+        )
         for attempt in range(1, attempts + 1):
             try:
                 resp = await upstream.request(method, base, target, headers, body)

@@ -327,7 +327,12 @@ class FastLane:
             if conn is None:
                 conn = await self._connect(host, port)
             try:
-                await self._send(conn, head)
+                assert conn.transport is not None
+                if conn.closed:
+                    raise UpstreamUnreachable("the upstream closed the connection")
+                conn.transport.write(head)
+                while not conn.headers_done:
+                    await conn.wait(self.read_timeout)
             except UpstreamUnreachable:
                 if not reused or conn.received:
                     raise

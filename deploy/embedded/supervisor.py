@@ -242,7 +242,8 @@ class Platform:
         if self.broker is not None and not self.broker.alive():
             say(
                 f"broker exited (code {self.broker.proc.returncode if self.broker.proc else '?'}); "
-                "restarting it and recreating the topics (its storage is memory only)"
+                "restarting it and recreating the topics (its storage is memory only; the "
+                "relays send again what it had acknowledged and forgotten)"
             )
             self.start_broker()
         for child in self.children.values():

@@ -12,6 +12,7 @@ import asyncio
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
 from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
@@ -149,7 +150,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         api.include_router(me_router(proxy))
 
     # Login attempts and refused authorisation (403), here and from the services.
-    def audit_sessions():  # type: ignore[no-untyped-def]
+    def audit_sessions() -> async_sessionmaker[AsyncSession]:
         return api.state.runtime.sessions
 
     api.add_middleware(AuditMiddleware, sessions=audit_sessions, verifier=verifier)

@@ -9,19 +9,22 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from zhanli_shared.migrations import new_revision, upgrade
 from zhanli_shared.runtime import Mode
 from zhanli_shared.settings import ServiceSettings
 
+S = TypeVar("S", bound=ServiceSettings)
+
 
 def service_main(
     *,
     prog: str,
-    settings_factory: Callable[[], ServiceSettings],
-    app_factory: Callable[[ServiceSettings, Mode], FastAPI],
+    settings_factory: Callable[[], S],
+    app_factory: Callable[[S, Mode], ASGIApp],
     migrations_dir: Path,
     argv: Sequence[str] | None = None,
 ) -> None:

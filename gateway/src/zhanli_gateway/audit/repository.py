@@ -16,7 +16,7 @@ async def lock_chain(session: AsyncSession) -> None:
     """Serialise appends until the transaction ends. PostgreSQL: a transaction-level
     advisory lock keyed by the schema (so two test schemas never wait for each other);
     SQLite: the engine begins every transaction IMMEDIATE, which is one writer already."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(
             text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.audit_log'))")
         )
@@ -53,7 +53,7 @@ class Filters:
     until: dt.datetime | None = None
 
 
-def _filtered(filters: Filters) -> Select[tuple[AuditEntry]]:
+def _filtered(filters: Filters) -> Select[AuditEntry]:
     stmt = select(AuditEntry)
     if filters.actor_id is not None:
         stmt = stmt.where(AuditEntry.actor_id == filters.actor_id)

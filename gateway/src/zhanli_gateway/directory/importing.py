@@ -49,7 +49,7 @@ from zhanli_gateway.directory import repository, service, tabular
 from zhanli_gateway.directory.models import DirectoryImport, Employee, OrgUnit
 from zhanli_gateway.directory.schemas import EmployeeWrite, OrgUnitWrite
 from zhanli_shared import audit
-from zhanli_shared.auth import Principal
+from zhanli_shared.auth import Principal, Role
 from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import ProblemError
@@ -688,7 +688,7 @@ class DirectoryImporter:
                 org_unit_id=unit_id,
                 manager_id=manager,
                 job_role=role,
-                roles=list(emp.roles) if emp else [],
+                roles=[Role(r) for r in emp.roles] if emp else [],
                 status=status,
                 hired_on=hired_on,
                 phone=phone,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -207,7 +208,7 @@ async def import_directory(
         after_commit=runtime.wake_relay,
     )
 
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         try:
             async for chunk in request.stream():
                 if chunk:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Depends, Request, status
 from jwt.algorithms import RSAAlgorithm
@@ -67,7 +68,10 @@ async def jwks(request: Request) -> dict[str, Any]:
     public_pem: str | None = request.app.state.public_key_pem
     if not public_pem:
         return {"keys": []}
-    jwk = json.loads(RSAAlgorithm.to_jwk(load_pem_public_key(public_pem.encode())))
+    key = load_pem_public_key(public_pem.encode())
+    if not isinstance(key, RSAPublicKey):
+        raise TypeError("the gateway signs with RS256: its public key must be RSA")
+    jwk = json.loads(RSAAlgorithm.to_jwk(key))
     jwk.update({"kid": request.app.state.key_id, "use": "sig", "alg": "RS256"})
     return {"keys": [jwk]}
 

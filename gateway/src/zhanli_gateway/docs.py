@@ -15,8 +15,8 @@
 - ``GET /api/v1/docs``: Swagger UI on the aggregated document.
 
 **Not on the hot path.** The upstream documents are fetched only when a document is asked
-for, through the proxy's pooled aiohttp session (not its retries or circuit breakers) with
-a short timeout, all services at once, and the merged document is cached for 60 s (10 s
+for, through the proxy's upstream client (not its retries or circuit breakers) with a
+short timeout, all services at once, and the merged document is cached for 60 s (10 s
 while a service is missing, so that it shows up soon after it comes back). A service that
 does not answer is left out and listed under ``x-zhanli-unavailable`` (service -> reason).
 
@@ -38,13 +38,13 @@ import time
 from importlib import resources
 from typing import Any
 
-import aiohttp
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from zhanli_gateway.proxy import ProxyApp
+from zhanli_gateway.upstream import UpstreamTimeout
 
 log = structlog.get_logger("zhanli.docs")
 
@@ -204,16 +204,21 @@ def merge_openapi(
 
 
 async def fetch_openapi(
-    session: aiohttp.ClientSession, base_url: str, timeout_s: float = FETCH_TIMEOUT_S
+    proxy: ProxyApp, name: str, timeout_s: float = FETCH_TIMEOUT_S
 ) -> dict[str, Any]:
-    async with session.get(
-        base_url + "/openapi.json",
-        timeout=aiohttp.ClientTimeout(total=timeout_s),
-        headers={"accept": "application/json"},
-    ) as resp:
-        if resp.status != 200:
-            raise RuntimeError(f"HTTP {resp.status}")
-        body = await resp.read()
+    """``/openapi.json`` of the upstream ``name``, through the proxy's upstream client."""
+    base = proxy.upstreams[name]
+    headers = [(b"accept", b"application/json")]
+    async with asyncio.timeout(timeout_s):
+        resp = await proxy.client_for("GET", base, None).request(
+            "GET", base, b"/openapi.json", headers, None
+        )
+        try:
+            body = await resp.read()
+        finally:
+            resp.close()
+    if resp.status != 200:
+        raise RuntimeError(f"HTTP {resp.status}")
     spec = json.loads(body)
     if not isinstance(spec, dict) or not isinstance(spec.get("paths", {}), dict):
         raise RuntimeError("not an OpenAPI document")
@@ -253,12 +258,11 @@ class OpenAPIAggregator:
             return doc
 
     async def _fetch_all(self) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-        session = self.proxy.session
         names = sorted(self.proxy.upstreams)
-        if session is None:
+        if not self.proxy.started:
             return {}, {n: "gateway proxy not started" for n in names}
         results = await asyncio.gather(
-            *(fetch_openapi(session, self.proxy.upstreams[n], self.timeout_s) for n in names),
+            *(fetch_openapi(self.proxy, n, self.timeout_s) for n in names),
             return_exceptions=True,
         )
         services: dict[str, dict[str, Any]] = {}
@@ -269,7 +273,7 @@ class OpenAPIAggregator:
                     raise result
                 reason = (
                     "timeout"
-                    if isinstance(result, TimeoutError)
+                    if isinstance(result, TimeoutError | UpstreamTimeout)
                     else f"{type(result).__name__}: {result}".rstrip(": ")
                 )
                 log.warning("docs.upstream_unavailable", service=name, reason=reason)

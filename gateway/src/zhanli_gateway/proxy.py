@@ -28,7 +28,6 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 
-import aiohttp
 import structlog
 from starlette.types import Receive, Scope, Send
 
@@ -192,9 +191,8 @@ class ProxyApp:
         }
 
     @property
-    def session(self) -> aiohttp.ClientSession | None:
-        """The aiohttp session (the docs, /me)."""
-        return self.aio.session
+    def started(self) -> bool:
+        return self.aio.session is not None
 
     async def start(self) -> None:
         self.fast.closing = False

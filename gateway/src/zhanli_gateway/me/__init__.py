@@ -3,6 +3,6 @@
 A thin backend-for-frontend on the gateway: the profile comes from the gateway's own
 directory; commission, what-if, revenue and notifications are read from the services with
 the caller's own bearer token (so each service authorises the caller again), through the
-proxy's pooled aiohttp session. Every response carries a strong ETag and a GET answers 304
-to a matching ``If-None-Match``.
+proxy's upstream client (``zhanli_gateway.upstream``). Every response carries a strong
+ETag and a GET answers 304 to a matching ``If-None-Match``.
 """

@@ -66,6 +66,8 @@ class Fact:
     amount: Decimal  # signed: refunds and cancellations negative
     occurred_at: dt.datetime
     source_event_id: str
+    event: dict[str, Any] | None = field(default=None, compare=False)
+    """A bus fact whose deal is unknown: its event and source, kept while it is parked."""
 
 
 @dataclass
@@ -127,6 +129,7 @@ async def _park(session: AsyncSession, fact: Fact) -> None:
                 occurred_at=fact.occurred_at,
                 source_event_id=fact.source_event_id,
                 parked_at=utcnow(),
+                event=fact.event,
             )
         )
         await session.flush()

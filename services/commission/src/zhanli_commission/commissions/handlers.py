@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -10,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_commission.commissions import batch, extras, service
 from zhanli_commission.commissions.batch import Fact
+from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.contracts.base import EventContract
@@ -24,20 +24,55 @@ from zhanli_shared.events.contracts.sales import (
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
-# Each sales fact event as the ledger's fact (None: nothing to credit).
-SALES_FACTS: dict[type[EventContract], Callable[[Any, str], Fact | None]] = {
-    PaymentReceived: lambda e, event_id: Fact(
-        e.deal_id, "payment", e.payment_id, e.amount, e.paid_at, event_id
-    ),
-    RefundIssued: lambda e, event_id: Fact(
-        e.deal_id, "refund", e.refund_id, -e.amount, e.refunded_at, event_id
-    ),
-    DealCancelled: lambda e, event_id: (
-        Fact(e.deal_id, "cancellation", e.deal_id, -e.unpaid_amount, e.cancelled_at, event_id)
-        if e.unpaid_amount > 0
-        else None
-    ),
-}
+SALES_FACTS: tuple[type[EventContract], ...] = (PaymentReceived, RefundIssued, DealCancelled)
+
+
+async def credit_fact_events(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    items: list[tuple[Any, CloudEvent]],
+) -> int:
+    """Sales facts from the bus: recorded (or recognised as recorded) by the same use case
+    as the API's, then credited and priced; a fact whose deal has not arrived is parked.
+    A fact the rules refuse raises: the consumer dead-letters it with the reason."""
+    recorded = await sales.record_fact_events(
+        session, publisher, settings, [(event, envelope.source) for event, envelope in items]
+    )
+    facts: list[Fact] = []
+    for (event, envelope), fact in zip(items, recorded, strict=True):
+        if fact is None:
+            facts.append(_unrecorded(event, envelope))
+        elif fact.amount != 0:
+            facts.append(
+                Fact(
+                    fact.deal_id,
+                    fact.kind,
+                    fact.fact_id,
+                    fact.amount,
+                    fact.occurred_at,
+                    envelope.id,
+                )
+            )
+    return await batch.apply_facts(session, publisher, settings, facts)
+
+
+def _unrecorded(event: Any, envelope: CloudEvent) -> Fact:
+    """A fact whose deal is unknown, as it is parked: with its event, recorded by the same
+    rules when the deal arrives (``service.apply_deal``)."""
+    parked = {"payload": event.model_dump(mode="json"), "source": envelope.source}
+    if isinstance(event, PaymentReceived):
+        kind, fact_id, amount, at = "payment", event.payment_id, event.amount, event.paid_at
+    elif isinstance(event, RefundIssued):
+        kind, fact_id, amount, at = "refund", event.refund_id, -event.amount, event.refunded_at
+    else:
+        kind, fact_id, amount, at = (
+            "cancellation",
+            event.deal_id,
+            -event.unpaid_amount,
+            event.cancelled_at,
+        )
+    return Fact(event.deal_id, kind, fact_id, amount, at, envelope.id, event=parked)
 
 
 def _register_sales_fact(
@@ -45,21 +80,18 @@ def _register_sales_fact(
     publisher: Publisher,
     settings: CommissionSettings,
     contract: type[EventContract],
-    to_fact: Callable[[Any, str], Fact | None],
 ) -> None:
-    """The hot path: a run of the contract's events is credited and priced together, one
-    transaction per run (``on_batch``); one event alone is the runner's fallback (``on``)."""
+    """The hot path: a run of the contract's events is recorded, credited and priced
+    together, one transaction per run (``on_batch``); one event alone is the runner's
+    fallback (``on``), and the path by which a refused fact reaches the dead-letter topic."""
 
     @registry.on(contract)
     async def one(session: AsyncSession, event: Any, envelope: CloudEvent) -> None:
-        fact = to_fact(event, envelope.id)
-        if fact is not None:
-            await batch.apply_facts(session, publisher, settings, [fact])
+        await credit_fact_events(session, publisher, settings, [(event, envelope)])
 
     @registry.on_batch(contract)
     async def run(session: AsyncSession, items: list[tuple[Any, CloudEvent]]) -> None:
-        facts = [f for event, env in items if (f := to_fact(event, env.id)) is not None]
-        await batch.apply_facts(session, publisher, settings, facts)
+        await credit_fact_events(session, publisher, settings, items)
 
 
 def register(registry: HandlerRegistry, publisher: Publisher, settings: CommissionSettings) -> None:
@@ -67,10 +99,10 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
     async def on_deal_recorded(
         session: AsyncSession, event: DealRecorded, envelope: CloudEvent
     ) -> None:
-        await service.apply_deal(session, publisher, settings, event, envelope.id)
+        await service.apply_deal(session, publisher, settings, event, envelope)
 
-    for contract, to_fact in SALES_FACTS.items():
-        _register_sales_fact(registry, publisher, settings, contract, to_fact)
+    for contract in SALES_FACTS:
+        _register_sales_fact(registry, publisher, settings, contract)
 
     @registry.on(KpiScoreUpdated)
     async def on_kpi_score(

@@ -38,6 +38,10 @@ BASIS_KINDS = {
     "booked": ("booking", "cancellation", "refund"),
 }
 ZERO = Decimal("0.00")
+ROUNDING_TOLERANCE = 2 * FEN
+"""How far a stored credit's lines may be from its unrounded earnings before it is
+re-priced: rounding the running total moves a line by less than a fen, and carrying the
+period's rounding by at most about one more."""
 
 
 def next_period(period: str) -> str:
@@ -164,7 +168,8 @@ def diff_lines(
     (``earning``/``clawback`` for a credit never priced before, ``repricing`` otherwise).
 
     A stored credit is re-priced only when the rules moved what it earns: its stored
-    amount is no longer within a fen of the engine's unrounded figure (``exact``). Where
+    amount is no longer within ``ROUNDING_TOLERANCE`` of the engine's unrounded figure
+    (``exact``). Where
     only rounding moved (a late fact in between, facts in another order), the stored line
     stands, and the lines written now carry the period's rounding so that the lines
     always sum exactly to the period total."""
@@ -185,7 +190,7 @@ def diff_lines(
         had = credit_id in stored
         if had:
             now_stored = stored[credit_id]
-            if priced_line.amount == now_stored or _within_a_fen(now_stored, priced_line):
+            if priced_line.amount == now_stored or _rounding_only(now_stored, priced_line):
                 continue  # unchanged, or changed by rounding alone
             changes[credit_id] = priced_line.amount - now_stored
         elif priced_line.amount != 0 or credit_id in cause_credit_ids:
@@ -248,9 +253,10 @@ def diff_lines(
     return LineDiff(new_lines, count, other_total)
 
 
-def _within_a_fen(stored: Decimal, priced: engine.PricedLine) -> bool:
-    """A stored credit the rules did not move: it is within a fen of its exact figure."""
-    return priced.exact is not None and abs(stored - priced.exact) < FEN
+def _rounding_only(stored: Decimal, priced: engine.PricedLine) -> bool:
+    """A stored credit the rules did not move: within ``ROUNDING_TOLERANCE`` of its exact
+    figure."""
+    return priced.exact is not None and abs(stored - priced.exact) < ROUNDING_TOLERANCE
 
 
 def _carry(

@@ -85,8 +85,9 @@ class PeriodTotal(Base):
 class ParkedFact(Base):
     """A payment, refund or cancellation event whose deal has not arrived yet.
 
-    Applied (in occurrence order) when the deal's ``deal_recorded`` event arrives; never
-    dropped and never counted twice (credit ids are per fact)."""
+    Recorded and applied (in occurrence order) when the deal's ``deal_recorded`` event
+    arrives; never dropped and never counted twice (credit ids are per fact). One the rules
+    refuse then stays, with its ``refusal``."""
 
     __tablename__ = "commission_parked_facts"
 
@@ -98,3 +99,8 @@ class ParkedFact(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(TZDateTime())
     source_event_id: Mapped[str] = mapped_column(String(64))
     parked_at: Mapped[dt.datetime] = mapped_column(TZDateTime())
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The event (``payload``) and its ``source``, recorded by the API's rules when the deal
+    arrives."""
+    refusal: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    """Why the fact was refused when its deal arrived (it stays here, never credited)."""

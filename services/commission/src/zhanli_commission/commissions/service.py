@@ -12,10 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_commission.commissions import batch
 from zhanli_commission.commissions.models import ParkedFact
 from zhanli_commission.plans.models import KpiScore
-from zhanli_commission.sales.models import Deal, DealSplit
+from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.db import utcnow
-from zhanli_shared.events.contracts.sales import DealRecorded
+from zhanli_shared.errors import Conflict, Unprocessable
+from zhanli_shared.events.contracts.sales import (
+    DealCancelled,
+    DealRecorded,
+    PaymentReceived,
+    RefundIssued,
+)
+from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
 FLAT_RULE = "default/flat"  # the rule name of the company default plan's lines
@@ -63,62 +70,90 @@ async def apply_deal(
     publisher: Publisher,
     settings: CommissionSettings,
     event: DealRecorded,
-    source_event_id: str,
+    envelope: CloudEvent,
 ) -> int:
-    """A deal: credit its booking, then apply any facts that arrived before it.
-
-    A deal recorded through this service's API is already stored; one pushed straight onto
-    the bus by another system is stored here first."""
-    if await session.get(Deal, event.deal_id) is None:
-        session.add(
-            Deal(
-                deal_id=event.deal_id,
-                salesperson_id=event.salesperson_id,
-                customer_name=event.customer_name,
-                amount=event.amount,
-                collected=Decimal("0.00"),
-                currency=event.currency,
-                product_line=event.product_line,
-                closed_at=event.closed_at,
-                source=event.source[:20],
-                created_at=utcnow(),
-                margin=event.margin,
-                refunded=Decimal("0.00"),
-                status="open",
-            )
-        )
-        await session.flush()
-        for i, split in enumerate(event.splits or []):
-            session.add(
-                DealSplit(
-                    deal_id=event.deal_id,
-                    salesperson_id=split.salesperson_id,
-                    share=split.share,
-                    position=i,
-                )
-            )
-        await session.flush()
+    """A deal: recorded by the sales rules (the event of one recorded through the API is
+    the same deal), its booking credited, then the facts that arrived before it recorded
+    by the same rules and applied. A parked fact the rules refuse stays parked with the
+    reason (its own event was consumed long ago: it cannot be dead-lettered now)."""
+    await sales.record_deal_event(session, publisher, settings, event, actor=envelope.source)
     facts = [
         batch.Fact(
-            event.deal_id, "booking", event.deal_id, event.amount, event.closed_at, source_event_id
+            event.deal_id, "booking", event.deal_id, event.amount, event.closed_at, envelope.id
         )
     ]
     stmt = (
         select(ParkedFact)
-        .where(ParkedFact.deal_id == event.deal_id)
+        .where(ParkedFact.deal_id == event.deal_id, ParkedFact.refusal.is_(None))
         .order_by(ParkedFact.occurred_at, ParkedFact.fact_key)
     )
     for parked in list((await session.execute(stmt)).scalars()):
-        await session.delete(parked)
-        facts.append(
-            batch.Fact(
-                parked.deal_id,
-                parked.kind,
-                parked.fact_id,
-                parked.amount,
-                parked.occurred_at,
-                parked.source_event_id,
+        fact_event, source = _parked_event(parked, event)
+        try:
+            async with session.begin_nested():
+                [recorded] = await sales.record_fact_events(
+                    session, publisher, settings, [(fact_event, source)]
+                )
+        except (Unprocessable, Conflict) as exc:
+            parked.refusal = exc.detail[:500]
+            log.error(
+                "commission.parked_fact_refused",
+                fact=parked.fact_key,
+                deal_id=parked.deal_id,
+                reason=exc.detail,
             )
-        )
+            continue
+        await session.delete(parked)
+        if recorded is not None and recorded.amount != 0:
+            facts.append(
+                batch.Fact(
+                    recorded.deal_id,
+                    recorded.kind,
+                    recorded.fact_id,
+                    recorded.amount,
+                    recorded.occurred_at,
+                    parked.source_event_id,
+                )
+            )
     await session.flush()
     return await batch.apply_facts(session, publisher, settings, facts)
+
+
+def _parked_event(parked: ParkedFact, deal: DealRecorded) -> tuple[sales.SalesFactEvent, str]:
+    """The parked fact's event and source (a fact parked before events were kept: rebuilt
+    from its columns, in the deal's currency)."""
+    kinds: dict[str, type[sales.SalesFactEvent]] = {
+        "payment": PaymentReceived,
+        "refund": RefundIssued,
+        "cancellation": DealCancelled,
+    }
+    if parked.event is not None:
+        payload = parked.event["payload"]
+        return kinds[parked.kind].model_validate(payload), parked.event.get("source", "bus")
+    common = {"deal_id": parked.deal_id, "salesperson_id": deal.salesperson_id, "source": "bus"}
+    if parked.kind == "payment":
+        return (
+            PaymentReceived(
+                payment_id=parked.fact_id,
+                amount=parked.amount,
+                currency=deal.currency,
+                paid_at=parked.occurred_at,
+                **common,
+            ),
+            "bus",
+        )
+    if parked.kind == "refund":
+        return (
+            RefundIssued(
+                refund_id=parked.fact_id,
+                amount=-parked.amount,
+                currency=deal.currency,
+                refunded_at=parked.occurred_at,
+                **common,
+            ),
+            "bus",
+        )
+    return (
+        DealCancelled(cancelled_at=parked.occurred_at, unpaid_amount=-parked.amount, **common),
+        "bus",
+    )

@@ -143,7 +143,7 @@ def last_month() -> str:
     return f"{first - dt.timedelta(days=1):%Y-%m}"
 
 
-def until(fetch: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 60.0) -> Any:
+def until(fetch: Callable[[], Any], done: Callable[[Any], bool], seconds: float = 180.0) -> Any:
     deadline = time.monotonic() + seconds
     while True:
         value = fetch()

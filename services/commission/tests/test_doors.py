@@ -302,3 +302,83 @@ async def test_a_bus_payment_is_recorded_so_the_api_refunds_it_and_refuses_it_tw
     st = await lines_of(commission, rep, 2)
     assert st["total"] == "180.00"
     assert (await read_deal(commission, deal_id))["refunded"] == "2000.00"
+
+
+async def test_facts_of_a_person_the_directory_does_not_know_yet_are_priced_on_arrival(
+    commission,
+) -> None:
+    """A CRM deal and payment for someone the directory has not sent yet are recorded and
+    credited; when the person arrives they are priced (no commission silently missing),
+    and a manager who arrives after their team gets the override on what it had earned."""
+    from .test_plans import hire_as
+
+    rep, manager, role = uid("E"), uid("M"), uid("lead")
+    # the manager's plan, assigned to a job role nobody else has
+    plan_id = uid("PL")
+    r = await commission.client.post(
+        "/api/v1/commission/plans",
+        headers=fin(commission),
+        json={
+            "plan_id": plan_id,
+            "name": "team leads",
+            "version": {
+                "effective_from": "2026-01",
+                "rules": {"tier_mode": "flat", "rate": "0.03", "manager_override": {"rate": "0.1"}},
+            },
+        },
+    )
+    assert r.status_code == 201, r.text
+    r = await commission.client.post(
+        "/api/v1/commission/plan-assignments",
+        headers=fin(commission),
+        json={
+            "plan_id": plan_id,
+            "target_type": "role",
+            "target_id": role,
+            "effective_from": "2026-01",
+        },
+    )
+    assert r.status_code == 201, r.text
+
+    deal_id = uid("D")
+    await crm(
+        commission,
+        DealRecorded(
+            deal_id=deal_id,
+            salesperson_id=rep,
+            customer_name="青岛港航 Qingdao Port",
+            amount=D("20000.00"),
+            currency="CNY",
+            closed_at=at(1, 9),
+            source="crm",
+        ),
+    )
+    await deal_reaches(commission, deal_id, collected="0")
+    await crm(
+        commission,
+        PaymentReceived(
+            payment_id=uid("P"),
+            deal_id=deal_id,
+            salesperson_id=rep,
+            amount=D("15000.00"),
+            currency="CNY",
+            paid_at=at(6),
+            source="crm",
+        ),
+    )
+    await deal_reaches(commission, deal_id, collected="15000.00")
+
+    await hire_as(commission, rep, manager_id=manager)  # the rep arrives
+    st = await lines_of(commission, rep, 1)
+    assert st["total"] == "450.00"  # 3 % of 15,000
+    assert [line["kind"] for line in st["lines"]] == ["earning"]
+
+    await hire_as(commission, manager, manager_id=None, job_role=role)  # then the manager
+    url = f"/api/v1/commission/people/{manager}/statement?period={PERIOD}"
+
+    async def override():
+        body = (await commission.client.get(url, headers=fin(commission))).json()
+        return body if body["lines"] else None
+
+    st = await eventually(override, timeout_s=30)
+    assert [(line["kind"], line["amount"]) for line in st["lines"]] == [("override", "45.00")]

@@ -6,12 +6,11 @@ from fastapi import FastAPI
 
 from zhanli_commission.commissions import handlers
 from zhanli_commission.commissions.router import router as commissions_router
-from zhanli_commission.db import event_tables, metadata, people_table
+from zhanli_commission.db import event_tables, metadata
 from zhanli_commission.plans.router import router as plans_router
 from zhanli_commission.sales.router import router as sales_router
 from zhanli_commission.settings import CommissionSettings
 from zhanli_commission.statements.router import router as statements_router
-from zhanli_shared.directory import PeopleProjection
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.runtime import Mode, create_service_app
@@ -20,7 +19,6 @@ from zhanli_shared.runtime import Mode, create_service_app
 def create_app(settings: CommissionSettings | None = None, mode: Mode = Mode.SERVE) -> FastAPI:
     settings = settings or CommissionSettings()
     registry = HandlerRegistry()
-    PeopleProjection(people_table).register(registry)
     handlers.register(registry, Publisher(event_tables, "zhanli/commission"), settings)
     return create_service_app(
         settings,

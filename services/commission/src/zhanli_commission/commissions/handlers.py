@@ -13,6 +13,7 @@ from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.contracts.base import EventContract
+from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
 from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
 from zhanli_shared.events.contracts.sales import (
@@ -95,6 +96,8 @@ def _register_sales_fact(
 
 
 def register(registry: HandlerRegistry, publisher: Publisher, settings: CommissionSettings) -> None:
+    """Every event the commission service consumes, the directory's included."""
+
     @registry.on(DealRecorded)
     async def on_deal_recorded(
         session: AsyncSession, event: DealRecorded, envelope: CloudEvent
@@ -103,6 +106,19 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
 
     for contract in SALES_FACTS:
         _register_sales_fact(registry, publisher, settings, contract)
+
+    @registry.on(EmployeeUpserted)
+    async def on_employee(
+        session: AsyncSession, event: EmployeeUpserted, envelope: CloudEvent
+    ) -> None:
+        """The directory projection; a person it did not know yet is priced now (their
+        credits, and their manager's override on them)."""
+        known = await sales.people.get(session, event.employee_id) is not None
+        await sales.people.on_employee_upserted(session, event, envelope)
+        if not known:
+            await service.price_on_arrival(
+                session, publisher, settings, event.employee_id, cause_event_id=envelope.id
+            )
 
     @registry.on(KpiScoreUpdated)
     async def on_kpi_score(

@@ -6,11 +6,12 @@ import datetime as dt
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import batch
-from zhanli_commission.commissions.models import ParkedFact
+from zhanli_commission.commissions import batch, extras
+from zhanli_commission.commissions.models import Credit, ParkedFact, PeriodTotal
+from zhanli_commission.db import people_table
 from zhanli_commission.plans.models import KpiScore
 from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
@@ -63,6 +64,70 @@ async def apply_kpi_score(
         cause_event_id=source_event_id,
         reason=f"KPI score {score} received at {utcnow().isoformat(timespec='seconds')}",
     )
+
+
+async def price_on_arrival(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    person_id: str,
+    *,
+    cause_event_id: str,
+) -> int:
+    """A person the directory did not know when their deals and payments came in: those
+    were credited but could not be priced. Price every period of theirs that has credits
+    and no period position yet, and give their manager's override on what they had earned
+    before the manager arrived; returns the lines appended."""
+    totals = PeriodTotal.__table__
+    stmt = (
+        select(Credit.period)
+        .where(
+            Credit.salesperson_id == person_id,
+            ~exists().where(
+                totals.c.salesperson_id == Credit.salesperson_id,
+                totals.c.period == Credit.period,
+            ),
+        )
+        .distinct()
+    )
+    periods = sorted((await session.execute(stmt)).scalars())
+    reason = f"priced when {person_id} joined the directory"
+    done = await batch.reprice(
+        session,
+        publisher,
+        settings,
+        {(person_id, period): [] for period in periods},
+        cause_event_id=cause_event_id,
+        reason=reason,
+    )
+    lines = done.lines
+    reports = (
+        await session.execute(
+            select(people_table.c.employee_id).where(
+                people_table.c.manager_id == person_id,
+                people_table.c.employee_id != person_id,
+            )
+        )
+    ).scalars()
+    for report_id in sorted(reports):
+        report = await sales.people.get(session, report_id)
+        open_periods = (
+            await session.execute(
+                select(PeriodTotal.period).where(
+                    PeriodTotal.salesperson_id == report_id,
+                    PeriodTotal.status == "open",
+                    PeriodTotal.lines > 0,
+                )
+            )
+        ).scalars()
+        for period in sorted(open_periods):
+            if report is not None and await extras.apply_manager_override(
+                session, publisher, settings, report, period, cause_event_id=cause_event_id
+            ):
+                lines += 1
+    if lines:
+        log.info("commission.priced_on_arrival", person_id=person_id, lines=lines)
+    return lines
 
 
 async def apply_deal(

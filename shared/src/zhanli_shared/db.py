@@ -260,6 +260,14 @@ def _bind(kind: TypeDecorator[Any], value: Any, *, dialect: Dialect) -> Any:
     return kind.process_bind_param(value, dialect)
 
 
+def table_of(model: type[Any]) -> Table:
+    """A mapped class's ``Table`` (SQLAlchemy types ``__table__`` as any FromClause)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a Table")
+    return table
+
+
 async def bulk_insert(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert many rows (all with the same keys) in one go: COPY on PostgreSQL, one
     executemany INSERT elsewhere. Values pass through their column type's bind processing

@@ -8,6 +8,7 @@ from typing import ClassVar
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from zhanli_shared.runtime import Runtime
 from zhanli_shared.settings import ServiceSettings
 
 
@@ -25,3 +26,11 @@ class CommissionSettings(ServiceSettings):
     max_amount: Decimal = Field(
         default=Decimal("1000000000"), description="Largest single deal or payment accepted"
     )
+
+
+def commission_settings(runtime: Runtime) -> CommissionSettings:
+    """The running service's settings, typed as the commission service's own."""
+    settings = runtime.settings
+    if not isinstance(settings, CommissionSettings):
+        raise TypeError(f"not the commission service's settings: {type(settings).__name__}")
+    return settings

@@ -7,6 +7,7 @@ the edge commits both or neither. The relay ships committed rows to Kafka.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
@@ -113,7 +114,7 @@ class Publisher:
         session.info.setdefault("published", []).append(envelope.id)
         return envelope
 
-    async def publish_many(self, session: AsyncSession, events: list[EventContract]) -> None:
+    async def publish_many(self, session: AsyncSession, events: Sequence[EventContract]) -> None:
         """``publish`` for many events in one statement (COPY on PostgreSQL)."""
         if not events:
             return

@@ -49,7 +49,7 @@ from zhanli_commission.core.engine import PricingError
 from zhanli_commission.core.splits import split_amount
 from zhanli_commission.sales.models import Deal, DealSplit
 from zhanli_commission.settings import CommissionSettings
-from zhanli_shared.db import bulk_insert, one_of, utcnow
+from zhanli_shared.db import bulk_insert, one_of, table_of, utcnow
 from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.money import business_month, round_money
@@ -200,12 +200,12 @@ async def _credit(
     if persons:
         first = min(months.values())
         for chunk in chunks(persons):
-            stmt = select(PeriodTotal.salesperson_id, PeriodTotal.period).where(
+            closed_stmt = select(PeriodTotal.salesperson_id, PeriodTotal.period).where(
                 one_of(PeriodTotal.salesperson_id, chunk, dialect),
                 PeriodTotal.period >= first,
                 PeriodTotal.status != "open",
             )
-            closed.update((p, m) for p, m in (await conn.execute(stmt)).all())
+            closed.update((p, m) for p, m in (await conn.execute(closed_stmt)).all())
     rows: list[dict[str, Any]] = []
     causes: dict[Pair, list[_Cause]] = defaultdict(list)
     for fact, credit_id, person_id, share, part, basis in planned:
@@ -233,12 +233,23 @@ async def _credit(
             }
         )
         causes[(person_id, period)].append(_Cause(credit_id, fact.source_event_id))
-    await bulk_insert(conn, Credit.__table__, rows)
+    await bulk_insert(conn, table_of(Credit), rows)
     return causes
 
 
 class _Total:
     """A locked period-total row as ``ledger.apply_total`` updates it."""
+
+    # Set by ``ledger.apply_total`` (``ledger.TotalFields``), written back by ``values``.
+    basis_total: Decimal
+    lines: int
+    plan_id: str | None
+    plan_version: int | None
+    quota: Decimal | None
+    attainment: Decimal | None
+    tier: str | None
+    kept: Decimal
+    updated_at: dt.datetime
 
     def __init__(self, row: Any) -> None:
         self.salesperson_id: str = row.salesperson_id
@@ -252,7 +263,7 @@ class _Total:
         }
 
 
-_TOTAL_TABLE = PeriodTotal.__table__
+_TOTAL_TABLE = table_of(PeriodTotal)
 _TOTAL_FIELDS = (
     "total",
     "basis_total",
@@ -423,7 +434,7 @@ async def reprice(
         )
         before = total_row.total
         ledger.apply_total(
-            total_row,  # type: ignore[arg-type]  (the fields apply_total sets)
+            total_row,
             pid,
             period,
             inputs,
@@ -456,7 +467,7 @@ async def reprice(
             diff.lines and self_overrides(pricer, person)
         ):
             extra.append((person, period, inputs, bool(diff.lines), last_event_id))
-    await bulk_insert(conn, CommissionLine.__table__, values)
+    await bulk_insert(conn, table_of(CommissionLine), values)
     if updates:
         await conn.execute(_UPDATE_TOTAL, updates)
     await publisher.publish_many(session, events)

@@ -77,7 +77,7 @@ async def sync_line(
         explanation=explanation,
         source_id=cause_event_id,
         deal_id=deal_id,
-        plan=plan,  # type: ignore[arg-type]  (plan_id and version are all it reads)
+        plan=plan,
         total_row=total,
         credit_id=key,
     )

@@ -287,8 +287,24 @@ def _carry(
     return carried
 
 
+class TotalFields(Protocol):
+    """What ``apply_total`` sets on a period total (a ``PeriodTotal`` row, or the locked
+    copy the batch writer updates in one statement)."""
+
+    total: Decimal
+    basis_total: Decimal
+    lines: int
+    plan_id: str | None
+    plan_version: int | None
+    quota: Decimal | None
+    attainment: Decimal | None
+    tier: str | None
+    kept: Decimal
+    updated_at: dt.datetime
+
+
 def apply_total(
-    total_row: PeriodTotal | None,
+    total_row: TotalFields | None,
     person_id: str,
     period: str,
     inputs: PricingInputs,
@@ -297,7 +313,7 @@ def apply_total(
     *,
     currency: str,
     now: dt.datetime,
-) -> PeriodTotal:
+) -> TotalFields:
     """The person's period position after the diff (a new row when there was none)."""
     if total_row is None:
         total_row = PeriodTotal(

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_commission.commissions import extras, recalc, repository
 from zhanli_commission.commissions.schemas import (
@@ -18,13 +19,15 @@ from zhanli_commission.commissions.schemas import (
 from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
 from zhanli_commission.plans import service as plans
 from zhanli_commission.sales.service import people
+from zhanli_commission.settings import commission_settings
 from zhanli_commission.statements.service import statement_balances
 from zhanli_shared import audit
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
+from zhanli_shared.directory import Person
 from zhanli_shared.errors import Forbidden, NotFound
 from zhanli_shared.money import business_month
-from zhanli_shared.runtime import RuntimeDep, SessionDep
+from zhanli_shared.runtime import Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["commissions"])
 
@@ -51,7 +54,7 @@ async def read_statement(
         raise Forbidden(
             "Commission figures are visible to the person, their managers, finance and HR only."
         )
-    period = period or business_month(utcnow(), runtime.settings.timezone)
+    period = period or business_month(utcnow(), commission_settings(runtime).timezone)
     # Lines first, then the position: each read sees at least what the one before saw (READ
     # COMMITTED), and the total shown is the sum of the lines shown, never a newer or older one.
     lines = await repository.lines_of_period(session, employee_id, period)
@@ -59,7 +62,7 @@ async def read_statement(
     return CommissionStatement(
         salesperson_id=employee_id,
         period=period,
-        currency=total.currency if total else runtime.settings.currency,
+        currency=total.currency if total else commission_settings(runtime).currency,
         total=sum((line.amount for line in lines), Decimal("0.00")),
         basis_total=total.basis_total if total else Decimal("0.00"),
         lines=[CommissionLineRead.model_validate(line) for line in lines],
@@ -75,8 +78,10 @@ async def read_statement(
     )
 
 
-async def _probation(session, runtime, person, period: str) -> ProbationRead | None:  # type: ignore[no-untyped-def]
-    plan = await plans.resolve_plan(session, person, period, runtime.settings)
+async def _probation(
+    session: AsyncSession, runtime: Runtime, person: Person, period: str
+) -> ProbationRead | None:
+    plan = await plans.resolve_plan(session, person, period, commission_settings(runtime))
     if plan.rules.probation is None:
         return None
     status = await extras.probation_status(session, person, period, plan.rules.probation)
@@ -92,8 +97,8 @@ async def estimate_commission(
     runtime: RuntimeDep,
 ) -> WhatIfResult:
     """What a payment of ``amount`` would earn now: the real rule, nothing written."""
-    settings = runtime.settings
-    return await what_if(session, settings, principal, employee_id, body)  # type: ignore[arg-type]
+    settings = commission_settings(runtime)
+    return await what_if(session, settings, principal, employee_id, body)
 
 
 Recalculators = Annotated[Principal, Depends(require_roles(Role.FINANCE, Role.HR_ADMIN))]
@@ -113,7 +118,7 @@ async def recalculate_period(
     report = await recalc.recalculate_period(
         runtime.sessions,
         runtime.publisher,
-        runtime.settings,  # type: ignore[arg-type]
+        commission_settings(runtime),
         period,
         reason=f"period {period} recalculated by {principal.subject}",
     )

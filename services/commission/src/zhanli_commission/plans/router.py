@@ -22,6 +22,7 @@ from zhanli_commission.plans.schemas import (
     VersionRead,
 )
 from zhanli_commission.sales.service import people
+from zhanli_commission.settings import commission_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.errors import Forbidden, NotFound
@@ -130,7 +131,7 @@ async def correct_version(
     return await corrections.correct(
         session,
         publisher,
-        runtime.settings,  # type: ignore[arg-type]
+        commission_settings(runtime),
         plan_id,
         version,
         body,
@@ -212,7 +213,7 @@ async def read_quota(
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_person(employee_id, person.org_path):
         raise Forbidden("Outside your data scope.")
-    plan = await service.resolve_plan(session, person, period, runtime.settings)  # type: ignore[arg-type]
+    plan = await service.resolve_plan(session, person, period, commission_settings(runtime))
     amount, source = await service.quota_for(session, person, period, plan.rules)
     if amount is None:
         raise NotFound(f"No quota for {employee_id!r} in {period}: the plan has none.")

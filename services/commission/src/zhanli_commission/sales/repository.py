@@ -12,7 +12,7 @@ from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_commission.sales.models import Deal, DealSplit, Payment, Refund
-from zhanli_shared.db import bulk_insert, one_of
+from zhanli_shared.db import bulk_insert, one_of, table_of
 
 IN_CHUNK = 1000
 
@@ -40,7 +40,7 @@ class LockedDeal:
     cancelled_at: dt.datetime | None
 
 
-_DEAL: Table = Deal.__table__  # type: ignore[assignment]
+_DEAL = table_of(Deal)
 _LOCKED = tuple(_DEAL.c[f.name] for f in fields(LockedDeal))
 
 
@@ -60,7 +60,7 @@ async def lock_deals(session: AsyncSession, deal_ids: Sequence[str]) -> dict[str
 
 
 async def _rows_by_id(
-    session: AsyncSession, table: Any, key: str, columns: Sequence[str], ids: Sequence[str]
+    session: AsyncSession, table: Table, key: str, columns: Sequence[str], ids: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     conn = await session.connection()
     ids = sorted(set(ids))
@@ -76,12 +76,12 @@ async def _rows_by_id(
 async def payments_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Stored payments of ``ids``: what a repeated fact is compared with."""
     columns = ("payment_id", "deal_id", "amount", "paid_at")
-    return await _rows_by_id(session, Payment.__table__, "payment_id", columns, ids)
+    return await _rows_by_id(session, table_of(Payment), "payment_id", columns, ids)
 
 
 async def refunds_by_id(session: AsyncSession, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     columns = ("refund_id", "deal_id", "amount", "refunded_at")
-    return await _rows_by_id(session, Refund.__table__, "refund_id", columns, ids)
+    return await _rows_by_id(session, table_of(Refund), "refund_id", columns, ids)
 
 
 _MOVE_DEAL = (
@@ -104,8 +104,8 @@ async def store_facts(
 ) -> None:
     """Write recorded facts in bulk: the payments, the refunds, the deals' new figures."""
     conn = await session.connection()
-    await bulk_insert(conn, Payment.__table__, payments)
-    await bulk_insert(conn, Refund.__table__, refunds)
+    await bulk_insert(conn, table_of(Payment), payments)
+    await bulk_insert(conn, table_of(Refund), refunds)
     if deals:
         await conn.execute(
             _MOVE_DEAL,

@@ -16,6 +16,7 @@ from zhanli_commission.sales.schemas import (
     RefundCreate,
     RefundRead,
 )
+from zhanli_commission.settings import commission_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.errors import Forbidden, NotFound
@@ -39,7 +40,7 @@ async def create_deal(
     deal = await service.record_deal(
         session,
         publisher,
-        runtime.settings,  # type: ignore[arg-type]
+        commission_settings(runtime),
         body,
         actor=principal,
         source_ip=client_ip(request),
@@ -76,7 +77,7 @@ async def create_payment(
     payment = await service.record_payment(
         session,
         publisher,
-        runtime.settings,  # type: ignore[arg-type]
+        commission_settings(runtime),
         body,
         actor=principal,
         source_ip=client_ip(request),
@@ -113,7 +114,7 @@ async def create_refund(
     refund = await service.record_refund(
         session,
         publisher,
-        runtime.settings,  # type: ignore[arg-type]
+        commission_settings(runtime),
         body,
         actor=principal,
         source_ip=client_ip(request),

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
+from zhanli_commission.settings import commission_settings
 from zhanli_commission.statements import repository, service
 from zhanli_commission.statements.models import PayoutBatch, PayoutItem
 from zhanli_commission.statements.schemas import (
@@ -72,7 +73,7 @@ async def read_statement(
 ) -> StatementRead:
     """A person's statement of a period: every line explained, status and approvals, draw
     balance and carried balance. Visible to the person, their managers, finance and HR."""
-    settings = runtime.settings
+    settings = commission_settings(runtime)
     return await service.read_statement(session, settings, principal, employee_id, period)
 
 
@@ -92,7 +93,7 @@ async def close_period(
     outcome = await service.close_period(
         session,
         publisher,
-        runtime.settings,
+        commission_settings(runtime),
         period,
         org_unit_id=unit,
         actor=principal,
@@ -129,7 +130,9 @@ async def approve_statement(
         actor=principal,
         source_ip=client_ip(request),
     )
-    return await service.read_statement(session, runtime.settings, principal, employee_id, period)
+    return await service.read_statement(
+        session, commission_settings(runtime), principal, employee_id, period
+    )
 
 
 @router.post("/people/{employee_id}/statements/{period}/reject", response_model=StatementRead)
@@ -153,7 +156,9 @@ async def reject_statement(
         actor=principal,
         source_ip=client_ip(request),
     )
-    return await service.read_statement(session, runtime.settings, principal, employee_id, period)
+    return await service.read_statement(
+        session, commission_settings(runtime), principal, employee_id, period
+    )
 
 
 @router.post(
@@ -175,7 +180,7 @@ async def adjust_statement(
     line = await service.adjust_closed(
         session,
         publisher,
-        runtime.settings,
+        commission_settings(runtime),
         employee_id,
         period,
         body,
@@ -215,7 +220,7 @@ async def create_payout(
     batch = await service.create_batch(
         session,
         publisher,
-        runtime.settings,
+        commission_settings(runtime),
         body.period,
         body.org_unit_id,
         actor=principal,
@@ -425,7 +430,7 @@ async def resolve_dispute(
     dispute = await service.resolve_dispute(
         session,
         publisher,
-        runtime.settings,
+        commission_settings(runtime),
         dispute_id,
         body,
         actor=principal,

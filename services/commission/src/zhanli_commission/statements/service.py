@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,6 +99,16 @@ class PersonPlan:
     plan_id: str | None
     version: int | None
     rules: PlanRules
+
+
+class PlanRef(Protocol):
+    """Which plan and version a line was priced by (``PersonPlan``, ``ResolvedPlan``)."""
+
+    @property
+    def plan_id(self) -> str | None: ...
+
+    @property
+    def version(self) -> int | None: ...
 
 
 PlanResolver = Callable[[AsyncSession, Person, str], Awaitable[PersonPlan | None]]
@@ -283,7 +293,7 @@ async def add_line(
     source_id: str,
     deal_id: str = "",
     basis: Decimal = ZERO,
-    plan: PersonPlan | None = None,
+    plan: PlanRef | None = None,
     total_row: PeriodTotal | None = None,
     credit_id: str | None = None,
 ) -> CommissionLine:
@@ -496,16 +506,16 @@ async def close_period(
         if total_row.status != OPEN:
             outcome.already_closed += 1
             continue
-        person = everyone.get(total_row.salesperson_id)
+        known = everyone.get(total_row.salesperson_id)
         plan = plans.get(total_row.salesperson_id)
-        if plan is None and person is not None:
-            plan = await resolve(session, person, period)
+        if plan is None and known is not None:
+            plan = await resolve(session, known, period)
         outcome.draw_lines += await _close_one(
             session,
             publisher,
             settings,
             total_row,
-            person,
+            known,
             plan,
             actor=actor,
             close_id=close_id,

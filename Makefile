@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
-MEMBERS := shared gateway services/talent services/learning services/kpi services/commission services/retention
+MEMBERS := shared gateway services/talent services/learning services/kpi services/commission services/retention services/audit
 
 .PHONY: help dev run test test-sqlite test-isolated lint fmt bench lock clean topics
 

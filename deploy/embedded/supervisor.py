@@ -1,7 +1,9 @@
 """`make run`: the whole platform on one machine, under one supervisor.
 
 Starts a Tansu broker, creates the topics, migrates every service (SQLite files under
-var/ by default, or PostgreSQL schemas), starts the five services and the gateway as
+var/ by default, or PostgreSQL schemas), carries an older install's audit chain and
+webhooks from the gateway's database into the audit service (once), starts the services
+and the gateway as
 child processes, waits until the gateway reports the platform ready, loads the demo data
 once, and prints the URLs. Ctrl-C stops everything cleanly. A child that crashes is
 reported (with the end of its log) and restarted; a broker restart recreates the topics.
@@ -24,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = {"talent": 8001, "learning": 8002, "kpi": 8003, "commission": 8004, "retention": 8005}
+SERVICES = {
+    "talent": 8001,
+    "learning": 8002,
+    "kpi": 8003,
+    "commission": 8004,
+    "retention": 8005,
+    "audit": 8007,
+}
 GATEWAY_PORT = 8000
 BROKER_PORT = 9092
 
@@ -209,6 +218,40 @@ class Platform:
             raise SystemExit(f"migrations failed: {', '.join(failed)}")
         say("migrations applied: gateway, " + ", ".join(SERVICES))
 
+    def carry_audit_from_gateway(self, env: dict[str, str]) -> None:
+        """Before the audit service first consumes: an install from before it existed
+        keeps its audit chain and webhooks in the gateway's database; carry them over
+        (hashes unchanged; zhanli_audit.carryover) and remember that it was done."""
+        marker = self.var / "audit-carried-from-gateway"
+        if marker.exists():
+            return
+        if self.args.database_url:
+            argv = [
+                "--url",
+                self.args.database_url,
+                "--schema",
+                f"{self.args.schema_prefix}gateway",
+            ]
+        else:
+            old = self.var / "gateway.db"
+            if not old.exists():
+                marker.write_text("no gateway database: nothing to carry\n")
+                return
+            argv = ["--url", f"sqlite+aiosqlite:///{old}"]
+        proc = subprocess.run(
+            [self.python, "-m", "zhanli_audit", "import-from-gateway", *argv],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        out = (proc.stdout + proc.stderr).strip()
+        if proc.returncode != 0:
+            raise SystemExit(f"carrying the audit chain from the gateway failed:\n{out[-2000:]}")
+        say(out.splitlines()[-1] if out else "audit chain carried")
+        marker.write_text(out + "\n")
+
     def start_services(self, env: dict[str, str]) -> None:
         for name in [*SERVICES, "gateway"]:
             child = Child(
@@ -299,6 +342,7 @@ class Platform:
         os.environ.update({k: v for k, v in env.items() if k.startswith("ZHANLI_")})
         self.start_broker()
         self.migrate(env)
+        self.carry_audit_from_gateway(env)
         self.start_services(env)
         ready = self.wait_ready(self.args.ready_timeout)
         say(
@@ -348,7 +392,10 @@ def main(argv: list[str] | None = None) -> int:
         "--broker-port", type=int, default=int(os.environ.get("ZHANLI_BROKER_PORT", BROKER_PORT))
     )
     parser.add_argument(
-        "--port-base", type=int, default=None, help="services on port-base+1 .. port-base+5"
+        "--port-base",
+        type=int,
+        default=None,
+        help="services on port-base+1, +2, ... (in the order of SERVICES)",
     )
     parser.add_argument(
         "--database-url",

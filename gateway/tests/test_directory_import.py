@@ -43,11 +43,8 @@ async def gateway(
         bootstrap_admin_password=SecretStr("import-admin-密码"),
         upstreams={},
         rate_limit_enabled=False,
-        # The import's contract is its outbox rows (events and audit facts); the gateway's
-        # own consumers (audit chain, webhooks) are tested elsewhere and would only compete
-        # with a 5,000-row import for SQLite's one connection here.
+        # The import's contract is its outbox rows (events and audit facts).
         consumer_enabled=False,
-        webhook_dispatcher_enabled=False,
     )
     async with running_service(
         create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer

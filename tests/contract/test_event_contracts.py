@@ -26,6 +26,7 @@ from zhanli_shared.events.contracts.commission import (
     StatementStatusChanged,
 )
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
+from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
 from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
 from zhanli_shared.events.contracts.sales import (
@@ -53,6 +54,19 @@ SAMPLES = {
         request_id="r1",
         source_ip="10.0.0.7",
         service="commission",
+    ),
+    RequestAudited: RequestAudited(
+        audit_id="d4e5f6",
+        occurred_at=NOW,
+        outcome="denied",
+        actor_id="E9",
+        actor_kind="user",
+        roles=["salesperson"],
+        method="GET",
+        path="/api/v1/audit/entries",
+        status=403,
+        request_id="r2",
+        source_ip="10.0.0.8",
     ),
     OrgUnitUpserted: OrgUnitUpserted(
         org_unit_id="B1", name="华东分公司", kind="branch", parent_id="G1", path=["G1", "B1"]

@@ -23,9 +23,17 @@ from kubernetes_validate.utils import latest_version  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "zhanli"
 PRODUCTION_VALUES = CHART / "examples" / "values-production.yaml"
-SERVICES = ["gateway", "talent", "learning", "kpi", "commission", "retention"]
+SERVICES = ["gateway", "talent", "learning", "kpi", "commission", "retention", "audit"]
 BACKENDS = SERVICES[1:]
-PORTS = dict(zip(SERVICES, range(8000, 8006), strict=True))
+PORTS = {
+    "gateway": 8000,
+    "talent": 8001,
+    "learning": 8002,
+    "kpi": 8003,
+    "commission": 8004,
+    "retention": 8005,
+    "audit": 8007,
+}
 RELEASE, NAMESPACE = "zhanli", "hr"
 HOOK_ANNOTATION = "helm.sh/hook"
 # Kubernetes versions the rendered objects must be valid for: the oldest the chart
@@ -401,6 +409,12 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths(production_ob
     assert ports == {53, 5432, 9093, 443}
     gateway = policies[f"{RELEASE}-gateway"]["spec"]
     assert {r["ports"][0]["port"] for r in gateway["egress"]} == {PORTS[s] for s in BACKENDS}
+    # Only the audit service reaches out to webhook receivers.
+    webhooks = policies[f"{RELEASE}-audit-webhooks"]["spec"]
+    assert webhooks["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "audit"
+    assert webhooks["policyTypes"] == ["Egress"]
+    assert [p["port"] for p in webhooks["egress"][0]["ports"]] == [443]
+    assert not [n for n in policies if n.endswith("-webhooks") and "audit" not in n]
 
 
 def test_ingress_routes_to_the_gateway(default_objects, production_objects) -> None:

@@ -22,6 +22,7 @@ MEMBERS = {
     "kpi": ("services/kpi", 8003),
     "commission": ("services/commission", 8004),
     "retention": ("services/retention", 8005),
+    "audit": ("services/audit", 8007),
 }
 
 

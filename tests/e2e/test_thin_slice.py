@@ -49,8 +49,9 @@ class Platform:
 
 
 def start_platform(tmp: Path, *extra: str) -> Iterator[Platform]:
-    base_port = free_port_block(7)  # the services on base+1..base+5, the gateway on base+6
-    gw = base_port + 6
+    # The gateway on base, the services on base+1, base+2, ... (room for a few more).
+    base_port = free_port_block(12)
+    gw = base_port
     var = tmp / "var"
     log = tmp / "supervisor.log"
     out = open(log, "wb")
@@ -202,6 +203,7 @@ def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: P
         "kpi",
         "commission",
         "retention",
+        "audit",
     }
     assert all(c["state"] == "ok" for c in components.values())
     summary = json.loads((sqlite_platform.var / "demo-loaded").read_text())
@@ -221,6 +223,63 @@ def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: P
 
 def test_thin_slice_on_sqlite(sqlite_platform: Platform) -> None:
     run_slice(sqlite_platform, expected="400.00")  # the demo plan: 2 % below half the quota
+
+
+def test_writes_and_sign_ins_reach_the_audit_chain_and_webhooks_are_served(
+    sqlite_platform: Platform,
+) -> None:
+    """The audit service behind the gateway: a directory write (audited by the service that
+    made it) and a failed sign-in (published by the gateway) both land in the chain,
+    which verifies; webhooks are managed at the same public paths as before."""
+    admin = sqlite_platform.admin()
+    unit = f"AU{uuid.uuid4().hex[:6].upper()}"
+    admin.put(
+        f"/api/v1/directory/org-units/{unit}",
+        json={"org_unit_id": unit, "name": "审计组 Audit team", "kind": "team"},
+    ).raise_for_status()
+    rid = f"rid-{uuid.uuid4().hex[:8]}"
+    bad = httpx.post(
+        f"{sqlite_platform.base}/api/v1/auth/token",
+        json={"username": "admin", "password": "not-the-password"},
+        headers={"x-request-id": rid},
+        timeout=10,
+    )
+    assert bad.status_code == 401
+    deadline = time.monotonic() + 60
+    created: list[dict] = []
+    failed: list[dict] = []
+    while time.monotonic() < deadline and not (created and failed):
+        created = admin.get("/api/v1/audit/entries", params={"entity_id": unit}).json()["items"]
+        failed = [
+            e
+            for e in admin.get(
+                "/api/v1/audit/entries", params={"action": "auth.login.failed", "order": "desc"}
+            ).json()["items"]
+            if e["request_id"] == rid
+        ]
+        time.sleep(0.25)
+    assert created and created[0]["action"] == "directory.org_unit.created"
+    assert failed and failed[0]["service"] == "gateway" and failed[0]["entity_id"] == "admin"
+    assert "not-the-password" not in json.dumps(failed)
+    verified = admin.get("/api/v1/audit/verify").json()
+    assert verified["ok"] is True and verified["checked"] >= 2
+
+    types = admin.get("/api/v1/webhooks/event-types").json()
+    assert "zhanli.sales.payment_received.v1" in types
+    assert not any(t.startswith(("zhanli.audit.", "zhanli.gateway.")) for t in types)
+    r = admin.post(
+        "/api/v1/webhooks/subscriptions",
+        json={
+            "name": "e2e",
+            "url": "https://receiver.example.com/hooks",
+            "event_types": ["zhanli.sales.*"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    sub = r.json()
+    listed = admin.get("/api/v1/webhooks/subscriptions").json()
+    assert sub["id"] in {s["id"] for s in listed}
+    assert admin.delete(f"/api/v1/webhooks/subscriptions/{sub['id']}").status_code == 204
 
 
 def test_crashed_service_is_reported_and_restarted(sqlite_platform: Platform) -> None:

@@ -76,6 +76,18 @@ def test_merge_prefixes_colliding_components_and_rewrites_refs() -> None:
     assert doc["x-zhanli-unavailable"] == {"talent": "timeout"}
 
 
+def test_merge_takes_the_paths_a_route_sends_to_a_service() -> None:
+    audit = _svc("audit", {"type": "object"})
+    audit["paths"]["/api/v1/webhooks/subscriptions"] = {"get": {"responses": {}}}
+    audit["paths"]["/api/v1/elsewhere/x"] = {"get": {"responses": {}}}
+    gateway = {"openapi": "3.1.0", "info": {"title": "gw", "version": "1"}, "paths": {}}
+    doc = merge_openapi(gateway, {"audit": audit}, {}, {"webhooks": "audit", "other": "kpi"})
+    assert {"/api/v1/audit/things", "/api/v1/webhooks/subscriptions"} <= set(doc["paths"])
+    assert "/api/v1/elsewhere/x" not in doc["paths"]  # not routed to it: not reachable
+    op = doc["paths"]["/api/v1/webhooks/subscriptions"]["get"]
+    assert op["x-zhanli-service"] == "audit"
+
+
 async def test_a_service_that_is_down_is_marked_not_fatal() -> None:
     proxy = ProxyApp({"kpi": f"http://127.0.0.1:{free_port()}"}, verifier=None)
     await proxy.start()
@@ -100,6 +112,8 @@ def test_platform_documents_are_public_and_complete(world: World) -> None:
         doc["paths"]
     )
     assert {"/api/v1/directory/employees", "/api/v1/audit/verify"} <= set(doc["paths"])
+    webhooks = doc["paths"]["/api/v1/webhooks/subscriptions"]["post"]
+    assert webhooks["x-zhanli-service"] == "audit"  # served by the audit service
     assert doc["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
     assert doc["components"]["securitySchemes"]["apiKeyAuth"]["type"] == "apiKey"
     assert doc["paths"]["/api/v1/auth/oauth/token"]["post"]["security"] == []

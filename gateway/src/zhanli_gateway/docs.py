@@ -92,9 +92,11 @@ def merge_openapi(
     gateway: dict[str, Any],
     services: dict[str, dict[str, Any]],
     unavailable: dict[str, str],
+    routes: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The gateway's document with each service's ``/api/v1/<service>/`` paths and their
-    components merged in. Pure (no I/O): tested directly."""
+    """The gateway's document with each service's ``/api/v1/<service>/`` paths (and those
+    of the segments ``routes`` sends to it) and their components merged in. Pure (no
+    I/O): tested directly."""
     doc = copy.deepcopy(gateway)
     doc["openapi"] = doc.get("openapi", "3.1.0")
     doc["info"] = {
@@ -102,7 +104,7 @@ def merge_openapi(
         "title": "Zhanli platform API",
         "description": (
             "Every route behind the gateway: the gateway's own (login, users, directory, "
-            "audit, readiness) and each service's `/api/v1/<service>/...`. Every operation "
+            "readiness) and each service's `/api/v1/<service>/...`. Every operation "
             "needs `Authorization: Bearer <token>` unless it says otherwise. This document "
             "itself is public (it describes the interface, never data)."
         ),
@@ -119,8 +121,11 @@ def merge_openapi(
 
     for name in sorted(services):
         spec = services[name]
-        prefix = f"/api/v1/{name}/"
-        own_paths = {p: item for p, item in spec.get("paths", {}).items() if p.startswith(prefix)}
+        prefixes = (
+            f"/api/v1/{name}/",
+            *(f"/api/v1/{seg}/" for seg, to in (routes or {}).items() if to == name),
+        )
+        own_paths = {p: item for p, item in spec.get("paths", {}).items() if p.startswith(prefixes)}
         own_components: dict[str, dict[str, Any]] = copy.deepcopy(spec.get("components", {}))
         # Renames first (per section), then rewrite every ref of this service.
         renames: dict[str, dict[str, str]] = {}
@@ -252,7 +257,7 @@ class OpenAPIAggregator:
             if self._doc is not None and time.monotonic() < self._expires:
                 return self._doc
             services, unavailable = await self._fetch_all()
-            doc = merge_openapi(gateway_schema, services, unavailable)
+            doc = merge_openapi(gateway_schema, services, unavailable, self.proxy.routes)
             self._doc = doc
             self._expires = time.monotonic() + (self.degraded_ttl_s if unavailable else self.ttl_s)
             return doc

@@ -17,9 +17,8 @@ from starlette.types import ASGIApp
 
 from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
 from zhanli_gateway.apikeys.router import router as apikeys_router
-from zhanli_gateway.audit import handlers as audit_handlers
 from zhanli_gateway.audit.middleware import AuditMiddleware
-from zhanli_gateway.audit.router import router as audit_router
+from zhanli_gateway.audit.publisher import AuditEvents
 from zhanli_gateway.db import event_tables, metadata
 from zhanli_gateway.directory.router import router as directory_router
 from zhanli_gateway.docs import docs_router
@@ -27,9 +26,6 @@ from zhanli_gateway.identity import service as identity
 from zhanli_gateway.identity.router import router as identity_router
 from zhanli_gateway.proxy import GatewayApp, ProxyApp, check_upstream
 from zhanli_gateway.settings import GatewaySettings
-from zhanli_gateway.webhooks import handlers as webhook_handlers
-from zhanli_gateway.webhooks.dispatcher import WebhookDispatcher
-from zhanli_gateway.webhooks.router import router as webhooks_router
 from zhanli_shared.auth import TokenIssuer, TokenVerifier
 from zhanli_shared.db import ping
 from zhanli_shared.events.consumer import HandlerRegistry
@@ -86,14 +82,15 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         breaker_reset_s=settings.breaker_reset_s,
         breaker_min_open_s=settings.breaker_min_open_s,
         breaker_probe_interval_s=settings.breaker_probe_interval_s,
+        routes=settings.routes,
     )
+    audit_events = AuditEvents(settings, max_buffered=settings.audit_buffer_max_events)
 
-    registry = HandlerRegistry()
-    audit_handlers.register(registry)
-    webhook_handlers.register(registry, settings.webhook_blocked_topics)  # after the others
+    registry = HandlerRegistry()  # the gateway consumes no topic
 
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         await proxy.start()
+        await audit_events.start()
         if private_pem:
             async with runtime.sessions() as session:
                 password = settings.bootstrap_admin_password
@@ -101,13 +98,9 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
                     session, password.get_secret_value() if password else None
                 )
                 await session.commit()
-        if settings.webhook_dispatcher_enabled:
-            app.state.webhooks = WebhookDispatcher(settings, runtime.sessions, runtime.cipher)
-            await app.state.webhooks.start()
 
     async def on_stop(app: FastAPI, runtime: Runtime) -> None:
-        if getattr(app.state, "webhooks", None) is not None:
-            await app.state.webhooks.stop()
+        await audit_events.stop()
         await proxy.close()
 
     api = create_service_app(
@@ -119,9 +112,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         routers=[
             identity_router,
             directory_router,
-            audit_router,
             docs_router(proxy),
-            webhooks_router,
             apikeys_router,
         ],
         title="Zhanli API gateway",
@@ -149,12 +140,14 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
 
         api.include_router(me_router(proxy))
 
-    # Login attempts and refused authorisation (403), here and from the services.
     def audit_sessions() -> async_sessionmaker[AsyncSession]:
         return api.state.runtime.sessions
 
-    api.add_middleware(AuditMiddleware, sessions=audit_sessions, verifier=verifier)
-    proxied = AuditMiddleware(proxy, sessions=audit_sessions, verifier=verifier)
+    # Login attempts and refused authorisation (403), here and from the services,
+    # published for the audit service (zhanli_gateway.audit).
+    api.state.audit_events = audit_events
+    api.add_middleware(AuditMiddleware, events=audit_events, verifier=verifier)
+    proxied = AuditMiddleware(proxy, events=audit_events, verifier=verifier)
     from zhanli_gateway.edge import EdgeMiddleware
 
     gateway = GatewayApp(api, proxy, RequestContextMiddleware(proxied, service="gateway"))

@@ -158,8 +158,14 @@ class ProxyApp:
         breaker_reset_s: float = 10.0,
         breaker_min_open_s: float = 0.5,
         breaker_probe_interval_s: float = 0.5,
+        routes: dict[str, str] | None = None,
     ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
+        # /api/v1/<segment>/ served by an upstream of another name (e.g. webhooks by the
+        # audit service); a route to an upstream not configured is ignored.
+        self.routes = {
+            segment: name for segment, name in (routes or {}).items() if name in self.upstreams
+        }
         self.verifier = verifier
         self.breakers = {
             name: CircuitBreaker(breaker_threshold, breaker_reset_s, breaker_min_open_s)
@@ -215,13 +221,10 @@ class ProxyApp:
 
     def service_of(self, path: str) -> str | None:
         parts = path.split("/", 4)  # '', 'api', 'v1', '<service>', rest
-        if (
-            len(parts) >= 4
-            and parts[1] == "api"
-            and parts[2] == "v1"
-            and parts[3] in self.upstreams
-        ):
-            return parts[3]
+        if len(parts) >= 4 and parts[1] == "api" and parts[2] == "v1":
+            if parts[3] in self.upstreams:
+                return parts[3]
+            return self.routes.get(parts[3])
         return None
 
     # --- the breaker and its probe

@@ -16,7 +16,10 @@ DEFAULT_UPSTREAMS = {
     "kpi": "http://127.0.0.1:8003",
     "commission": "http://127.0.0.1:8004",
     "retention": "http://127.0.0.1:8005",
+    "audit": "http://127.0.0.1:8007",
 }
+# /api/v1/<segment>/ answered by an upstream of another name.
+DEFAULT_ROUTES = {"webhooks": "audit"}
 
 
 class GatewaySettings(ServiceSettings):
@@ -27,6 +30,11 @@ class GatewaySettings(ServiceSettings):
     )
 
     upstreams: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_UPSTREAMS))
+    routes: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_ROUTES),
+        description="first path segment after /api/v1/ -> upstream name, for segments "
+        "that are not themselves an upstream's name",
+    )
     upstream_connect_timeout_s: float = 2.0
     upstream_read_timeout_s: float = 30.0
     upstream_max_connections: int = 256
@@ -107,27 +115,10 @@ class GatewaySettings(ServiceSettings):
         "points at); empty = the strict API policy (the docs pages then stay blank)",
     )
 
-    # Outgoing webhooks (zhanli_gateway.webhooks). Retries back off exponentially with
-    # jitter: base * 2^(attempt-1), capped; the defaults spread 8 attempts over ~1 hour.
-    webhook_dispatcher_enabled: bool = True
-    webhook_http_allowed_hosts: list[str] = Field(
-        default_factory=list,
-        description="hosts a subscription may reach over plain http (e.g. 127.0.0.1 in the "
-        "embedded mode); every other URL must be https",
-    )
-    webhook_blocked_topics: list[str] = Field(
-        default_factory=lambda: ["zhanli.audit.*"],
-        description="topics (or patterns) never offered to webhooks",
-    )
-    webhook_poll_interval_s: float = 1.0
-    webhook_batch_size: int = 100
-    webhook_max_concurrency: int = 16
-    webhook_timeout_s: float = 10.0
-    webhook_max_attempts: int = 8
-    webhook_backoff_base_s: float = 30.0
-    webhook_backoff_cap_s: float = 1800.0
-    webhook_backoff_jitter: float = 0.2  # +/- this fraction of each delay
-    webhook_secret_grace_s: int = 86_400  # the old secret still signs after a rotation
+    # What the gateway audits (sign-ins, refusals) goes to the broker through a bounded
+    # buffer (zhanli_gateway.audit.publisher): beyond this many waiting events, new ones
+    # are dropped and counted (zhanli_gateway_audit_events_total{outcome="dropped"}).
+    audit_buffer_max_events: int = Field(default=10_000, ge=1)
 
     def model_post_init(self, __context: Any) -> None:
         super().model_post_init(__context)

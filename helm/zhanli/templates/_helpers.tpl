@@ -6,7 +6,7 @@ every service at once and the per-service files cannot drift.
 
 {{/* The services the gateway fronts, in port order. */}}
 {{- define "zhanli.backends" -}}
-talent learning kpi commission retention
+talent learning kpi commission retention audit
 {{- end }}
 
 {{- define "zhanli.name" -}}

@@ -1,6 +1,6 @@
 """Audit facts only the gateway sees: login attempts and refused authorisation (403),
-appended directly to the chain in a transaction of their own (the request's own
-transaction is rolled back when it fails).
+here and from the services behind it, published as ``RequestAudited`` events (see
+``zhanli_gateway.audit.publisher``) for the audit service to chain.
 
 Pure ASGI: on the hot path it only watches the response status; it reads the body of a
 login request (small, JSON) for the username, never keeping the password.
@@ -9,17 +9,17 @@ login request (small, JSON) for the username, never keeping the password.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+import uuid
+from typing import Literal
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zhanli_gateway.audit import service
-from zhanli_shared.audit import build
+from zhanli_gateway.audit.publisher import AuditEvents
 from zhanli_shared.auth import Principal, TokenVerifier
+from zhanli_shared.db import utcnow
 from zhanli_shared.errors import ProblemError
+from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.observability import current_request_id
 
 log = structlog.get_logger("zhanli.audit")
@@ -51,14 +51,12 @@ class AuditMiddleware:
         self,
         app: ASGIApp,
         *,
-        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        events: AuditEvents,
         verifier: TokenVerifier | None,
-        service_name: str = "gateway",
     ) -> None:
         self.app = app
-        self.sessions = sessions
+        self.events = events
         self.verifier = verifier
-        self.service_name = service_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -88,7 +86,7 @@ class AuditMiddleware:
         if status == 403 or (login and status in (200, 401)):
             request_id = current_request_id() or request_id
             try:
-                await self._record(scope, status, request_id, bytes(body) if login else None)
+                self._record(scope, status, request_id, bytes(body) if login else None)
             except Exception as exc:  # the caller already has the answer; never fail it
                 log.error("audit.gateway_record_failed", error=repr(exc), status=status)
 
@@ -102,45 +100,42 @@ class AuditMiddleware:
                 pass
         return "anonymous"
 
-    async def _record(
+    def _record(
         self, scope: Scope, status: int, request_id: str | None, login_body: bytes | None
     ) -> None:
-        source_ip = _source_ip(scope)
-        fields: dict[str, Any]
+        outcome: Literal["login_succeeded", "login_failed", "denied"]
+        roles: list[str] = []
         if login_body is not None:
             username = "?"
             try:
                 parsed = json.loads(login_body)
                 if isinstance(parsed, dict) and isinstance(parsed.get("username"), str):
-                    username = parsed["username"][:200]
+                    username = parsed["username"][:200] or "?"
             except ValueError:
                 pass
             ok = status == 200
-            fields = {
-                "actor": username,
-                "action": "auth.login.succeeded" if ok else "auth.login.failed",
-                "entity_type": "user",
-                "entity_id": username,
-                "before": None,
-                "after": {"outcome": "success" if ok else "failure", "status": status},
-            }
+            outcome = "login_succeeded" if ok else "login_failed"
+            actor_id, actor_kind = username, "user" if ok else "anonymous"
         else:
-            fields = {
-                "actor": self._principal(scope),
-                "action": "authz.denied",
-                "entity_type": "http",
-                "entity_id": f"{scope['method']} {scope['path']}"[:200],
-                "before": None,
-                "after": {"method": scope["method"], "path": scope["path"], "status": status},
-            }
-        fact = build(
-            **fields,
-            service=self.service_name,
-            request_id=request_id,
-            source_ip=source_ip,
+            outcome = "denied"
+            principal = self._principal(scope)
+            if isinstance(principal, Principal):
+                actor_id, actor_kind = principal.subject, principal.kind
+                roles = sorted(principal.roles)
+            else:
+                actor_id, actor_kind = principal, "anonymous"
+        self.events.publish(
+            RequestAudited(
+                audit_id=uuid.uuid4().hex,
+                occurred_at=utcnow(),
+                outcome=outcome,
+                actor_id=actor_id,
+                actor_kind=actor_kind,
+                roles=roles,
+                method=scope["method"][:16],
+                path=scope["path"][:2000],
+                status=status,
+                request_id=request_id[:128] if request_id else None,
+                source_ip=_source_ip(scope),
+            )
         )
-        if login_body is not None:
-            fact = fact.model_copy(update={"actor_kind": "user" if status == 200 else "anonymous"})
-        async with self.sessions()() as session:
-            await service.append(session, fact)
-            await session.commit()

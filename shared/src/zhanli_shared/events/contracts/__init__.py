@@ -7,6 +7,7 @@ from zhanli_shared.events.contracts import (  # noqa: F401
     audit,
     commission,
     directory,
+    gateway,
     kpi,
     learning,
     sales,

@@ -1,4 +1,4 @@
-"""The gateway consumes every offered topic and enqueues a delivery per matching active
+"""The audit service consumes every offered topic and enqueues a delivery per matching active
 subscription, in the consumer's transaction (a redelivered event finds its inbox row;
 an event already enqueued for a subscription is skipped too)."""
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.webhooks import core, service
+from zhanli_audit.webhooks import core, service
 from zhanli_shared.events.consumer import Handler, HandlerRegistry
 from zhanli_shared.events.contracts.base import all_contracts
 from zhanli_shared.events.envelope import CloudEvent
@@ -24,7 +24,7 @@ def _chained(previous: Handler | None) -> Handler:
 
 
 def register(registry: HandlerRegistry, blocked_topics: list[str]) -> None:
-    """Register after the gateway's other handlers: a topic that already has one gets
+    """Register after the service's other handlers: a topic that already has one gets
     both (the existing handler first, then the webhook enqueue)."""
     for topic, contract in all_contracts().items():
         if core.matches(blocked_topics, topic):

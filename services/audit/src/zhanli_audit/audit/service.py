@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_gateway.audit import chain, repository
-from zhanli_gateway.audit.models import AuditEntry
-from zhanli_gateway.audit.repository import Filters
+from zhanli_audit.audit import chain, repository
+from zhanli_audit.audit.models import AuditEntry
+from zhanli_audit.audit.repository import Filters
 from zhanli_shared.db import utcnow
 from zhanli_shared.events.contracts.audit import AuditRecorded
+from zhanli_shared.events.contracts.gateway import RequestAudited
 
 CHUNK = 500
 
@@ -33,6 +34,35 @@ async def append(session: AsyncSession, fact: AuditRecorded) -> int | None:
     values["hash"] = chain.entry_hash(values)
     await repository.add(session, values)
     return sequence
+
+
+def from_gateway(seen: RequestAudited) -> AuditRecorded:
+    """The chain entry of what the gateway saw: the same actions, entities and fields the
+    gateway wrote itself when it still kept the log (so a search spans the move)."""
+    if seen.outcome == "denied":
+        action, entity_type = "authz.denied", "http"
+        entity_id = f"{seen.method} {seen.path}"[:200]
+        after: dict[str, Any] = {"method": seen.method, "path": seen.path, "status": seen.status}
+    else:
+        ok = seen.outcome == "login_succeeded"
+        action = "auth.login.succeeded" if ok else "auth.login.failed"
+        entity_type, entity_id = "user", seen.actor_id or "?"
+        after = {"outcome": "success" if ok else "failure", "status": seen.status}
+    return AuditRecorded(
+        audit_id=seen.audit_id,
+        occurred_at=seen.occurred_at,
+        actor_id=seen.actor_id,
+        actor_kind=seen.actor_kind,
+        roles=sorted(seen.roles),
+        action=action,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        before=None,
+        after=after,
+        request_id=seen.request_id,
+        source_ip=seen.source_ip,
+        service="gateway",
+    )
 
 
 def entry_fields(entry: AuditEntry) -> dict[str, Any]:

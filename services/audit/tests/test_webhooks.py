@@ -1,4 +1,4 @@
-"""Outgoing webhooks: subscriptions managed by HR, IT and integrations; the gateway
+"""Outgoing webhooks: subscriptions managed by HR, IT and integrations; the audit service
 consumes the events, enqueues one delivery per matching subscription and sends it signed
 to a receiver on 127.0.0.1, retrying with backoff until it fails for good."""
 
@@ -18,16 +18,15 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from pydantic import SecretStr
 from sqlalchemy import func, select
 
-import zhanli_gateway
-from zhanli_gateway.main import create_app
-from zhanli_gateway.settings import GatewaySettings
-from zhanli_gateway.webhooks import core
-from zhanli_gateway.webhooks import service as webhook_service
-from zhanli_gateway.webhooks.models import WebhookDelivery, WebhookSubscription
-from zhanli_shared.events.contracts.directory import EmployeeUpserted
+import zhanli_audit
+from zhanli_audit.main import create_app
+from zhanli_audit.settings import AuditSettings
+from zhanli_audit.webhooks import core
+from zhanli_audit.webhooks import service as webhook_service
+from zhanli_audit.webhooks.models import WebhookDelivery, WebhookSubscription
+from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
 from zhanli_shared.events.contracts.sales import DealRecorded
 from zhanli_shared.events.kafka import make_producer
 from zhanli_shared.events.outbox import Publisher
@@ -95,18 +94,15 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture(scope="module")
-async def gateway(
+async def audit(
     db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningService]:
-    target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("webhooks"), "gateway")
+    target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("webhooks"), "audit")
     settings = service_settings(
-        GatewaySettings,
+        AuditSettings,
         target,
         broker,
         keypair[1],
-        auth_private_key=SecretStr(keypair[0]),
-        bootstrap_admin_password=SecretStr("webhook-admin-密码"),
-        upstreams={},
         webhook_http_allowed_hosts=["127.0.0.1"],
         webhook_poll_interval_s=0.05,
         webhook_backoff_base_s=0.05,
@@ -116,7 +112,7 @@ async def gateway(
         webhook_timeout_s=5,
     )
     async with running_service(
-        create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
+        create_app, settings, Path(zhanli_audit.__file__).parent / "migrations", issuer
     ) as svc:
         yield svc
     await target.cleanup()
@@ -176,33 +172,27 @@ def deal(deal_id: str) -> DealRecorded:
 
 
 async def test_employee_upsert_reaches_the_receiver_as_one_signed_cloudevent(
-    gateway, receiver
+    audit, receiver
 ) -> None:
     key, url = receiver.url("ok")
-    sub = await subscribe(gateway, url, ["zhanli.directory.employee_upserted.v1"])
+    sub = await subscribe(audit, url, ["zhanli.directory.employee_upserted.v1"])
     secret = sub["secret"]
     assert secret.startswith("whsec_") and sub["format"] == "cloudevents" and sub["active"]
 
     unit, person = f"WU{uuid.uuid4().hex[:6]}", f"WE{uuid.uuid4().hex[:6]}"
-    h = hr(gateway)
-    r = await gateway.client.put(
-        f"/api/v1/directory/org-units/{unit}",
-        headers=h,
-        json={"org_unit_id": unit, "name": "钩子组", "kind": "team"},
+    h = hr(audit)
+    await publish(audit, OrgUnitUpserted(org_unit_id=unit, name="钩子组", kind="team", path=[unit]))
+    await publish(
+        audit,
+        EmployeeUpserted(
+            employee_id=person,
+            name="李雷",
+            org_unit_id=unit,
+            org_path=[unit],
+            job_role="salesperson",
+            roles=["salesperson"],
+        ),
     )
-    assert r.status_code == 200, r.text
-    r = await gateway.client.put(
-        f"/api/v1/directory/employees/{person}",
-        headers=h,
-        json={
-            "employee_id": person,
-            "name": "李雷",
-            "org_unit_id": unit,
-            "job_role": "salesperson",
-            "roles": ["salesperson"],
-        },
-    )
-    assert r.status_code == 200, r.text
 
     async def received():
         return [q for q in receiver.requests[key] if json.loads(q["body"])["subject"] == person]
@@ -239,7 +229,7 @@ async def test_employee_upsert_reaches_the_receiver_as_one_signed_cloudevent(
     assert event["data"]["employee_id"] == person and event["data"]["org_path"] == [unit]
     assert "phone" not in event["data"]  # personal data never travels in events
 
-    done = await wait_delivery(gateway, sub["id"], event["id"], "delivered")
+    done = await wait_delivery(audit, sub["id"], event["id"], "delivered")
     assert done["attempts"] == 1 and done["last_status_code"] == 200
     assert done["last_error"] is None and done["delivered_at"] is not None
     assert done["next_attempt_at"] is None
@@ -249,17 +239,15 @@ async def test_employee_upsert_reaches_the_receiver_as_one_signed_cloudevent(
         json.loads(q["body"])["type"] == EmployeeUpserted.topic_name()
         for q in receiver.requests[key]
     )
-    r = await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=h)
+    r = await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=h)
     assert r.status_code == 204
 
 
-async def test_a_flaky_receiver_gets_three_attempts_and_the_log_shows_them(
-    gateway, receiver
-) -> None:
+async def test_a_flaky_receiver_gets_three_attempts_and_the_log_shows_them(audit, receiver) -> None:
     key, url = receiver.url("flaky")
-    sub = await subscribe(gateway, url, ["zhanli.sales.*"])
-    event_id = await publish(gateway, deal(f"D-{key}"))
-    done = await wait_delivery(gateway, sub["id"], event_id, "delivered")
+    sub = await subscribe(audit, url, ["zhanli.sales.*"])
+    event_id = await publish(audit, deal(f"D-{key}"))
+    done = await wait_delivery(audit, sub["id"], event_id, "delivered")
     assert done["attempts"] == 3 and done["last_status_code"] == 200
     assert done["last_error"] is None
     statuses = receiver.for_event(key, event_id)
@@ -276,48 +264,48 @@ async def test_a_flaky_receiver_gets_three_attempts_and_the_log_shows_them(
         )
     (page,) = [
         d
-        for d in await deliveries(gateway, sub["id"], state="delivered")
+        for d in await deliveries(audit, sub["id"], state="delivered")
         if d["event_id"] == event_id
     ]
     assert page["event_type"] == DealRecorded.topic_name()
-    await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
+    await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(audit))
 
 
 async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues(
-    gateway, receiver
+    audit, receiver
 ) -> None:
     key, url = receiver.url("fail")
-    sub = await subscribe(gateway, url, [DealRecorded.topic_name()])
-    event_id = await publish(gateway, deal(f"D-{key}"))
-    failed = await wait_delivery(gateway, sub["id"], event_id, "failed")
+    sub = await subscribe(audit, url, [DealRecorded.topic_name()])
+    event_id = await publish(audit, deal(f"D-{key}"))
+    failed = await wait_delivery(audit, sub["id"], event_id, "failed")
     assert failed["attempts"] == MAX_ATTEMPTS and failed["last_status_code"] == 500
     assert failed["last_error"].startswith("HTTP 500") and failed["next_attempt_at"] is None
     assert failed["delivered_at"] is None
     assert len(receiver.for_event(key, event_id)) == MAX_ATTEMPTS
 
-    seller = gateway.auth("S1", ["salesperson"])
-    r = await gateway.client.post(f"{API}/deliveries/{failed['id']}/retry", headers=seller)
+    seller = audit.auth("S1", ["salesperson"])
+    r = await audit.client.post(f"{API}/deliveries/{failed['id']}/retry", headers=seller)
     assert r.status_code == 403
-    r = await gateway.client.post(f"{API}/deliveries/{failed['id']}/retry", headers=hr(gateway))
+    r = await audit.client.post(f"{API}/deliveries/{failed['id']}/retry", headers=hr(audit))
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "pending" and r.json()["manual_retries"] == 1
-    again = await wait_delivery(gateway, sub["id"], event_id, "failed")
+    again = await wait_delivery(audit, sub["id"], event_id, "failed")
     assert again["manual_retries"] == 1 and again["attempts"] == MAX_ATTEMPTS
     assert len(receiver.for_event(key, event_id)) == 2 * MAX_ATTEMPTS
-    r = await gateway.client.post(f"{API}/deliveries/999999999/retry", headers=hr(gateway))
+    r = await audit.client.post(f"{API}/deliveries/999999999/retry", headers=hr(audit))
     assert r.status_code == 404
     # An id beyond any BIGINT is bad input, not a database overflow (the fuzzer's 500).
-    r = await gateway.client.post(
-        f"{API}/deliveries/10798632468616858042368/retry", headers=hr(gateway)
+    r = await audit.client.post(
+        f"{API}/deliveries/10798632468616858042368/retry", headers=hr(audit)
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path.delivery_id"
 
     # Pagination of the log: newest first, keyset cursor.
     for n in range(2):
-        await publish(gateway, deal(f"D-{key}-{n}"))
+        await publish(audit, deal(f"D-{key}-{n}"))
 
     async def three():
-        return len(await deliveries(gateway, sub["id"])) >= 3
+        return len(await deliveries(audit, sub["id"])) >= 3
 
     await eventually(three, timeout_s=30)
     # Walk every page (deals of other tests may match the subscription too, when the
@@ -326,8 +314,8 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
     cursor = None
     while True:
         params = {"limit": 2} | ({"cursor": cursor} if cursor is not None else {})
-        r = await gateway.client.get(
-            f"{API}/subscriptions/{sub['id']}/deliveries", headers=hr(gateway), params=params
+        r = await audit.client.get(
+            f"{API}/subscriptions/{sub['id']}/deliveries", headers=hr(audit), params=params
         )
         page = r.json()
         assert len(page["items"]) <= 2
@@ -339,15 +327,15 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
     assert ids == sorted(ids, reverse=True) and len(ids) == len(set(ids)) >= 3
     assert failed["id"] in ids
     # Deleting the subscription cancels what is still pending; the log stays in the DB.
-    r = await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
+    r = await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(audit))
     assert r.status_code == 204
     assert (
-        await gateway.client.get(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
+        await audit.client.get(f"{API}/subscriptions/{sub['id']}", headers=hr(audit))
     ).status_code == 404
     # A delivery the consumer enqueued while the deletion committed (it had matched the
     # subscription just before: on PostgreSQL the two transactions overlap) is cancelled
     # by the dispatcher, never sent: enqueue one as that consumer would have.
-    async with gateway.runtime.sessions() as session:
+    async with audit.runtime.sessions() as session:
         session.add(
             WebhookDelivery(
                 subscription_id=sub["id"],
@@ -365,7 +353,7 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
     sent_before = len(receiver.requests[key])
 
     async def states():
-        async with gateway.runtime.sessions() as session:
+        async with audit.runtime.sessions() as session:
             rows = (
                 await session.execute(
                     select(WebhookDelivery.state).where(
@@ -384,16 +372,16 @@ async def test_a_receiver_always_failing_ends_failed_and_a_manual_retry_requeues
     ]
 
 
-async def test_wecom_and_dingtalk_get_a_short_robot_text_message(gateway, receiver) -> None:
+async def test_wecom_and_dingtalk_get_a_short_robot_text_message(audit, receiver) -> None:
     key, url = receiver.url("robot")
-    sub = await subscribe(gateway, url, ["zhanli.directory.employee_upserted.v1"], format="wecom")
+    sub = await subscribe(audit, url, ["zhanli.directory.employee_upserted.v1"], format="wecom")
     bad_key, bad_url = receiver.url("robot-error")
     bad = await subscribe(
-        gateway, bad_url, ["zhanli.directory.employee_upserted.v1"], format="dingtalk"
+        audit, bad_url, ["zhanli.directory.employee_upserted.v1"], format="dingtalk"
     )
     person = f"WR{uuid.uuid4().hex[:6]}"
     event_id = await publish(
-        gateway,
+        audit,
         EmployeeUpserted(
             employee_id=person,
             name="韩梅梅",
@@ -402,7 +390,7 @@ async def test_wecom_and_dingtalk_get_a_short_robot_text_message(gateway, receiv
             job_role="salesperson",
         ),
     )
-    await wait_delivery(gateway, sub["id"], event_id, "delivered")
+    await wait_delivery(audit, sub["id"], event_id, "delivered")
     (request,) = receiver.for_event(key, event_id)
     doc = json.loads(request["body"])
     assert doc["msgtype"] == "text" and set(doc) == {"msgtype", "text"}
@@ -418,41 +406,41 @@ async def test_wecom_and_dingtalk_get_a_short_robot_text_message(gateway, receiv
         now=time.time(),
     )
     # A robot answering 200 with an errcode is a failure (e.g. a revoked robot key).
-    failed = await wait_delivery(gateway, bad["id"], event_id, "failed")
+    failed = await wait_delivery(audit, bad["id"], event_id, "failed")
     assert failed["last_status_code"] == 200
     assert failed["last_error"] == "errcode 93000: invalid webhook url"
     assert len(receiver.for_event(bad_key, event_id)) == MAX_ATTEMPTS
     for s in (sub, bad):
-        await gateway.client.delete(f"{API}/subscriptions/{s['id']}", headers=hr(gateway))
+        await audit.client.delete(f"{API}/subscriptions/{s['id']}", headers=hr(audit))
 
 
 async def test_the_secret_is_shown_once_encrypted_at_rest_and_rotates_with_grace(
-    gateway, receiver
+    audit, receiver
 ) -> None:
     key, url = receiver.url("ok")
-    sub = await subscribe(gateway, url, ["zhanli.sales.deal_recorded.v1"])
+    sub = await subscribe(audit, url, ["zhanli.sales.deal_recorded.v1"])
     secret = sub["secret"]
-    h = hr(gateway)
-    one = await gateway.client.get(f"{API}/subscriptions/{sub['id']}", headers=h)
-    listed = await gateway.client.get(f"{API}/subscriptions", headers=h)
+    h = hr(audit)
+    one = await audit.client.get(f"{API}/subscriptions/{sub['id']}", headers=h)
+    listed = await audit.client.get(f"{API}/subscriptions", headers=h)
     assert one.status_code == listed.status_code == 200
     assert sub["id"] in [s["id"] for s in listed.json()]
     for text in (one.text, listed.text):
         assert secret not in text and '"secret"' not in text and "secret_enc" not in text
-    async with gateway.runtime.sessions() as session:
+    async with audit.runtime.sessions() as session:
         row = await session.get(WebhookSubscription, sub["id"])
     assert row is not None and row.secret_enc.startswith("zv1.") and secret not in row.secret_enc
-    cipher = gateway.runtime.cipher
+    cipher = audit.runtime.cipher
     assert cipher.decrypt(row.secret_enc, context=webhook_service.secret_context(sub["id"])) == (
         secret
     )
 
-    r = await gateway.client.post(f"{API}/subscriptions/{sub['id']}/rotate-secret", headers=h)
+    r = await audit.client.post(f"{API}/subscriptions/{sub['id']}/rotate-secret", headers=h)
     assert r.status_code == 200, r.text
     new_secret = r.json()["secret"]
     assert new_secret != secret and r.json()["previous_secret_expires_at"] is not None
-    event_id = await publish(gateway, deal(f"D-{key}"))
-    await wait_delivery(gateway, sub["id"], event_id, "delivered")
+    event_id = await publish(audit, deal(f"D-{key}"))
+    await wait_delivery(audit, sub["id"], event_id, "delivered")
     (request,) = receiver.for_event(key, event_id)
     signature = request["headers"]["X-Zhanli-Signature"]
     assert signature.count("v1=") == 2  # new secret first, old one during the grace period
@@ -466,31 +454,31 @@ async def test_the_secret_is_shown_once_encrypted_at_rest_and_rotates_with_grace
         )
 
     # PATCH: pause and change the event types; a paused subscription gets nothing.
-    r = await gateway.client.patch(
+    r = await audit.client.patch(
         f"{API}/subscriptions/{sub['id']}",
         headers=h,
         json={"active": False, "event_types": ["zhanli.sales.*"]},
     )
     assert r.status_code == 200 and r.json()["active"] is False
     assert r.json()["event_types"] == ["zhanli.sales.*"] and "secret" not in r.json()
-    r = await gateway.client.patch(
+    r = await audit.client.patch(
         f"{API}/subscriptions/{sub['id']}", headers=h, json={"secret": "mine"}
     )
     assert r.status_code == 422
-    await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=h)
+    await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=h)
 
 
-async def test_least_privilege_and_validation_name_the_field(gateway, receiver) -> None:
+async def test_least_privilege_and_validation_name_the_field(audit, receiver) -> None:
     _, url = receiver.url("ok")
     body = {"name": "x", "url": url, "event_types": ["zhanli.sales.deal_recorded.v1"]}
     for roles in (["salesperson"], ["sales_manager"], ["executive"], ["finance"]):
-        h = gateway.auth("U1", roles)
+        h = audit.auth("U1", roles)
         assert (
-            await gateway.client.post(f"{API}/subscriptions", headers=h, json=body)
+            await audit.client.post(f"{API}/subscriptions", headers=h, json=body)
         ).status_code == 403
-        assert (await gateway.client.get(f"{API}/subscriptions", headers=h)).status_code == 403
-    seller = gateway.auth("S1", ["salesperson"])
-    sub = await subscribe(gateway, url, ["zhanli.sales.deal_recorded.v1"])
+        assert (await audit.client.get(f"{API}/subscriptions", headers=h)).status_code == 403
+    seller = audit.auth("S1", ["salesperson"])
+    sub = await subscribe(audit, url, ["zhanli.sales.deal_recorded.v1"])
     for method, path in (
         ("GET", f"/subscriptions/{sub['id']}"),
         ("PATCH", f"/subscriptions/{sub['id']}"),
@@ -498,23 +486,21 @@ async def test_least_privilege_and_validation_name_the_field(gateway, receiver) 
         ("POST", f"/subscriptions/{sub['id']}/rotate-secret"),
         ("GET", f"/subscriptions/{sub['id']}/deliveries"),
     ):
-        r = await gateway.client.request(
+        r = await audit.client.request(
             method, API + path, headers=seller, json={} if method == "PATCH" else None
         )
         assert r.status_code == 403, (method, path)
         assert r.headers["content-type"] == "application/problem+json"
     for roles in (["it_ops"], ["integration"]):
-        r = await gateway.client.post(
-            f"{API}/subscriptions", headers=gateway.auth("I1", roles), json=body
+        r = await audit.client.post(
+            f"{API}/subscriptions", headers=audit.auth("I1", roles), json=body
         )
         assert r.status_code == 201, r.text
         assert r.json()["created_by"] == "I1"
-        await gateway.client.delete(f"{API}/subscriptions/{r.json()['id']}", headers=hr(gateway))
+        await audit.client.delete(f"{API}/subscriptions/{r.json()['id']}", headers=hr(audit))
 
     async def refused(change: dict, field: str) -> str:
-        r = await gateway.client.post(
-            f"{API}/subscriptions", headers=hr(gateway), json=body | change
-        )
+        r = await audit.client.post(f"{API}/subscriptions", headers=hr(audit), json=body | change)
         assert r.status_code == 422, r.text
         assert r.headers["content-type"] == "application/problem+json"
         assert [e["field"] for e in r.json()["errors"]] == [field], r.json()
@@ -531,9 +517,9 @@ async def test_least_privilege_and_validation_name_the_field(gateway, receiver) 
     await refused({"event_types": ["zhanli.audit.recorded.v1"]}, "event_types")  # blocked
     await refused({"format": "slack"}, "body.format")
     # https anywhere and patterns are fine
-    r = await gateway.client.post(
+    r = await audit.client.post(
         f"{API}/subscriptions",
-        headers=hr(gateway),
+        headers=hr(audit),
         json=body
         | {
             "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=K",
@@ -542,29 +528,29 @@ async def test_least_privilege_and_validation_name_the_field(gateway, receiver) 
         },
     )
     assert r.status_code == 201, r.text
-    await gateway.client.delete(f"{API}/subscriptions/{r.json()['id']}", headers=hr(gateway))
-    r = await gateway.client.get(f"{API}/event-types", headers=hr(gateway))
+    await audit.client.delete(f"{API}/subscriptions/{r.json()['id']}", headers=hr(audit))
+    r = await audit.client.get(f"{API}/event-types", headers=hr(audit))
     assert "zhanli.directory.employee_upserted.v1" in r.json()
     assert "zhanli.audit.recorded.v1" not in r.json()
-    await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
+    await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(audit))
 
 
-async def test_the_same_event_consumed_twice_creates_one_delivery(gateway, receiver) -> None:
+async def test_the_same_event_consumed_twice_creates_one_delivery(audit, receiver) -> None:
     key, url = receiver.url("ok")
-    sub = await subscribe(gateway, url, [DealRecorded.topic_name()])
-    publisher = Publisher(gateway.runtime.tables, "zhanli/test")
+    sub = await subscribe(audit, url, [DealRecorded.topic_name()])
+    publisher = Publisher(audit.runtime.tables, "zhanli/test")
     envelope = publisher.envelope(deal(f"D-{key}"))
     marker = publisher.envelope(deal(f"D-{key}-marker"))
-    producer = make_producer(gateway.settings)
+    producer = make_producer(audit.settings)
     await producer.start()
     try:
         for env in (envelope, envelope, marker):
             await producer.send_and_wait(DealRecorded.topic_name(), env.to_json(), key=b"E0011")
     finally:
         await producer.stop()
-    await wait_delivery(gateway, sub["id"], marker.id, "delivered")
-    await wait_delivery(gateway, sub["id"], envelope.id, "delivered")
-    async with gateway.runtime.sessions() as session:
+    await wait_delivery(audit, sub["id"], marker.id, "delivered")
+    await wait_delivery(audit, sub["id"], envelope.id, "delivered")
+    async with audit.runtime.sessions() as session:
         count = (
             await session.execute(
                 select(func.count()).where(
@@ -577,7 +563,7 @@ async def test_the_same_event_consumed_twice_creates_one_delivery(gateway, recei
         # Beyond the inbox: enqueueing the same event again adds nothing either.
         assert await webhook_service.enqueue(session, envelope) == 0
     assert len(receiver.for_event(key, envelope.id)) == 1
-    await gateway.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(gateway))
+    await audit.client.delete(f"{API}/subscriptions/{sub['id']}", headers=hr(audit))
 
 
 # --------------------------------------------------------------------------- pure parts

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.webhooks.models import WebhookDelivery, WebhookSubscription
+from zhanli_audit.webhooks.models import WebhookDelivery, WebhookSubscription
 
 
 async def get(session: AsyncSession, subscription_id: str) -> WebhookSubscription | None:
@@ -81,7 +81,7 @@ async def claim_due(
     session: AsyncSession, now: dt.datetime, limit: int, lease_until: dt.datetime
 ) -> list[int]:
     """Take up to ``limit`` due deliveries of active (or deleted) subscriptions: their next
-    attempt moves to ``lease_until`` so no other dispatcher (another gateway replica)
+    attempt moves to ``lease_until`` so no other dispatcher (another replica)
     takes them meanwhile. PostgreSQL skips rows another transaction is claiming; SQLite
     has one writer already."""
     stmt = (

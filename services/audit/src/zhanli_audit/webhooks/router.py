@@ -7,9 +7,9 @@ from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from zhanli_gateway.settings import GatewaySettings
-from zhanli_gateway.webhooks import repository, service
-from zhanli_gateway.webhooks.schemas import (
+from zhanli_audit.settings import AuditSettings
+from zhanli_audit.webhooks import repository, service
+from zhanli_audit.webhooks.schemas import (
     DeliveryPage,
     DeliveryRead,
     SubscriptionCreate,
@@ -30,11 +30,11 @@ router = APIRouter(
 )
 
 
-def _settings(runtime: RuntimeDep) -> GatewaySettings:
-    return cast(GatewaySettings, runtime.settings)
+def _settings(runtime: RuntimeDep) -> AuditSettings:
+    return cast(AuditSettings, runtime.settings)
 
 
-SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
+SettingsDep = Annotated[AuditSettings, Depends(_settings)]
 
 
 @router.get("/event-types", response_model=list[str])

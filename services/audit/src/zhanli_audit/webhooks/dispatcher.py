@@ -1,7 +1,7 @@
 """The dispatcher: sends due deliveries, at most N at a time, and records each attempt.
 
 Due rows are claimed with a lease (their next attempt moves past the request timeout), so
-several gateway replicas share the work without sending a delivery twice at once; a
+several audit-service replicas share the work without sending a delivery twice at once; a
 replica that dies mid-send leaves a lease that expires and the delivery is sent again
 (at least once: receivers deduplicate on ``X-Zhanli-Event-Id``).
 """
@@ -19,9 +19,9 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_gateway.settings import GatewaySettings
-from zhanli_gateway.webhooks import core, repository, service
-from zhanli_gateway.webhooks.models import WebhookDelivery
+from zhanli_audit.settings import AuditSettings
+from zhanli_audit.webhooks import core, repository, service
+from zhanli_audit.webhooks.models import WebhookDelivery
 from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.db import utcnow
 
@@ -54,7 +54,7 @@ class Outcome:
 class WebhookDispatcher:
     def __init__(
         self,
-        settings: GatewaySettings,
+        settings: AuditSettings,
         sessions: async_sessionmaker[AsyncSession],
         cipher: FieldCipher | None,
         http: aiohttp.ClientSession | None = None,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zhanli_gateway.db import Base
+from zhanli_audit.db import Base
 from zhanli_shared.db import TZDateTime
 
 _Seq = BigInteger().with_variant(Integer(), "sqlite")

@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from zhanli_gateway.audit import repository, service
-from zhanli_gateway.audit.repository import Filters
-from zhanli_gateway.audit.schemas import AuditEntryRead, AuditPage, VerifyResult
+from zhanli_audit.audit import repository, service
+from zhanli_audit.audit.repository import Filters
+from zhanli_audit.audit.schemas import AuditEntryRead, AuditPage, VerifyResult
 from zhanli_shared.auth import Role, require_roles
 from zhanli_shared.errors import Unprocessable
 from zhanli_shared.runtime import RuntimeDep, SessionDep

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zhanli_gateway.db import Base
+from zhanli_audit.db import Base
 from zhanli_shared.db import TZDateTime
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")

@@ -12,10 +12,10 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.settings import GatewaySettings
-from zhanli_gateway.webhooks import core, repository
-from zhanli_gateway.webhooks.models import WebhookDelivery, WebhookSubscription
-from zhanli_gateway.webhooks.schemas import SubscriptionCreate, SubscriptionUpdate
+from zhanli_audit.settings import AuditSettings
+from zhanli_audit.webhooks import core, repository
+from zhanli_audit.webhooks.models import WebhookDelivery, WebhookSubscription
+from zhanli_audit.webhooks.schemas import SubscriptionCreate, SubscriptionUpdate
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal
 from zhanli_shared.crypto import FieldCipher
@@ -29,14 +29,16 @@ ENTITY = "webhook_subscription"
 
 
 def secret_context(subscription_id: str, which: str = "secret") -> str:
+    # "gateway:" because the gateway owned these rows when the first secrets were sealed:
+    # the context is bound into every ciphertext, so carried rows must keep decrypting.
     return f"gateway:webhook_subscriptions:{subscription_id}:{which}"
 
 
-def offered_topics(settings: GatewaySettings) -> list[str]:
+def offered_topics(settings: AuditSettings) -> list[str]:
     return [t for t in all_contracts() if not core.matches(settings.webhook_blocked_topics, t)]
 
 
-def _event_types(settings: GatewaySettings, requested: list[str]) -> list[str]:
+def _event_types(settings: AuditSettings, requested: list[str]) -> list[str]:
     try:
         return core.check_event_types(requested, all_contracts(), settings.webhook_blocked_topics)
     except ValueError as exc:
@@ -80,7 +82,7 @@ async def create(
     session: AsyncSession,
     publisher: Publisher,
     cipher: FieldCipher,
-    settings: GatewaySettings,
+    settings: AuditSettings,
     body: SubscriptionCreate,
     *,
     actor: Principal,
@@ -126,7 +128,7 @@ async def get(session: AsyncSession, subscription_id: str) -> WebhookSubscriptio
 async def update(
     session: AsyncSession,
     publisher: Publisher,
-    settings: GatewaySettings,
+    settings: AuditSettings,
     subscription_id: str,
     body: SubscriptionUpdate,
     *,
@@ -171,7 +173,7 @@ async def rotate_secret(
     session: AsyncSession,
     publisher: Publisher,
     cipher: FieldCipher,
-    settings: GatewaySettings,
+    settings: AuditSettings,
     subscription_id: str,
     *,
     actor: Principal,
@@ -214,9 +216,9 @@ def signing_secrets(cipher: FieldCipher, sub: WebhookSubscription, now: dt.datet
     return found
 
 
-# Every event the gateway consumes asks which subscriptions match: answer from memory for a
+# Every event the service consumes asks which subscriptions match: answer from memory for a
 # moment instead of querying per event. Changes made here invalidate it at once; another
-# gateway replica sees them within MATCHERS_TTL_S.
+# replica sees them within MATCHERS_TTL_S.
 MATCHERS_TTL_S = 2.0
 _matchers: tuple[float, list[tuple[Any, list[str]]]] | None = None
 
@@ -298,7 +300,7 @@ async def requeue(session: AsyncSession, delivery_id: int) -> WebhookDelivery:
 
 def apply_outcome(
     delivery: WebhookDelivery,
-    settings: GatewaySettings,
+    settings: AuditSettings,
     *,
     now: dt.datetime,
     status: int | None,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.audit.models import AuditEntry
+from zhanli_audit.audit.models import AuditEntry
 
 
 async def lock_chain(session: AsyncSession) -> None:

@@ -1,0 +1,1 @@
+"""Zhanli audit and integrations service: the tamper-evident audit chain, outgoing webhooks."""

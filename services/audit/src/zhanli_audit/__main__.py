@@ -1,0 +1,27 @@
+"""``python -m zhanli_audit [serve|api|relay|consume|migrate|import-from-gateway]``"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from zhanli_audit.main import create_app
+from zhanli_audit.settings import AuditSettings
+from zhanli_shared.cli import service_main
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["import-from-gateway"]:  # carry the chain and webhooks over, once
+        from zhanli_audit.carryover import cli
+
+        sys.exit(cli(sys.argv[2:]))
+    service_main(
+        prog="zhanli-audit",
+        settings_factory=AuditSettings,
+        app_factory=create_app,
+        migrations_dir=Path(__file__).parent / "migrations",
+    )
+
+
+if __name__ == "__main__":
+    main()

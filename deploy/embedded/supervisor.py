@@ -198,6 +198,14 @@ class Platform:
         )
 
     def migrate(self, env: dict[str, str]) -> None:
+        # The services first, then what the gateway's database still holds of theirs is
+        # carried over, then the gateway (whose migration drops the carried tables).
+        self._migrate(env, [*SERVICES])
+        self.carry_audit_from_gateway(env)
+        self._migrate(env, ["gateway"])
+        say("migrations applied: gateway, " + ", ".join(SERVICES))
+
+    def _migrate(self, env: dict[str, str], names: list[str]) -> None:
         procs = {
             name: subprocess.Popen(
                 [self.python, "-m", f"zhanli_{name}", "migrate"],
@@ -206,7 +214,7 @@ class Platform:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
             )
-            for name in ["gateway", *SERVICES]
+            for name in names
         }
         failed = []
         for name, proc in procs.items():
@@ -216,15 +224,12 @@ class Platform:
                 say(f"migration of {name} failed:\n{out.decode(errors='replace')[-2000:]}")
         if failed:
             raise SystemExit(f"migrations failed: {', '.join(failed)}")
-        say("migrations applied: gateway, " + ", ".join(SERVICES))
 
     def carry_audit_from_gateway(self, env: dict[str, str]) -> None:
-        """Before the audit service first consumes: an install from before it existed
-        keeps its audit chain and webhooks in the gateway's database; carry them over
-        (hashes unchanged; zhanli_audit.carryover) and remember that it was done."""
-        marker = self.var / "audit-carried-from-gateway"
-        if marker.exists():
-            return
+        """An install from before the audit service kept its audit chain and webhooks in
+        the gateway's database: carry them over (hashes unchanged; zhanli_audit.carryover)
+        after the audit service is migrated and before the gateway's migration drops its
+        old tables (which it refuses to do while a chain there was not carried)."""
         if self.args.database_url:
             argv = [
                 "--url",
@@ -235,8 +240,7 @@ class Platform:
         else:
             old = self.var / "gateway.db"
             if not old.exists():
-                marker.write_text("no gateway database: nothing to carry\n")
-                return
+                return  # a new install: nothing to carry
             argv = ["--url", f"sqlite+aiosqlite:///{old}"]
         proc = subprocess.run(
             [self.python, "-m", "zhanli_audit", "import-from-gateway", *argv],
@@ -249,8 +253,9 @@ class Platform:
         out = (proc.stdout + proc.stderr).strip()
         if proc.returncode != 0:
             raise SystemExit(f"carrying the audit chain from the gateway failed:\n{out[-2000:]}")
-        say(out.splitlines()[-1] if out else "audit chain carried")
-        marker.write_text(out + "\n")
+        last = out.splitlines()[-1] if out else ""
+        if "nothing to carry" not in last:
+            say(last)
 
     def start_services(self, env: dict[str, str]) -> None:
         for name in [*SERVICES, "gateway"]:
@@ -342,7 +347,6 @@ class Platform:
         os.environ.update({k: v for k, v in env.items() if k.startswith("ZHANLI_")})
         self.start_broker()
         self.migrate(env)
-        self.carry_audit_from_gateway(env)
         self.start_services(env)
         ready = self.wait_ready(self.args.ready_timeout)
         say(

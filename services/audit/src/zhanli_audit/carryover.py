@@ -16,8 +16,10 @@ Safe to run again: a chain already carried (the same hash at the gateway's last
 sequence) is left as it is, as are subscriptions and deliveries already present. It
 refuses to mix two chains: when this service has already appended entries of its own
 that are not the gateway's chain, it stops and says so (run it before the audit service
-consumes, as ``make run`` and the chart's migration hook do). The gateway's tables are
-only read, never changed: drop them once you have checked the result.
+consumes, as ``make run`` does). The gateway's rows are only read; once the chain is
+carried and verified, the command records its last entry in the gateway's database
+(``audit_carried``), and the gateway's next migration drops the old tables, refusing to as
+long as a chain is there that was not carried.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, inspect, select, text
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from zhanli_audit.audit import service as audit_service
@@ -35,12 +37,23 @@ from zhanli_audit.audit.models import AuditEntry
 from zhanli_audit.main import create_app  # noqa: F401  (registers every table)
 from zhanli_audit.settings import AuditSettings
 from zhanli_audit.webhooks.models import WebhookDelivery, WebhookSubscription
-from zhanli_shared.db import create_engine, session_factory
+from zhanli_shared.db import TZDateTime, create_engine, session_factory, utcnow
 
 CHUNK = 1000
 AUDIT: Table = AuditEntry.__table__  # type: ignore[assignment]
 SUBSCRIPTIONS: Table = WebhookSubscription.__table__  # type: ignore[assignment]
 DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+
+
+# Written into the gateway's database once its chain is carried and verified here: the
+# gateway's migration that drops its old tables checks it (and drops it too).
+CARRIED = Table(
+    "audit_carried",
+    MetaData(),
+    Column("head_sequence", BigInteger, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("carried_at", TZDateTime(), nullable=False),
+)
 
 
 class CarryError(RuntimeError):
@@ -94,17 +107,21 @@ async def _carry_chain(source: AsyncConnection, target: AsyncConnection, report:
     src_head = await _head(source)
     if src_head is None:
         return
+    after = 0
     dst_head = await _head(target)
     if dst_head is not None:
-        if await _hash_at(target, src_head[0]) == src_head[1]:
+        # Carried before (all of it, or a prefix the gateway grew since): go on from there.
+        # Anything else is a chain of another origin: never mixed.
+        if await _hash_at(source, dst_head[0]) != dst_head[1]:
+            raise CarryError(
+                f"the audit service already holds {dst_head[0]} entries that are not the "
+                "gateway's chain: carry the gateway's chain into an empty audit log (run this "
+                "before the audit service consumes events)"
+            )
+        if dst_head[0] >= src_head[0]:
             report.already_carried = True
             return
-        raise CarryError(
-            f"the audit service already holds {dst_head[0]} entries that are not the "
-            "gateway's chain: carry the gateway's chain into an empty audit log (run this "
-            "before the audit service consumes events)"
-        )
-    after = 0
+        after = dst_head[0]
     while True:
         rows = (
             (
@@ -204,7 +221,20 @@ async def carry(
         report.verified = await audit_service.verify(session_factory(target_engine))
         if report.source_verified.get("ok") and not report.verified.get("ok"):
             raise CarryError(f"the carried chain does not verify: {report.verified}")
+    await _mark_carried(source_engine)
     return report
+
+
+async def _mark_carried(source_engine: AsyncEngine) -> None:
+    async with source_engine.begin() as conn:
+        head = await _head(conn)
+        await conn.run_sync(lambda c: CARRIED.create(c, checkfirst=True))
+        await conn.execute(CARRIED.delete())
+        if head is not None:
+            await conn.execute(
+                CARRIED.insert(),
+                {"head_sequence": head[0], "head_hash": head[1], "carried_at": utcnow()},
+            )
 
 
 async def run(url: str, schema: str | None, settings: AuditSettings) -> Report:

@@ -43,7 +43,8 @@ from zhanli_shared.testing.broker import free_port
 ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = ROOT / "deploy" / "embedded" / "supervisor.py"
 TZ = ZoneInfo("Asia/Shanghai")
-SERVICES = ["talent", "learning", "kpi", "commission", "retention"]  # supervisor's port order
+# The supervisor's port order (deploy/embedded/supervisor.py SERVICES).
+SERVICES = ["talent", "learning", "kpi", "commission", "retention", "audit"]
 
 
 # --- the supervisor -------------------------------------------------------------------
@@ -84,7 +85,7 @@ class Supervisor:
     def __init__(self, var_dir: Path, ready_timeout_s: float = 120.0) -> None:
         self.var = var_dir
         self.port_base = _free_block(len(SERVICES) + 1)
-        self.gateway_port = self.port_base  # base+1..base+5 are the services
+        self.gateway_port = self.port_base  # base+1, base+2, ... are the services
         self.broker_port = free_port()
         self.ready_timeout_s = ready_timeout_s
         self.proc: subprocess.Popen[bytes] | None = None
@@ -122,7 +123,7 @@ class Supervisor:
         ]
         say(
             f"starting the supervisor: gateway 127.0.0.1:{self.gateway_port}, services "
-            f"{self.port_base + 1}..{self.port_base + 5}, broker {self.broker_port}, var {self.var}"
+            f"{self.port_base + 1}..{self.port_base + len(SERVICES)}, broker {self.broker_port}, var {self.var}"
         )
         env = {
             k: v

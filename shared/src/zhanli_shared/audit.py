@@ -2,8 +2,8 @@
 
 ``record(session, publisher, actor=..., action=..., entity_type=..., entity_id=...,
 before=..., after=...)`` publishes an ``AuditRecorded`` event through the outbox: the
-change and its audit fact commit together or not at all. The gateway consumes the events
-and appends them to the hash-chained audit log (``zhanli_gateway.audit``).
+change and its audit fact commit together or not at all. The audit service consumes the
+events and appends them to the hash-chained audit log (``zhanli_audit.audit``).
 
 Never pass personal data in clear (phone, ID numbers): record whether it changed.
 """

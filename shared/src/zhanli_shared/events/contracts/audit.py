@@ -1,7 +1,8 @@
 """Audit facts: who changed what, when, from where; before and after of the change.
 
 Every service publishes them through its outbox in the same transaction as the change
-(``zhanli_shared.audit.record``); the gateway appends them to the hash-chained audit log.
+(``zhanli_shared.audit.record``); the audit service appends them to the hash-chained
+audit log.
 """
 
 from __future__ import annotations

@@ -71,7 +71,7 @@ async def wait_entries(gw: RunningService, count: int, **params) -> list[dict]:
         found = await entries(gw, **params)
         return found if len(found) >= count else None
 
-    return await eventually(enough, timeout_s=20)
+    return await eventually(enough, timeout_s=60)
 
 
 def org_unit_fact(unit: str, name: str) -> AuditRecorded:

@@ -247,12 +247,12 @@ async def _leader_steps_down(svc: Svc, broker: Any) -> None:
     await ensure_topics(svc.settings, [contract.topic_name()])
     first, second = _relay(svc), _relay(svc)
     await first.start()
-    await eventually(lambda: first.leader, 20)
+    await eventually(lambda: first.leader, 30)
     await second.start()
     try:
         await svc.publish(contract(item_id="l", seq=1))
         first.wake()
-        await eventually(lambda: first.sent_total == 1, 20)
+        await eventually(lambda: first.sent_total == 1, 30)
         assert not second.leader and second.sent_total == 0
 
         key = first._lock_key()
@@ -281,12 +281,12 @@ async def _leader_steps_down(svc: Svc, broker: Any) -> None:
             watcher = asyncio.create_task(watch())
             await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
             await conn.commit()
-        await eventually(lambda: not first.leader, 20)
-        await eventually(lambda: second.leader, 20)
+        await eventually(lambda: not first.leader, 30)
+        await eventually(lambda: second.leader, 30)
         envelopes = await svc.publish(*(contract(item_id="l", seq=i) for i in range(2, 12)))
         first.wake()
         second.wake()
-        await eventually(lambda: second.sent_total >= 10, 20)
+        await eventually(lambda: second.sent_total >= 10, 30)
         watcher.cancel()
         assert not both_led
         assert first.sent_total == sent_at_cut, "the relay that lost its lock sent nothing more"

@@ -242,7 +242,7 @@ async def test_relay_keeps_rows_while_the_broker_is_down_then_delivers_once_in_o
         await relay.start()
         (warm,) = await svc.publish(contract(item_id="warm", seq=0))
         relay.wake()
-        await eventually(lambda: relay.sent_total == 1, 10)  # the relay holds a live producer
+        await eventually(lambda: relay.sent_total == 1, 30)  # the relay holds a live producer
 
         # the broker dies (a crash: a graceful stop waits ~5 s for connected clients)
         assert own.proc is not None
@@ -301,7 +301,7 @@ async def test_relay_does_not_block_writers_while_the_broker_is_down(
         await relay.start()
         await svc.publish(contract(item_id="warm", seq=0))
         relay.wake()
-        await eventually(lambda: relay.sent_total == 1, 10)
+        await eventually(lambda: relay.sent_total == 1, 30)
         assert own.proc is not None
         own.proc.kill()
         own.proc.wait(5)

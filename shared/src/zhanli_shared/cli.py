@@ -41,6 +41,12 @@ def service_main(
     parser.add_argument("--revision", default="head", help="migrate: target revision")
     parser.add_argument("-m", "--message", help="revision: what the new migration does")
     args = parser.parse_args(argv)
+    if args.command != "outbox" and args.rest:
+        # Options after the command (``migrate --revision X``) land in ``rest``: read them.
+        later = parser.parse_args(args.rest)
+        for name in ("host", "port", "revision", "message"):
+            if getattr(later, name) != parser.get_default(name):
+                setattr(args, name, getattr(later, name))
     settings = settings_factory()
     if args.host:
         settings.host = args.host

@@ -671,3 +671,84 @@ async def test_correcting_a_closed_statement_redraws_its_guarantee(commission) -
     # A correction down again: the top-up comes back.
     st = await adjust(non, "-1000.00")
     assert D(st["total"]) == D("3000.00") and D(st["draw_total"]) == D("500.00")
+
+
+async def test_a_run_of_kpi_events_for_a_team_keeps_the_managers_total_exact(commission) -> None:
+    """KPI events for a rep, their manager, then another rep of the manager, handled in one
+    transaction (the consumer's run of a topic without a batch handler): the manager's
+    total is written after their own re-pricing and both overrides, always as the sum of
+    their lines (no stale copy of the total overwrites a newer write)."""
+    import datetime as dt
+
+    from aiokafka.structs import ConsumerRecord
+
+    from zhanli_commission.commissions import handlers
+    from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
+    from zhanli_shared.events.contracts.kpi import KpiScoreUpdated
+    from zhanli_shared.events.envelope import CloudEvent
+
+    from .test_plans import TIERS_5_8_10, deal, hire_as, make_plan, pay, statement, uid
+
+    mgr, rep1, rep2 = uid("M"), uid("E"), uid("E")
+    await hire_as(commission, mgr, manager_id=None)
+    for rep in (rep1, rep2):
+        await hire_as(commission, rep, manager_id=mgr)
+    await make_plan(
+        commission,
+        {
+            "tier_mode": "graduated",
+            "quota": "10000",
+            "tiers": TIERS_5_8_10,
+            "kpi_gate": {"threshold": "0.9"},
+            "manager_override": {"rate": "0.1"},
+        },
+        assign_to=[mgr, rep1, rep2],
+    )
+    for rep in (mgr, rep1, rep2):
+        d = await deal(commission, rep, "20000.00")
+        await pay(commission, d, "15000.00", day=3)
+    for rep in (mgr, rep1, rep2):
+        await statement(commission, rep, lines=1)
+    await statement(commission, mgr, lines=3)  # own earning + two overrides
+
+    registry = HandlerRegistry()
+    handlers.register(registry, commission.runtime.publisher, commission.settings)
+    runner = ConsumerRunner(
+        commission.settings,
+        commission.runtime.sessions,
+        commission.runtime.tables,
+        registry,
+        group_id=uid("g-"),
+    )
+    now = dt.datetime.now(dt.UTC)
+    records = []
+    for i, person in enumerate((rep1, mgr, rep2)):
+        event = KpiScoreUpdated(
+            employee_id=person, period="2026-09", score=D("0.95"), calculated_at=now
+        )
+        envelope = CloudEvent(
+            source="zhanli/kpi",
+            type=event.topic_name(),
+            subject=person,
+            time=now,
+            data=event.model_dump(mode="json"),
+        )
+        records.append(
+            ConsumerRecord(event.topic_name(), 0, i, 0, 0, None, envelope.to_json(), None, 0, 0, ())
+        )
+    await runner.process_batch(records)
+    assert runner.handled_total == 3
+
+    # each rep: 15,000 at 5 % to 10,000 then 8 % (gate open) = 500 + 400 = 900
+    for rep in (rep1, rep2):
+        body = await statement(commission, rep, lines=2)
+        assert D(body["total"]) == D("900.00")
+    body = await statement(commission, mgr, lines=6)
+    lines = body["lines"]
+    assert D(body["total"]) == sum((D(line["amount"]) for line in lines), D(0))
+    assert D(body["total"]) == D("900.00") + 2 * D("90.00")  # own + 10 % of each rep's 900
+    async with commission.runtime.sessions() as session:
+        from zhanli_commission.commissions.models import PeriodTotal
+
+        total = await session.get(PeriodTotal, (mgr, "2026-09"))
+        assert total is not None and total.lines == len(lines) and total.total == D("1080.00")

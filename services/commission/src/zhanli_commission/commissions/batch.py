@@ -30,12 +30,10 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import String, bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, ledger
+from zhanli_commission.commissions import extras, ledger, writer
 from zhanli_commission.commissions.models import CommissionLine, Credit, ParkedFact, PeriodTotal
 from zhanli_commission.commissions.snapshot import (
     LINE_COLUMNS,
@@ -237,96 +235,6 @@ async def _credit(
     return causes
 
 
-class _Total:
-    """A locked period-total row as ``ledger.apply_total`` updates it."""
-
-    # Set by ``ledger.apply_total`` (``ledger.TotalFields``), written back by ``values``.
-    basis_total: Decimal
-    lines: int
-    plan_id: str | None
-    plan_version: int | None
-    quota: Decimal | None
-    attainment: Decimal | None
-    tier: str | None
-    kept: Decimal
-    updated_at: dt.datetime
-
-    def __init__(self, row: Any) -> None:
-        self.salesperson_id: str = row.salesperson_id
-        self.period: str = row.period
-        self.total: Decimal = row.total
-        self.status: str = row.status
-
-    def values(self) -> dict[str, Any]:
-        return {"b_person": self.salesperson_id, "b_period": self.period} | {
-            name: getattr(self, name) for name in _TOTAL_FIELDS
-        }
-
-
-_TOTAL_TABLE = table_of(PeriodTotal)
-_TOTAL_FIELDS = (
-    "total",
-    "basis_total",
-    "lines",
-    "plan_id",
-    "plan_version",
-    "quota",
-    "attainment",
-    "tier",
-    "kept",
-    "updated_at",
-)
-_UPDATE_TOTAL = (
-    update(_TOTAL_TABLE)
-    .where(
-        _TOTAL_TABLE.c.salesperson_id == bindparam("b_person", type_=String()),
-        _TOTAL_TABLE.c.period == bindparam("b_period", type_=String()),
-    )
-    .values({name: bindparam(name, type_=_TOTAL_TABLE.c[name].type) for name in _TOTAL_FIELDS})
-)
-
-
-async def _lock_totals(
-    session: AsyncSession, settings: CommissionSettings, pairs: list[Pair]
-) -> dict[Pair, _Total]:
-    """Every pair's period-total row, created when missing, locked in a fixed order."""
-    conn = await session.connection()
-    dialect = conn.dialect.name
-    now = utcnow()
-    values = [
-        {
-            "salesperson_id": pid,
-            "period": period,
-            "total": ZERO,
-            "basis_total": ZERO,
-            "lines": 0,
-            "currency": settings.currency,
-            "updated_at": now,
-            "kept": ZERO,
-            "status": "open",
-        }
-        for pid, period in pairs
-    ]
-    dialect_insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await conn.execute(dialect_insert(_TOTAL_TABLE).on_conflict_do_nothing(), values)
-    persons = sorted({pid for pid, _ in pairs})
-    periods = sorted({period for _, period in pairs})
-    wanted = set(pairs)
-    totals: dict[Pair, _Total] = {}
-    t = _TOTAL_TABLE.c
-    for chunk in chunks(persons):
-        stmt = (
-            select(t.salesperson_id, t.period, t.total, t.status)
-            .where(one_of(t.salesperson_id, chunk, dialect), one_of(t.period, periods, dialect))
-            .order_by(t.salesperson_id, t.period)
-            .with_for_update()
-        )
-        for row in (await conn.execute(stmt)).all():
-            if (row.salesperson_id, row.period) in wanted:
-                totals[(row.salesperson_id, row.period)] = _Total(row)
-    return totals
-
-
 async def recompute(
     session: AsyncSession,
     publisher: Publisher,
@@ -380,7 +288,7 @@ async def reprice(
         return done
     for pid, period in known:
         by_period[period].append(pid)
-    totals = await _lock_totals(session, settings, known)
+    totals = await writer.lock_totals(session, settings, known)
     # After the lock: credits and lines as the last committed writer left them.
     snaps = {
         period: await load(session, period, pids, people) for period, pids in by_period.items()
@@ -396,7 +304,7 @@ async def reprice(
                 stored[(row.salesperson_id, period)].append(row)
     now = utcnow()
     values: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
+    updates: list[writer.LockedTotal] = []
     events: list[CommissionCalculated] = []
     extra: list[tuple[Any, str, ledger.PricingInputs, bool, str]] = []
     pricers = {p: Pricer(snaps[p], settings, p) for p in by_period}
@@ -433,17 +341,8 @@ async def reprice(
             reason=reason,
         )
         before = total_row.total
-        ledger.apply_total(
-            total_row,
-            pid,
-            period,
-            inputs,
-            position,
-            diff,
-            currency=settings.currency,
-            now=now,
-        )
-        updates.append(total_row.values())
+        ledger.apply_total(total_row, inputs, position, diff, now=now)
+        updates.append(total_row)
         if diff.lines:
             source = {c.credit_id: c.source_event_id for c in pair_causes}
             for line in diff.lines:  # each line names the event of its own fact
@@ -467,9 +366,7 @@ async def reprice(
             diff.lines and self_overrides(pricer, person)
         ):
             extra.append((person, period, inputs, bool(diff.lines), last_event_id))
-    await bulk_insert(conn, table_of(CommissionLine), values)
-    if updates:
-        await conn.execute(_UPDATE_TOTAL, updates)
+    await writer.write_priced(session, values, updates)
     await publisher.publish_many(session, events)
     for person, period, inputs, changed, cause in extra:  # probation rewards, manager overrides
         if inputs.plan.rules.probation is not None:

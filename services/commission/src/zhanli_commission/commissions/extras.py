@@ -19,18 +19,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
+from zhanli_commission.commissions import writer
+from zhanli_commission.commissions.models import CommissionLine, Credit
 from zhanli_commission.core.plan import ProbationTargets
 from zhanli_commission.core.quotas import months_of_service
 from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import ProbationSignal
 from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
-from zhanli_commission.statements.service import add_line
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.events.outbox import Publisher
@@ -54,33 +55,32 @@ async def sync_line(
     cause_event_id: str,
     deal_id: str = "-",
     plan: plans.ResolvedPlan | None = None,
-) -> CommissionLine | None:
+) -> dict[str, Any] | None:
+    """Bring the lines kept under ``key`` to ``target`` in a locked, open period: the
+    difference is appended (the stored line), nothing when there is none."""
+    total = await writer.lock_total(session, settings, person_id, period)
+    if total.status != "open":
+        return None  # a closed statement never changes
     stmt = select(CommissionLine.amount).where(
         CommissionLine.salesperson_id == person_id, CommissionLine.credit_id == key
     )
     stored = sum((a for (a,) in (await session.execute(stmt)).all()), ZERO)
     diff = target - stored
-    total = await session.get(PeriodTotal, (person_id, period), with_for_update=True)
-    if total is not None and total.status != "open":
-        return None  # a closed statement never changes
     if diff == 0:
         return None
-    return await add_line(
-        session,
-        publisher,
-        settings,
-        person_id=person_id,
-        period=period,
+    line = writer.NewLine(
         kind=kind,
         amount=diff,
         rule=rule,
         explanation=explanation,
-        source_id=cause_event_id,
+        source_event_id=cause_event_id,
         deal_id=deal_id,
-        plan=plan,
-        total_row=total,
+        plan_id=plan.plan_id if plan else None,
+        plan_version=plan.version if plan else None,
         credit_id=key,
     )
+    await writer.append_lines(session, publisher, settings, total, [line])
+    return line.values
 
 
 async def apply_manager_override(
@@ -91,7 +91,7 @@ async def apply_manager_override(
     period: str,
     *,
     cause_event_id: str,
-) -> CommissionLine | None:
+) -> dict[str, Any] | None:
     if not person.manager_id or person.manager_id == person.employee_id:
         return None
     manager = await people.get(session, person.manager_id)
@@ -188,7 +188,7 @@ async def apply_probation(
     *,
     cause_event_id: str,
     plan: plans.ResolvedPlan | None = None,
-) -> CommissionLine | None:
+) -> dict[str, Any] | None:
     plan = plan or await plans.resolve_plan(session, person, period, settings)
     cfg = plan.rules.probation
     if cfg is None:
@@ -237,7 +237,7 @@ async def record_signal(
     skill: Decimal | None = None,
     growth: Decimal | None = None,
     cause_event_id: str,
-) -> CommissionLine | None:
+) -> dict[str, Any] | None:
     """Keep the month's best signals, then re-check the probation target."""
     row = await session.get(ProbationSignal, (employee_id, period))
     if row is None:

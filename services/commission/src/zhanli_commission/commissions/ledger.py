@@ -287,9 +287,8 @@ def _carry(
     return carried
 
 
-class TotalFields(Protocol):
-    """What ``apply_total`` sets on a period total (a ``PeriodTotal`` row, or the locked
-    copy the batch writer updates in one statement)."""
+class PricedTotal(Protocol):
+    """The fields of a period position that pricing sets (``writer.LockedTotal``)."""
 
     total: Decimal
     basis_total: Decimal
@@ -300,33 +299,18 @@ class TotalFields(Protocol):
     attainment: Decimal | None
     tier: str | None
     kept: Decimal
-    updated_at: dt.datetime
+    updated_at: dt.datetime | None
 
 
 def apply_total(
-    total_row: TotalFields | None,
-    person_id: str,
-    period: str,
+    total_row: PricedTotal,
     inputs: PricingInputs,
     position: engine.PeriodPosition,
     diff: LineDiff,
     *,
-    currency: str,
     now: dt.datetime,
-) -> TotalFields:
-    """The person's period position after the diff (a new row when there was none)."""
-    if total_row is None:
-        total_row = PeriodTotal(
-            salesperson_id=person_id,
-            period=period,
-            total=ZERO,
-            basis_total=ZERO,
-            lines=0,
-            currency=currency,
-            updated_at=now,
-            kept=ZERO,
-            status="open",
-        )
+) -> None:
+    """Pure: the person's period position after the diff."""
     total_row.total = position.total + diff.other_total
     total_row.basis_total = round_money(position.basis_total)
     total_row.lines = diff.stored_count + len(diff.lines)
@@ -341,7 +325,6 @@ def apply_total(
     total_row.tier = position.tier
     total_row.kept = position.kept
     total_row.updated_at = now
-    return total_row
 
 
 def calculated_event(

@@ -15,7 +15,7 @@ from zhanli_commission.db import people_table
 from zhanli_commission.plans.models import KpiScore
 from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
-from zhanli_shared.db import utcnow
+from zhanli_shared.db import table_of, utcnow
 from zhanli_shared.errors import Conflict, Unprocessable
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
@@ -78,7 +78,7 @@ async def price_on_arrival(
     were credited but could not be priced. Price every period of theirs that has credits
     and no period position yet, and give their manager's override on what they had earned
     before the manager arrived; returns the lines appended."""
-    totals = PeriodTotal.__table__
+    totals = table_of(PeriodTotal)
     stmt = (
         select(Credit.period)
         .where(

@@ -42,14 +42,16 @@ async def totals_of_period(
         select(PeriodTotal).where(PeriodTotal.period == period).order_by(PeriodTotal.salesperson_id)
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list((await session.execute(stmt)).scalars())
 
 
 async def period_total(
     session: AsyncSession, person_id: str, period: str, *, for_update: bool = False
 ) -> PeriodTotal | None:
-    return await session.get(PeriodTotal, (person_id, period), with_for_update=for_update)
+    return await session.get(
+        PeriodTotal, (person_id, period), with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def lines_of_period(
@@ -79,7 +81,9 @@ async def closed_periods_from(session: AsyncSession, person_id: str, period: str
 async def get_statement(
     session: AsyncSession, person_id: str, period: str, *, for_update: bool = False
 ) -> Statement | None:
-    return await session.get(Statement, (person_id, period), with_for_update=for_update)
+    return await session.get(
+        Statement, (person_id, period), with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def statements_of_period(
@@ -95,7 +99,7 @@ async def statements_of_period(
         .order_by(Statement.salesperson_id)
     )
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -104,7 +108,7 @@ async def statements_of_batch(
 ) -> list[Statement]:
     stmt = select(Statement).where(Statement.payout_batch_id == batch_id)
     if for_update:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list((await session.execute(stmt)).scalars())
 
 
@@ -120,13 +124,17 @@ async def history(session: AsyncSession, person_id: str, period: str) -> list[St
 async def balance(
     session: AsyncSession, person_id: str, *, for_update: bool = False
 ) -> PersonBalance | None:
-    return await session.get(PersonBalance, person_id, with_for_update=for_update)
+    return await session.get(
+        PersonBalance, person_id, with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def get_batch(
     session: AsyncSession, batch_id: str, *, for_update: bool = False
 ) -> PayoutBatch | None:
-    return await session.get(PayoutBatch, batch_id, with_for_update=for_update)
+    return await session.get(
+        PayoutBatch, batch_id, with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def items_of_batch(session: AsyncSession, batch_id: str) -> list[PayoutItem]:
@@ -145,7 +153,9 @@ async def payout_item_of(session: AsyncSession, batch_id: str, person_id: str) -
 async def get_dispute(
     session: AsyncSession, dispute_id: str, *, for_update: bool = False
 ) -> Dispute | None:
-    return await session.get(Dispute, dispute_id, with_for_update=for_update)
+    return await session.get(
+        Dispute, dispute_id, with_for_update=for_update, populate_existing=for_update
+    )
 
 
 async def open_dispute_of_line(session: AsyncSession, commission_id: str) -> Dispute | None:

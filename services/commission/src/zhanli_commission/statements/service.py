@@ -26,11 +26,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhanli_commission.commissions import writer
 from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
 from zhanli_commission.core.plan import PlanRules
 from zhanli_commission.core.quotas import months_of_service
@@ -68,7 +69,6 @@ from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from zhanli_shared.events.contracts.commission import (
-    CommissionCalculated,
     PayoutBatchCreated,
     StatementStatusChanged,
 )
@@ -99,16 +99,6 @@ class PersonPlan:
     plan_id: str | None
     version: int | None
     rules: PlanRules
-
-
-class PlanRef(Protocol):
-    """Which plan and version a line was priced by (``PersonPlan``, ``ResolvedPlan``)."""
-
-    @property
-    def plan_id(self) -> str | None: ...
-
-    @property
-    def version(self) -> int | None: ...
 
 
 PlanResolver = Callable[[AsyncSession, Person, str], Awaitable[PersonPlan | None]]
@@ -279,92 +269,6 @@ async def _statement_total(session: AsyncSession, person_id: str, period: str) -
     return earnings + draws
 
 
-async def add_line(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
-    *,
-    person_id: str,
-    period: str,
-    kind: str,
-    amount: Decimal,
-    rule: str,
-    explanation: dict[str, Any],
-    source_id: str,
-    deal_id: str = "",
-    basis: Decimal = ZERO,
-    plan: PlanRef | None = None,
-    total_row: PeriodTotal | None = None,
-    credit_id: str | None = None,
-) -> CommissionLine:
-    """Append a line that is not the pricing engine's (draw, draw recovery, adjustment,
-    override, bonus; ``credit_id`` keys lines kept by difference, see ``extras``) and
-    keep the period total equal to the sum of its lines; publish ``commission.calculated``."""
-    now = utcnow()
-    line = CommissionLine(
-        commission_id=str(uuid.uuid4()),
-        salesperson_id=person_id,
-        period=period,
-        deal_id=deal_id,
-        payment_id=None,
-        credit_id=credit_id,
-        kind=kind,
-        basis_amount=_money(basis),
-        rate=Decimal(0),
-        amount=_money(amount),
-        tier=None,
-        plan_id=plan.plan_id if plan else None,
-        plan_version=plan.version if plan else None,
-        explanation=explanation,
-        currency=settings.currency,
-        rule=rule,
-        source_event_id=source_id,
-        occurred_at=now,
-        calculated_at=now,
-    )
-    session.add(line)
-    if total_row is None:
-        total_row = await repository.period_total(session, person_id, period, for_update=True)
-    if total_row is None:
-        total_row = PeriodTotal(
-            salesperson_id=person_id,
-            period=period,
-            total=ZERO,
-            basis_total=ZERO,
-            lines=0,
-            currency=settings.currency,
-            updated_at=now,
-            kept=ZERO,
-            status=OPEN,
-        )
-        session.add(total_row)
-    total_row.total = _money(total_row.total + line.amount)
-    total_row.lines += 1
-    total_row.updated_at = now
-    await session.flush()
-    await publisher.publish(
-        session,
-        CommissionCalculated(
-            commission_id=line.commission_id,
-            salesperson_id=person_id,
-            deal_id=deal_id,
-            payment_id=None,
-            period=period,
-            basis_amount=line.basis_amount,
-            rate=line.rate,
-            delta=line.amount,
-            period_total=total_row.total,
-            currency=settings.currency,
-            rule=rule,
-            calculated_at=now,
-            kind=kind,
-            plan_id=line.plan_id,
-            plan_version=line.plan_version,
-        ),
-    )
-    return line
-
-
 async def _transition(
     session: AsyncSession,
     publisher: Publisher,
@@ -384,9 +288,7 @@ async def _transition(
     before = st.status
     st.status = to
     st.updated_at = now
-    total_row = await repository.period_total(session, st.salesperson_id, st.period)
-    if total_row is not None:
-        total_row.status = to
+    await writer.set_status(session, st.salesperson_id, st.period, to)
     session.add(
         StatementHistory(
             entry_id=uuid.uuid4().hex,
@@ -472,7 +374,7 @@ async def close_period(
         if in_scope(t.salesperson_id)
     ]
     have = {t.salesperson_id for t in totals}
-    plans: dict[str, PersonPlan | None] = {}
+    plans: dict[str, PersonPlan] = {}
     for person in everyone.values():
         if person.employee_id in have or not in_scope(person.employee_id):
             continue
@@ -484,23 +386,19 @@ async def close_period(
         if plan is None or plan.plan_id is None:
             continue
         plans[person.employee_id] = plan
-        row = PeriodTotal(
-            salesperson_id=person.employee_id,
-            period=period,
-            total=ZERO,
-            basis_total=ZERO,
-            lines=0,
-            currency=settings.currency,
-            updated_at=now,
-            plan_id=plan.plan_id,
-            plan_version=plan.version,
-            kept=ZERO,
-            status=OPEN,
+    if plans:  # empty positions for people with a plan and no activity
+        await writer.lock_totals(
+            session,
+            settings,
+            [(pid, period) for pid in sorted(plans)],
+            plans={(pid, period): (p.plan_id, p.version) for pid, p in plans.items()},
         )
-        session.add(row)
-        totals.append(row)
-        outcome.created += 1
-    await session.flush()
+        outcome.created = len(plans)
+        totals = [
+            t
+            for t in await repository.totals_of_period(session, period, for_update=True)
+            if in_scope(t.salesperson_id)
+        ]
     close_id = uuid.uuid4().hex
     for total_row in totals:
         if total_row.status != OPEN:
@@ -541,34 +439,30 @@ async def _draw_lines(
     recovery_note: str,
     source_id: str,
     plan: PersonPlan | None,
-    total_row: PeriodTotal | None = None,
 ) -> int:
     """Append a ``draw`` line of ``top_up`` and a ``draw_recovery`` line of ``-recovery``
     (each only when not zero), explained; returns how many."""
-    added = 0
-    for kind, amount, rule, note in (
-        ("draw", top_up, f"draw_{effect.kind}", top_up_note),
-        ("draw_recovery", -recovery, "draw_recovery", recovery_note),
-    ):
-        if amount == 0:
-            continue
-        await add_line(
-            session,
-            publisher,
-            settings,
-            person_id=person_id,
-            period=period,
+    lines = [
+        writer.NewLine(
             kind=kind,
             amount=amount,
             rule=rule,
-            basis=earnings,
             explanation={**explanation, "notes": [note]},
-            source_id=source_id,
-            plan=plan,
-            total_row=total_row,
+            source_event_id=source_id,
+            basis=earnings,
+            plan_id=plan.plan_id if plan else None,
+            plan_version=plan.version if plan else None,
         )
-        added += 1
-    return added
+        for kind, amount, rule, note in (
+            ("draw", top_up, f"draw_{effect.kind}", top_up_note),
+            ("draw_recovery", -recovery, "draw_recovery", recovery_note),
+        )
+        if amount != 0
+    ]
+    if not lines:
+        return 0
+    total = await writer.lock_total(session, settings, person_id, period)
+    return len(await writer.append_lines(session, publisher, settings, total, lines))
 
 
 async def _close_one(
@@ -623,7 +517,6 @@ async def _close_one(
         f"{earnings - threshold}; recovered {effect.recovery}",
         source_id=close_id,
         plan=plan,
-        total_row=total_row,
     )
     balance.draw_balance = effect.balance_after
     balance.updated_at = utcnow()
@@ -849,7 +742,7 @@ async def adjust_closed(
     *,
     actor: Principal,
     source_ip: str | None = None,
-) -> CommissionLine:
+) -> dict[str, Any]:
     """Correct a closed statement before it is approved (typically after a refusal)."""
     await _person(session, employee_id)
     if actor.subject == employee_id:
@@ -867,17 +760,19 @@ async def adjust_closed(
         )
     before = await _statement_total(session, employee_id, period)
     source_id = uuid.uuid4().hex
-    line = await add_line(
+    line = await writer.append_line(
         session,
         publisher,
         settings,
-        person_id=employee_id,
-        period=period,
-        kind="adjustment",
-        amount=data.amount,
-        rule="statement_correction",
-        explanation={"reason": data.reason, "by": actor.subject, "notes": [data.reason]},
-        source_id=source_id,
+        employee_id,
+        period,
+        writer.NewLine(
+            kind="adjustment",
+            amount=data.amount,
+            rule="statement_correction",
+            explanation={"reason": data.reason, "by": actor.subject, "notes": [data.reason]},
+            source_event_id=source_id,
+        ),
     )
     await _redraw(session, publisher, settings, st, source_id=source_id)
     now = utcnow()
@@ -905,9 +800,9 @@ async def adjust_closed(
         before={"status": st.status, "total": before},
         after={
             "status": st.status,
-            "total": before + line.amount,
-            "adjustment": line.amount,
-            "commission_id": line.commission_id,
+            "total": before + line["amount"],
+            "adjustment": line["amount"],
+            "commission_id": line["commission_id"],
             "reason": data.reason,
         },
         source_ip=source_ip,
@@ -1255,28 +1150,30 @@ async def resolve_dispute(
         closed = await repository.closed_periods_from(session, person.employee_id, period)
         while period in closed:
             period = next_period(period)
-        adjustment = await add_line(
+        adjustment = await writer.append_line(
             session,
             publisher,
             settings,
-            person_id=person.employee_id,
-            period=period,
-            kind="adjustment",
-            amount=data.amount,
-            rule="dispute_adjustment",
-            deal_id=line.deal_id if line else "",
-            explanation={
-                "dispute_id": dispute.dispute_id,
-                "disputed_line": dispute.commission_id,
-                "disputed_period": dispute.period,
-                "reason": dispute.reason,
-                "answer": data.answer,
-                "notes": [f"dispute accepted by {actor.subject}: {data.answer}"],
-            },
-            source_id=dispute.dispute_id,
+            person.employee_id,
+            period,
+            writer.NewLine(
+                kind="adjustment",
+                amount=data.amount,
+                rule="dispute_adjustment",
+                deal_id=line.deal_id if line else "",
+                explanation={
+                    "dispute_id": dispute.dispute_id,
+                    "disputed_line": dispute.commission_id,
+                    "disputed_period": dispute.period,
+                    "reason": dispute.reason,
+                    "answer": data.answer,
+                    "notes": [f"dispute accepted by {actor.subject}: {data.answer}"],
+                },
+                source_event_id=dispute.dispute_id,
+            ),
         )
-        dispute.adjustment_amount = adjustment.amount
-        dispute.adjustment_commission_id = adjustment.commission_id
+        dispute.adjustment_amount = adjustment["amount"]
+        dispute.adjustment_commission_id = adjustment["commission_id"]
         dispute.adjustment_period = period
     dispute.status = data.decision
     dispute.answer = data.answer

@@ -12,11 +12,12 @@ topic, consumer group and rows.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, insert, select
-from zl_evkit import ItemEvent, Svc, new_contract, open_service
+from zl_evkit import ItemEvent, Svc, new_contract, open_service, read_topic
 
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
 from zhanli_shared.events.envelope import CloudEvent
@@ -27,13 +28,17 @@ from zhanli_shared.testing.plugin import DatabaseTarget, eventually
 
 EVENTS = 300
 PER_COMMIT = 5
-KILL_AFTER = 120
+KILL_AFTER = 200
 
 
 async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> None:
     own = TansuBroker(log_path=tmp_path / "tansu.log").start()
     svc: Svc = await open_service(
-        db_target.url, db_target.schema, own.bootstrap, relay_epoch_check_interval_s=0.3
+        db_target.url,
+        db_target.schema,
+        own.bootstrap,
+        relay_epoch_check_interval_s=0.3,
+        consumer_batch_size=20,  # small fetches: the consumer is mid-way when the broker dies
     )
     contract = new_contract("restart" if kill else "steady")
     topic = contract.topic_name()
@@ -43,6 +48,7 @@ async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> N
 
     @registry.on(contract)
     async def credit(session: Any, payload: ItemEvent, envelope: CloudEvent) -> None:
+        await asyncio.sleep(0.005)  # a consumer slower than the relay: it lags
         await session.execute(
             insert(svc.effects).values(
                 event_id=envelope.id, topic=envelope.type, item_id=payload.item_id, seq=payload.seq
@@ -77,7 +83,10 @@ async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> N
             relay.wake()
             if kill and start + PER_COMMIT == KILL_AFTER:
                 # mid-stream: some events delivered and read, some delivered and not yet read
-                await eventually(lambda: relay.sent_total >= KILL_AFTER // 2, 30)
+                # delivered: all so far; read and applied: some (the rest only in the log)
+                await eventually(lambda: relay.sent_total >= KILL_AFTER, 30)
+                await eventually(lambda: _at_least(applied(), 20), 30, 0.01)
+                assert await applied() < KILL_AFTER, "some delivered events are not read yet"
                 assert own.proc is not None
                 own.proc.kill()
                 own.proc.wait(5)
@@ -85,7 +94,10 @@ async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> N
                 own.start()  # as the supervisor does: same port, empty log, topics again
                 await ensure_topics(svc.settings, topics)
             await asyncio.sleep(0)
-        await eventually(lambda: _equals(applied(), EVENTS), 45, 0.1)
+        try:
+            await eventually(lambda: _equals(applied(), EVENTS), 45, 0.1)
+        except AssertionError:
+            raise AssertionError(await _diagnose(svc, own, topic, consumer)) from None
 
         rows = await svc.rows(
             select(effects.c.event_id, effects.c.item_id, effects.c.seq).where(
@@ -95,8 +107,9 @@ async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> N
         assert sorted(r.event_id for r in rows) == sorted(published), "each event exactly once"
         if kill:
             assert relay.republished_total > 0, "the relay sent again what the broker forgot"
+            assert consumer.rewinds > 0, "the consumer read the new broker from its start"
         else:
-            assert relay.republished_total == 0
+            assert relay.republished_total == 0 and consumer.rewinds == 0
             assert relay.sent_total == EVENTS
         per_item: dict[str, list[int]] = {}
         for r in sorted(rows, key=lambda r: r.seq):
@@ -107,6 +120,30 @@ async def _stream(db_target: DatabaseTarget, tmp_path: Path, *, kill: bool) -> N
         await relay.stop()
         own.stop()
         await svc.close()
+
+
+async def _diagnose(svc: Svc, own: TansuBroker, topic: str, consumer: ConsumerRunner) -> str:
+    """Which records of the new log were never applied, and where the consumer stands."""
+    records = await read_topic(own.bootstrap, topic)
+    effects = svc.effects
+    done = {
+        r.event_id
+        for r in await svc.rows(select(effects.c.event_id).where(effects.c.topic == topic))
+    }
+    missing = [
+        (r.partition, r.offset) for r in records if CloudEvent.from_json(r.value).id not in done
+    ]
+    c = consumer._consumer
+    positions = {tp.partition: await c.position(tp) for tp in c.assignment()} if c else None
+    per_partition = sorted(Counter(r.partition for r in records).items())
+    return (
+        f"applied {len(done)}; log per partition {per_partition}; never applied (partition, "
+        f"offset) {missing[:20]}; positions {positions}; rewinds {consumer.rewinds}"
+    )
+
+
+async def _at_least(value: Any, expected: int) -> bool:
+    return await value >= expected
 
 
 async def _equals(value: Any, expected: int) -> bool:

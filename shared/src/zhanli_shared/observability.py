@@ -101,6 +101,12 @@ class _Metrics:
             "Outbox rows parked now, waiting for an operator (outbox retry|discard)",
             ["service"],
         )
+        self.consumer_rewinds = Counter(
+            "zhanli_consumer_rewinds_total",
+            "Consumers that read their partitions again from the start after the broker "
+            "turned out to be a new one",
+            ["service"],
+        )
         self.relay_resent = Counter(
             "zhanli_relay_resent_total",
             "Sent outbox rows sent again because the broker was a new one that never had them",

@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -26,7 +33,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from zhanli_shared.db import bulk_insert, one_of, utcnow
 from zhanli_shared.events.contracts.base import EventContract, contract_for_topic
 from zhanli_shared.events.envelope import CloudEvent
-from zhanli_shared.events.kafka import dead_letter_topic, make_consumer, make_producer
+from zhanli_shared.events.kafka import (
+    BrokerEpoch,
+    dead_letter_topic,
+    make_consumer,
+    make_producer,
+)
 from zhanli_shared.events.outbox import EventTables
 from zhanli_shared.observability import bind_event_context, clear_event_context, metrics
 from zhanli_shared.settings import ServiceSettings
@@ -93,6 +105,27 @@ def decode(record: ConsumerRecord) -> tuple[CloudEvent, EventContract]:
     return envelope, payload
 
 
+REWIND_WINDOW_S = 60.0
+
+
+class _RewindOnAssign(ConsumerRebalanceListener):
+    """Partitions assigned shortly after the broker turned out to be a new one are read
+    from their beginning (see ``ConsumerRunner._watch_epoch``)."""
+
+    def __init__(self, runner: ConsumerRunner, consumer: AIOKafkaConsumer) -> None:
+        self.runner = runner
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        if assigned and time.monotonic() < self.runner._rewind_until:
+            await self.consumer.seek_to_beginning(*assigned)
+            self.runner.rewinds += 1
+            log.warning("consumer.rewound_on_assign", partitions=len(assigned))
+
+
 class ConsumerRunner:
     def __init__(
         self,
@@ -117,6 +150,12 @@ class ConsumerRunner:
         self.connected = False
         self.handled_total = 0
         self.dead_lettered_total = 0
+        self._epoch_reader = BrokerEpoch(settings)
+        self._epoch: str | None = None
+        self._epoch_task: asyncio.Task[None] | None = None
+        self._rewind = False
+        self._rewind_until = 0.0
+        self.rewinds = 0
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name=f"consumer-{self.group_id}")
@@ -130,6 +169,12 @@ class ConsumerRunner:
         await self._close()
 
     async def _close(self) -> None:
+        if self._epoch_task is not None:
+            self._epoch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._epoch_task
+            self._epoch_task = None
+        await self._epoch_reader.close()
         for client in (self._consumer, self._dlq):
             if client is not None:
                 with contextlib.suppress(Exception):
@@ -156,10 +201,11 @@ class ConsumerRunner:
     async def _connect(self) -> None:
         if self._consumer is not None:
             return
-        consumer = make_consumer(self.settings, self.registry.topics, self.group_id)
+        consumer = make_consumer(self.settings, [], self.group_id)
         producer = make_producer(self.settings)
         try:
             await consumer.start()
+            consumer.subscribe(self.registry.topics, listener=_RewindOnAssign(self, consumer))
             await producer.start()
         except BaseException:
             with contextlib.suppress(Exception):
@@ -168,11 +214,54 @@ class ConsumerRunner:
                 await producer.stop()
             raise
         self._consumer, self._dlq = consumer, producer
+        self._epoch_task = asyncio.create_task(
+            self._watch_epoch(producer), name=f"consumer-epoch-{self.group_id}"
+        )
         self.connected = True
+
+    async def _watch_epoch(self, producer: AIOKafkaProducer) -> None:
+        """Notice a broker that forgot its log (``kafka.BrokerEpoch``): its consumer group
+        offsets are gone, and a position kept from the old log would skip records of the
+        new one (where the relays send again what it lost), so the consumer reads its
+        partitions again from the beginning; the inbox skips what it had applied."""
+        while True:
+            try:
+                epoch = await self._epoch_reader.read(producer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("consumer.epoch_unknown", error=repr(exc))
+                await self._epoch_reader.close()
+            else:
+                if self._epoch is not None and epoch != self._epoch:
+                    log.warning("consumer.broker_forgot", previous=self._epoch, epoch=epoch)
+                    self._rewind = True
+                    # The group settles on the new broker through a rebalance or two, each
+                    # resetting positions to offsets it may have committed from the old
+                    # log; partitions assigned in this window start from the beginning too.
+                    self._rewind_until = time.monotonic() + REWIND_WINDOW_S
+                self._epoch = epoch
+            await asyncio.sleep(self.settings.relay_epoch_check_interval_s)
+
+    async def _rewind_if_broker_forgot(self) -> None:
+        assert self._consumer is not None
+        if not self._rewind:
+            return
+        assignment = list(self._consumer.assignment())
+        if not assignment:
+            return
+        await self._consumer.seek_to_beginning(*assignment)
+        starts = await self._consumer.beginning_offsets(assignment)
+        await self._consumer.commit(dict(starts.items()))
+        self._rewind = False  # only once the new broker holds the rewound offsets
+        self.rewinds += 1
+        metrics.consumer_rewinds.labels(self.settings.service_name).inc()
+        log.warning("consumer.rewound", partitions=len(assignment))
 
     async def _poll_forever(self) -> None:
         assert self._consumer is not None
         while not self._stopping:
+            await self._rewind_if_broker_forgot()
             batches = await self._consumer.getmany(timeout_ms=500)
             if not batches:
                 continue

@@ -185,6 +185,14 @@ async def test_a_full_buffer_drops_and_counts_and_never_blocks(broker) -> None:
     assert {e["data"]["audit_id"] for e in found} == ids and events.dropped == 0
 
 
+async def test_the_gateway_consumes_no_topic_and_keeps_no_audit_or_webhook_table(
+    gateway,
+) -> None:
+    assert gateway.runtime.consumers == []
+    tables = set(gateway.runtime.tables.outbox.metadata.tables)
+    assert not {t for t in tables if "audit" in t or "webhook" in t}, tables
+
+
 def test_routes_send_a_segment_to_another_upstream() -> None:
     proxy = ProxyApp(
         {"audit": "http://a", "kpi": "http://k"},

@@ -26,9 +26,9 @@ from zhanli_gateway.main import create_app
 from zhanli_gateway.proxy import ProxyApp
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_shared.events.contracts.gateway import RequestAudited
-from zhanli_shared.events.kafka import make_consumer
+from zhanli_shared.events.kafka import ensure_topics, make_consumer
 from zhanli_shared.settings import ServiceSettings
-from zhanli_shared.testing.broker import free_port
+from zhanli_shared.testing.broker import TansuBroker, free_port
 from zhanli_shared.testing.plugin import DatabaseTarget, eventually
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
 
@@ -148,22 +148,23 @@ async def test_sign_ins_and_refusals_are_published_never_with_the_password(gatew
         assert data["roles"] == ["salesperson"] and data["method"] == "GET"
 
 
+def seen(n: int) -> RequestAudited:
+    return RequestAudited(
+        audit_id=uuid.uuid4().hex,
+        occurred_at="2026-12-01T00:00:00+00:00",  # type: ignore[arg-type]
+        outcome="denied",
+        actor_id=f"A{n}",
+        actor_kind="user",
+        method="GET",
+        path="/api/v1/x",
+        status=403,
+    )
+
+
 async def test_a_full_buffer_drops_and_counts_and_never_blocks(broker) -> None:
     down = ServiceSettings(kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")
     events = AuditEvents(down, max_buffered=3, stop_flush_s=0.2)
     await events.start()
-
-    def seen(n: int) -> RequestAudited:
-        return RequestAudited(
-            audit_id=uuid.uuid4().hex,
-            occurred_at="2026-12-01T00:00:00+00:00",  # type: ignore[arg-type]
-            outcome="denied",
-            actor_id=f"A{n}",
-            actor_kind="user",
-            method="GET",
-            path="/api/v1/x",
-            status=403,
-        )
 
     accepted = [events.publish(seen(n)) for n in range(5)]  # no await: never blocks
     assert accepted == [True, True, True, False, False]
@@ -191,6 +192,35 @@ async def test_the_gateway_consumes_no_topic_and_keeps_no_audit_or_webhook_table
     assert gateway.runtime.consumers == []
     tables = set(gateway.runtime.tables.outbox.metadata.tables)
     assert not {t for t in tables if "audit" in t or "webhook" in t}, tables
+
+
+async def test_events_a_restarted_broker_forgot_are_sent_again(tmp_path: Path) -> None:
+    own = TansuBroker(log_path=tmp_path / "tansu.log").start()
+    events = None
+    try:
+        settings = ServiceSettings(kafka_bootstrap_servers=own.bootstrap)
+        await ensure_topics(settings, [TOPIC])
+        events = AuditEvents(settings, epoch_check_interval_s=0.2)
+        await events.start()
+        mine = [seen(n) for n in range(3)]
+        for fact in mine:
+            assert events.publish(fact)
+        await eventually(lambda: (events.published >= 3 and events.epoch) or None, timeout_s=30)
+        first_epoch = events.epoch
+        assert own.proc is not None
+        own.proc.kill()  # memory storage: everything it had acknowledged is gone
+        own.proc.wait(5)
+        own.start()
+        await ensure_topics(settings, [TOPIC])
+        await eventually(lambda: events.resent >= 3 or None, timeout_s=60)
+        assert events.epoch != first_epoch
+        ids = {f.audit_id for f in mine}
+        found = await events_where(settings, lambda e: e["data"]["audit_id"] in ids, 3)
+        assert {e["data"]["audit_id"] for e in found} == ids and events.dropped == 0
+    finally:
+        if events is not None:
+            await events.stop()
+        own.stop()
 
 
 def test_routes_send_a_segment_to_another_upstream() -> None:

@@ -9,8 +9,10 @@ import json
 from decimal import Decimal as D
 
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import select
 
 from zhanli_commission.sales.models import Payment
+from zhanli_shared.events.contracts.audit import AuditRecorded
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
     DealRecorded,
@@ -20,6 +22,7 @@ from zhanli_shared.events.contracts.sales import (
 from zhanli_shared.events.kafka import dead_letter_topic
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.testing.plugin import eventually
+from zhanli_shared.testing.rows import outbox_rows_about
 
 from .test_plans import PERIOD, fin, uid
 from .test_slice import hire
@@ -242,6 +245,21 @@ async def test_the_same_facts_through_both_doors_give_the_same_statement(
             for n in ("P1", "P2", "P3"):
                 assert await session.get(Payment, f"{prefix}{n}") is not None
             assert await session.get(Payment, f"{prefix}P9") is None
+        # the bus door is audited too: the money each fact moved, with the source as actor
+        outbox = commission.runtime.tables.outbox
+        for n in ("P1", "P2", "P3", "R1"):
+            rows = await outbox_rows_about(
+                session, outbox, f"{b}{n}", topic=AuditRecorded.topic_name()
+            )
+            payloads = [
+                (
+                    await session.execute(
+                        select(outbox.c.payload).where(outbox.c.event_id == event_id)
+                    )
+                ).scalar_one()
+                for event_id, _ in rows
+            ]
+            assert any('"actor_id":"crm/connector"' in p.replace(" ", "") for p in payloads), n
 
 
 async def test_a_bus_payment_is_recorded_so_the_api_refunds_it_and_refuses_it_twice(

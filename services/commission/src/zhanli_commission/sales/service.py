@@ -503,7 +503,8 @@ async def record_fact_events(
 ) -> list[RecordedFact | None]:
     """Payments, refunds and cancellations from the bus, in order, against their deals
     (locked): each is the fact this service recorded (its own event, or a repeat), or is
-    checked and recorded as the API would, audited with its ``actor`` (the event's source);
+    checked and recorded as the API would, audited with its ``actor`` (the event's source,
+    one audit fact per source and run);
     ``None`` where the deal is not known yet (the caller parks it). A fixed number of
     statements whatever the number of events. Raises ``Unprocessable``/``Conflict`` for a
     fact the rules refuse."""
@@ -515,7 +516,7 @@ async def record_fact_events(
         session, [e.refund_id for e, _ in events if isinstance(e, RefundIssued)]
     )
     out: list[RecordedFact | None] = []
-    audits: list[EventContract] = []
+    audited_by: dict[str, list[dict[str, Any]]] = {}
     new_payments: list[dict[str, Any]] = []
     new_refunds: list[dict[str, Any]] = []
     moved: dict[str, LockedDeal] = {}
@@ -523,16 +524,14 @@ async def record_fact_events(
     def audited(
         actor: str, action: str, entity_type: str, entity_id: str, before: Any, after: Any
     ) -> None:
-        audits.append(
-            audit_event(
-                actor=actor,
-                action=action,
-                entity_type=entity_type,
-                entity_id=entity_id,
-                before=before,
-                after=after,
-                service=SERVICE,
-            )
+        audited_by.setdefault(actor, []).append(
+            {
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+            }
         )
 
     for event, actor in events:
@@ -632,8 +631,27 @@ async def record_fact_events(
                 )
             )
     await repository.store_facts(session, new_payments, new_refunds, list(moved.values()))
-    await publisher.publish_many(session, audits)
+    await publisher.publish_many(
+        session, [_audit_of_run(actor, facts) for actor, facts in audited_by.items()]
+    )
     return out
+
+
+def _audit_of_run(actor: str, facts: list[dict[str, Any]]) -> EventContract:
+    """One fact: audited as the API audits it. A run of facts from one source: one audit
+    fact listing each (its action, entity, and the money before and after), so a CRM's
+    stream of thousands of payments costs the audit chain one entry per run."""
+    if len(facts) == 1:
+        return audit_event(actor=actor, service=SERVICE, **facts[0])
+    return audit_event(
+        actor=actor,
+        action="sales.facts.recorded",
+        entity_type="sales_facts",
+        entity_id=f"{facts[0]['entity_id']}+{len(facts) - 1}",
+        before=None,
+        after={"count": len(facts), "facts": facts},
+        service=SERVICE,
+    )
 
 
 async def _check_splits(session: AsyncSession, splits: list[SplitIn] | None) -> None:

@@ -296,3 +296,34 @@ async def _leader_steps_down(svc: Svc, broker: Any) -> None:
     finally:
         await second.stop()
         await first.stop()
+
+
+async def test_relays_of_one_service_in_two_schemas_both_lead(broker, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL only: the leader lock is one per outbox (service and schema). Keyed by the
+    service alone, the second install's relay waited for the first one's process to end."""
+    if not postgres_url():
+        pytest.skip("needs TEST_DATABASE_URL")
+    name = f"twin{uuid.uuid4().hex[:8]}"
+    targets = [DatabaseTarget("postgres", tmp_path, f"twin{i}") for i in range(2)]
+    services = [
+        await open_service(t.url, t.schema, broker.bootstrap, service_name=name) for t in targets
+    ]
+    relays = [_relay(svc) for svc in services]
+    try:
+        assert relays[0]._lock_key() != relays[1]._lock_key()
+        for relay in relays:
+            await relay.start()
+        await eventually(lambda: all(r.leader for r in relays), 30)
+        contract = new_contract("twin")
+        await ensure_topics(services[0].settings, [contract.topic_name()])
+        for i, svc in enumerate(services):
+            await svc.publish(contract(item_id=f"twin-{i}", seq=1))
+        for relay in relays:
+            relay.wake()
+        await eventually(lambda: all(r.sent_total >= 1 for r in relays), 30)
+    finally:
+        for relay in relays:
+            await relay.stop()
+        for svc, target in zip(services, targets, strict=True):
+            await svc.close()
+            await target.cleanup()

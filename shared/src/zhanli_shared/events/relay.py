@@ -230,7 +230,12 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     def _lock_key(self) -> int:
-        return zlib.crc32(f"zhanli-relay:{self.settings.service_name}".encode()) & 0x7FFFFFFF
+        """One lock per outbox: the service and the schema its tables live in. Keyed by the
+        service alone, two installs (or two test workers) sharing one PostgreSQL database in
+        different schemas took turns: a relay waited for the other one's process to end
+        while its own outbox filled up."""
+        where = f"{self.settings.service_name}:{self.settings.database_schema or ''}"
+        return zlib.crc32(f"zhanli-relay:{where}".encode()) & 0x7FFFFFFF
 
     async def _hold_leader_lock(self, conn: AsyncConnection | None) -> AsyncConnection | None:
         """The lock's connection when this relay leads, else None.

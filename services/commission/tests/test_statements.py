@@ -12,9 +12,9 @@ from decimal import Decimal
 import openpyxl
 from sqlalchemy import select
 
+from zhanli_commission.core.draws import draw_effect, payout_split
 from zhanli_commission.core.plan import PlanRules
 from zhanli_commission.plans.models import Plan, PlanAssignment, PlanVersion
-from zhanli_commission.statements.service import draw_effect, payout_split
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.testing.plugin import eventually
 

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_commission.commissions import writer
 from zhanli_commission.commissions.models import CommissionLine, Credit
 from zhanli_commission.core.plan import ProbationTargets
+from zhanli_commission.core.probation import on_probation, probation_reward, probation_target
 from zhanli_commission.core.quotas import months_of_service
 from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import ProbationSignal
@@ -145,22 +146,11 @@ class ProbationStatus:
     reward: Decimal
 
 
-def probation_target(
-    cfg: ProbationTargets, skill: Decimal | None, growth: Decimal | None
-) -> tuple[int, str]:
-    if growth is not None and growth > cfg.growth_over:
-        return cfg.raised_deals, "raised"
-    if skill is not None and skill > cfg.skill_improvement_over:
-        return cfg.lowered_deals, "lowered"
-    return cfg.deals_per_month, "default"
-
-
 async def probation_status(
     session: AsyncSession, person: Person, period: str, cfg: ProbationTargets
 ) -> ProbationStatus | None:
     n = months_of_service(person.hired_on, period) if person.hired_on else None
-    on_probation = person.status == "probation" or (n is not None and 1 <= n <= cfg.months)
-    if not on_probation or (n is not None and n > cfg.months):
+    if not on_probation(cfg, person.status, n):
         return None
     signal = await session.get(ProbationSignal, (person.employee_id, period))
     target, adjustment = probation_target(
@@ -174,8 +164,7 @@ async def probation_status(
         Credit.kind == "booking",
     )
     deals = (await session.execute(stmt)).scalar_one()
-    met = deals >= target
-    reward = cfg.raised_reward if adjustment == "raised" and met else ZERO
+    met, reward = probation_reward(cfg, target, adjustment, deals)
     return ProbationStatus(n, target, deals, adjustment, met, reward)
 
 

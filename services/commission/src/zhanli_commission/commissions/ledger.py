@@ -22,11 +22,9 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions.models import Credit, PeriodTotal
+from zhanli_commission.commissions.models import PeriodTotal
 from zhanli_commission.core import engine
 from zhanli_commission.plans import service as plans
-from zhanli_commission.plans.models import KpiScore
-from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.directory import Person
 from zhanli_shared.events.contracts.commission import CommissionCalculated
 from zhanli_shared.money import FEN, round_money
@@ -68,42 +66,6 @@ class PricingInputs:
     credits: list[engine.Credit]
     quota: Decimal | None
     kpi_score: Decimal | None
-
-
-async def pricing_inputs(
-    session: AsyncSession,
-    settings: CommissionSettings,
-    person: Person,
-    period: str,
-    *,
-    plan: plans.ResolvedPlan | None = None,
-) -> PricingInputs:
-    plan = plan or await plans.resolve_plan(session, person, period, settings)
-    rules = plan.rules
-    stmt = select(Credit).where(
-        Credit.salesperson_id == person.employee_id,
-        Credit.period == period,
-        Credit.kind.in_(BASIS_KINDS[rules.basis]),
-    )
-    use_margin = rules.measure == "margin"
-    credits = [
-        engine.Credit(
-            credit_id=c.credit_id,
-            deal_id=c.deal_id,
-            kind=c.kind,  # type: ignore[arg-type]
-            basis=c.basis if use_margin else c.amount,
-            occurred_at=c.occurred_at,
-            deal_closed_at=c.deal_closed_at,
-            product_line=c.product_line,
-        )
-        for c in (await session.execute(stmt)).scalars()
-    ]
-    quota, _ = await plans.quota_for(session, person, period, rules)
-    kpi = None
-    if rules.kpi_gate is not None:
-        row = await session.get(KpiScore, (person.employee_id, period))
-        kpi = row.score if row else None
-    return PricingInputs(person, plan, credits, quota, kpi)
 
 
 def price(inputs: PricingInputs) -> engine.PeriodPosition:

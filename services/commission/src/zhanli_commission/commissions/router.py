@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import dataclasses
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, recalc, repository
+from zhanli_commission.commissions import corrections, recalc
 from zhanli_commission.commissions.schemas import (
-    CommissionLineRead,
-    CommissionStatement,
-    ProbationRead,
     RecalculationRead,
 )
 from zhanli_commission.commissions.whatif import WhatIfRequest, WhatIfResult, what_if
-from zhanli_commission.plans import service as plans
-from zhanli_commission.sales.service import people
+from zhanli_commission.plans.schemas import CorrectionRequest, CorrectionResult
 from zhanli_commission.settings import commission_settings
-from zhanli_commission.statements.service import statement_balances
 from zhanli_shared import audit
+from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from zhanli_shared.db import utcnow
-from zhanli_shared.directory import Person
-from zhanli_shared.errors import Forbidden, NotFound
-from zhanli_shared.money import business_month
-from zhanli_shared.runtime import Runtime, RuntimeDep, SessionDep
+from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["commissions"])
 
@@ -37,55 +26,6 @@ Period = Annotated[
         pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="Business month YYYY-MM; default: current"
     ),
 ]
-
-
-@router.get("/people/{employee_id}/statement", response_model=CommissionStatement)
-async def read_statement(
-    employee_id: str,
-    principal: CurrentPrincipal,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    period: Period = None,
-) -> CommissionStatement:
-    person = await people.get(session, employee_id)
-    if person is None:
-        raise NotFound(f"Unknown person {employee_id!r}.")
-    if not principal.can_view_pay(employee_id, person.org_path):
-        raise Forbidden(
-            "Commission figures are visible to the person, their managers, finance and HR only."
-        )
-    period = period or business_month(utcnow(), commission_settings(runtime).timezone)
-    # Lines first, then the position: each read sees at least what the one before saw (READ
-    # COMMITTED), and the total shown is the sum of the lines shown, never a newer or older one.
-    lines = await repository.lines_of_period(session, employee_id, period)
-    total = await repository.period_total(session, employee_id, period)
-    return CommissionStatement(
-        salesperson_id=employee_id,
-        period=period,
-        currency=total.currency if total else commission_settings(runtime).currency,
-        total=sum((line.amount for line in lines), Decimal("0.00")),
-        basis_total=total.basis_total if total else Decimal("0.00"),
-        lines=[CommissionLineRead.model_validate(line) for line in lines],
-        status=total.status if total else "open",
-        plan_id=total.plan_id if total else None,
-        plan_version=total.plan_version if total else None,
-        quota=total.quota if total else None,
-        attainment=total.attainment if total else None,
-        tier=total.tier if total else None,
-        kept=total.kept if total else Decimal("0.00"),
-        probation=await _probation(session, runtime, person, period),
-        **await statement_balances(session, employee_id, period),
-    )
-
-
-async def _probation(
-    session: AsyncSession, runtime: Runtime, person: Person, period: str
-) -> ProbationRead | None:
-    plan = await plans.resolve_plan(session, person, period, commission_settings(runtime))
-    if plan.rules.probation is None:
-        return None
-    status = await extras.probation_status(session, person, period, plan.rules.probation)
-    return ProbationRead(**dataclasses.asdict(status)) if status else None
 
 
 @router.post("/people/{employee_id}/what-if", response_model=WhatIfResult)
@@ -147,3 +87,31 @@ async def recalculate_period(
         source_ip=audit.client_ip(request),
     )
     return read
+
+
+PlanAdmin = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.FINANCE))]
+
+
+@router.post("/plans/{plan_id}/versions/{version}/corrections", response_model=CorrectionResult)
+async def correct_version(
+    plan_id: str,
+    version: int,
+    body: CorrectionRequest,
+    request: Request,
+    principal: PlanAdmin,
+    session: SessionDep,
+    publisher: PublisherDep,
+    runtime: RuntimeDep,
+) -> CorrectionResult:
+    """Correct a version's rules for its still-open periods: ``apply: false`` shows every
+    person's difference; ``apply: true`` applies them as re-pricing lines."""
+    return await corrections.correct(
+        session,
+        publisher,
+        commission_settings(runtime),
+        plan_id,
+        version,
+        body,
+        actor=principal,
+        source_ip=client_ip(request),
+    )

@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zhanli_commission.commissions import ledger
 from zhanli_commission.commissions.models import CommissionLine, Credit
 from zhanli_commission.core import engine
+from zhanli_commission.core.assignment import choose_plan, period_quota, targets_of
 from zhanli_commission.core.plan import PlanRules
-from zhanli_commission.core.quotas import effective_quota
 from zhanli_commission.db import people_table
 from zhanli_commission.plans import service as plans
 from zhanli_commission.plans.models import KpiScore, PlanAssignment, PlanVersion, Quota
@@ -119,8 +119,8 @@ async def load(
             PlanVersion.plan_id.in_(plan_ids), PlanVersion.effective_from <= period
         )
         for v in (await session.execute(stmt_v)).scalars():
-            if plans._covers(v, period):
-                versions.setdefault(v.plan_id, (v.version, v.rules))
+            if plans._covers(v, period) and v.version > versions.get(v.plan_id, (0, {}))[0]:
+                versions[v.plan_id] = (v.version, v.rules)
     quotas: dict[str, Decimal] = {}
     kpi: dict[str, Decimal] = {}
     stmt_q = select(Quota.salesperson_id, Quota.amount).where(Quota.period == period)
@@ -143,14 +143,9 @@ class Pricer:
         self._plans: dict[str | None, plans.ResolvedPlan] = {}
 
     def plan(self, person: Person) -> plans.ResolvedPlan:
-        """``plans.resolve_plan``: the person, then the deepest unit, then the job role."""
-        targets = [("person", person.employee_id)]
-        targets += [("unit", unit) for unit in reversed(person.org_path)]
-        targets.append(("role", person.job_role))
-        plan_id = next(
-            (self.snap.assignments[t] for t in targets if t in self.snap.assignments),
-            None,
-        )
+        """``plans.resolve_plan`` from the snapshot (``core.assignment.choose_plan``)."""
+        targets = targets_of(person.employee_id, person.org_path, person.job_role)
+        plan_id = choose_plan(targets, self.snap.assignments)
         if plan_id not in self._plans:
             version = self.snap.versions.get(plan_id) if plan_id else None
             self._plans[plan_id] = (
@@ -161,17 +156,22 @@ class Pricer:
         return self._plans[plan_id]
 
     def quota(self, person: Person, rules: PlanRules) -> Decimal | None:
-        """``plans.quota_for``: the person's own quota, else the plan's, prorated and ramped."""
-        own = self.snap.quotas.get(person.employee_id)
-        if own is not None:
-            return own
-        if rules.quota is None:
-            return None
-        quota = effective_quota(rules.quota, self.period, hired_on=person.hired_on, ramp=rules.ramp)
-        return quota if quota > 0 else rules.quota
+        """``plans.quota_for`` from the snapshot (``core.assignment.period_quota``)."""
+        quota, _ = period_quota(
+            self.snap.quotas.get(person.employee_id),
+            rules.quota,
+            self.period,
+            hired_on=person.hired_on,
+            ramp=rules.ramp,
+        )
+        return quota
 
-    def inputs(self, person: Person, rows: Iterable[Any]) -> ledger.PricingInputs:
-        plan = self.plan(person)
+    def inputs(
+        self, person: Person, rows: Iterable[Any], plan: plans.ResolvedPlan | None = None
+    ) -> ledger.PricingInputs:
+        """The engine's inputs for the person's credit ``rows`` (under ``plan`` instead of
+        theirs: a correction's preview)."""
+        plan = plan or self.plan(person)
         rules = plan.rules
         kinds = ledger.BASIS_KINDS[rules.basis]
         use_margin = rules.measure == "margin"
@@ -190,6 +190,20 @@ class Pricer:
         ]
         kpi = self.snap.kpi.get(person.employee_id) if rules.kpi_gate is not None else None
         return ledger.PricingInputs(person, plan, credits, self.quota(person, rules), kpi)
+
+
+async def pricing_inputs(
+    session: AsyncSession,
+    settings: CommissionSettings,
+    person: Person,
+    period: str,
+    *,
+    plan: plans.ResolvedPlan | None = None,
+) -> ledger.PricingInputs:
+    """One person's pricing inputs for a period, read as the live path reads them."""
+    snap = await load(session, period, [person.employee_id], {person.employee_id: person})
+    pricer = Pricer(snap, settings, period)
+    return pricer.inputs(person, snap.credits.get(person.employee_id, []), plan)
 
 
 def self_overrides(pricer: Pricer, person: Person) -> bool:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import ledger
+from zhanli_commission.commissions import ledger, snapshot
 from zhanli_commission.core import engine
 from zhanli_commission.sales.schemas import Currency, PositiveMoney
 from zhanli_commission.sales.service import people
@@ -102,7 +102,7 @@ async def what_if(
     period = await ledger.open_period(
         session, employee_id, business_month(moment, settings.timezone)
     )
-    inputs = await ledger.pricing_inputs(session, settings, person, period)
+    inputs = await snapshot.pricing_inputs(session, settings, person, period)
     rules = inputs.plan.rules
     basis = data.margin if rules.measure == "margin" and data.margin is not None else data.amount
     extra = engine.Credit(

@@ -7,12 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 from pydantic import BaseModel, ConfigDict
 
-from zhanli_commission.plans import corrections, service
+from zhanli_commission.plans import service
 from zhanli_commission.plans.schemas import (
     AssignmentCreate,
     AssignmentRead,
-    CorrectionRequest,
-    CorrectionResult,
     Period,
     PlanCreate,
     PlanRead,
@@ -113,31 +111,6 @@ async def end_version(
         source_ip=client_ip(request),
     )
     return VersionRead.model_validate(row)
-
-
-@router.post("/plans/{plan_id}/versions/{version}/corrections", response_model=CorrectionResult)
-async def correct_version(
-    plan_id: str,
-    version: int,
-    body: CorrectionRequest,
-    request: Request,
-    principal: PlanAdmin,
-    session: SessionDep,
-    publisher: PublisherDep,
-    runtime: RuntimeDep,
-) -> CorrectionResult:
-    """Correct a version's rules for its still-open periods: ``apply: false`` shows every
-    person's difference; ``apply: true`` applies them as re-pricing lines."""
-    return await corrections.correct(
-        session,
-        publisher,
-        commission_settings(runtime),
-        plan_id,
-        version,
-        body,
-        actor=principal,
-        source_ip=client_ip(request),
-    )
 
 
 @router.post(

@@ -10,8 +10,15 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhanli_commission.core.assignment import (
+    OPEN_END,
+    choose_plan,
+    covering,
+    covers,
+    period_quota,
+    targets_of,
+)
 from zhanli_commission.core.plan import PlanRules
-from zhanli_commission.core.quotas import effective_quota
 from zhanli_commission.plans.models import Plan, PlanAssignment, PlanVersion, Quota
 from zhanli_commission.plans.schemas import AssignmentCreate, PlanCreate, VersionCreate
 from zhanli_commission.settings import CommissionSettings
@@ -21,8 +28,6 @@ from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.errors import Conflict, NotFound, Unprocessable
 from zhanli_shared.events.outbox import Publisher
-
-OPEN_END = "9999-12"
 
 
 @dataclass(frozen=True)
@@ -244,35 +249,37 @@ async def assignments(session: AsyncSession, plan_id: str | None = None) -> list
 
 
 def _covers(row: PlanAssignment | PlanVersion, period: str) -> bool:
-    return row.effective_from <= period <= (row.effective_to or OPEN_END)
+    return covers(row.effective_from, row.effective_to, period)
 
 
 async def resolve_plan(
     session: AsyncSession, person: Person, period: str, settings: CommissionSettings
 ) -> ResolvedPlan:
-    """The plan version that prices ``person`` in ``period``: the most specific assignment
-    (the person, then the deepest unit on their org path, then their job role)."""
-    targets = [("person", person.employee_id)]
-    targets += [("unit", unit) for unit in reversed(person.org_path)]
-    targets.append(("role", person.job_role))
+    """The plan version that prices ``person`` in ``period`` (``core.assignment``)."""
+    targets = targets_of(person.employee_id, person.org_path, person.job_role)
     stmt = select(PlanAssignment).where(
         PlanAssignment.target_id.in_([t[1] for t in targets]),
         PlanAssignment.effective_from <= period,
     )
-    rows = [r for r in (await session.execute(stmt)).scalars() if _covers(r, period)]
-    rank = {t: i for i, t in enumerate(targets)}
-    rows = [r for r in rows if (r.target_type, r.target_id) in rank]
-    if not rows:
+    assigned = {
+        (r.target_type, r.target_id): r.plan_id
+        for r in (await session.execute(stmt)).scalars()
+        if _covers(r, period)
+    }
+    plan_id = choose_plan(targets, assigned)
+    if plan_id is None:
         return default_plan(settings)
-    best = min(rows, key=lambda r: rank[(r.target_type, r.target_id)])
     vstmt = select(PlanVersion).where(
-        PlanVersion.plan_id == best.plan_id, PlanVersion.effective_from <= period
+        PlanVersion.plan_id == plan_id, PlanVersion.effective_from <= period
     )
-    versions = [v for v in (await session.execute(vstmt)).scalars() if _covers(v, period)]
+    versions = covering(
+        ((v.effective_from, v.effective_to, v) for v in (await session.execute(vstmt)).scalars()),
+        period,
+    )
     if not versions:
         return default_plan(settings)
-    version = versions[0]
-    return ResolvedPlan(best.plan_id, version.version, PlanRules.model_validate(version.rules))
+    version = max(versions, key=lambda v: v.version)
+    return ResolvedPlan(plan_id, version.version, PlanRules.model_validate(version.rules))
 
 
 async def set_quota(
@@ -318,12 +325,12 @@ async def set_quota(
 async def quota_for(
     session: AsyncSession, person: Person, period: str, rules: PlanRules
 ) -> tuple[Decimal | None, str]:
-    """A person's own quota, else the plan's prorated and ramped for their start date."""
+    """A person's own quota, else the plan's prorated and ramped (``core.assignment``)."""
     own = await session.get(Quota, (person.employee_id, period))
-    if own is not None:
-        return own.amount, "person"
-    if rules.quota is None:
-        return None, "plan"
-    quota = effective_quota(rules.quota, period, hired_on=person.hired_on, ramp=rules.ramp)
-    # Before the start date there is no quota to prorate: price against the full one.
-    return (quota if quota > 0 else rules.quota), "plan"
+    return period_quota(
+        own.amount if own is not None else None,
+        rules.quota,
+        period,
+        hired_on=person.hired_on,
+        ramp=rules.ramp,
+    )

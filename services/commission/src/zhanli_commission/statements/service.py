@@ -21,21 +21,19 @@ disputes. Use cases add and flush, never commit; every write is audited.
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_commission.commissions import writer
 from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
-from zhanli_commission.core.plan import PlanRules
+from zhanli_commission.core.draws import DrawEffect, draw_effect, payout_split
 from zhanli_commission.core.quotas import months_of_service
-from zhanli_commission.plans.models import PlanAssignment, PlanVersion
+from zhanli_commission.plans.service import ResolvedPlan, resolve_plan
 from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
 from zhanli_commission.statements import repository
@@ -94,127 +92,16 @@ def next_period(period: str) -> str:
 # --- plans ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PersonPlan:
-    plan_id: str | None
-    version: int | None
-    rules: PlanRules
-
-
-PlanResolver = Callable[[AsyncSession, Person, str], Awaitable[PersonPlan | None]]
-
-
-def _as_plan(resolved: Any) -> PersonPlan | None:
-    if resolved is None:
-        return None
-    if isinstance(resolved, PersonPlan):
-        return resolved
-    rules = getattr(resolved, "rules", None)
-    if isinstance(rules, dict):
-        rules = PlanRules.model_validate(rules)
-    if not isinstance(rules, PlanRules):
-        return None
-    version = getattr(resolved, "version", None)
-    return PersonPlan(getattr(resolved, "plan_id", None), version, rules)
-
-
-async def _assigned_plan(session: AsyncSession, person: Person, period: str) -> PersonPlan | None:
-    """The most specific assignment (person, deepest unit, role) covering ``period``."""
-    targets = [("person", person.employee_id)]
-    targets += [("unit", unit) for unit in reversed(person.org_path)]
-    targets.append(("role", person.job_role))
-    rank = {t: i for i, t in enumerate(targets)}
-    stmt = select(PlanAssignment).where(
-        PlanAssignment.target_id.in_([t[1] for t in targets]),
-        PlanAssignment.effective_from <= period,
-    )
-    rows = [
-        r
-        for r in (await session.execute(stmt)).scalars()
-        if (r.target_type, r.target_id) in rank and period <= (r.effective_to or "9999-12")
-    ]
-    if not rows:
-        return None
-    best = min(rows, key=lambda r: rank[(r.target_type, r.target_id)])
-    vstmt = select(PlanVersion).where(
-        PlanVersion.plan_id == best.plan_id, PlanVersion.effective_from <= period
-    )
-    versions = [
-        v
-        for v in (await session.execute(vstmt)).scalars()
-        if period <= (v.effective_to or "9999-12")
-    ]
-    if not versions:
-        return None
-    v = max(versions, key=lambda v: v.version)
-    return PersonPlan(best.plan_id, v.version, PlanRules.model_validate(v.rules))
+PlanResolver = Callable[[AsyncSession, Person, str], Awaitable[ResolvedPlan | None]]
 
 
 def plan_resolver(settings: CommissionSettings) -> PlanResolver:
-    """The plans package's ``resolve_plan`` when present, else the assignment lookup."""
+    """The plans package's ``resolve_plan`` (one choice of plan: ``core.assignment``)."""
 
-    async def resolve(session: AsyncSession, person: Person, period: str) -> PersonPlan | None:
-        try:
-            from zhanli_commission.plans.service import resolve_plan
-        except ImportError:
-            return await _assigned_plan(session, person, period)
-        args: tuple[Any, ...] = (session, person, period, settings)
-        n = len(inspect.signature(resolve_plan).parameters)
-        return _as_plan(await resolve_plan(*args[:n]))
+    async def resolve(session: AsyncSession, person: Person, period: str) -> ResolvedPlan:
+        return await resolve_plan(session, person, period, settings)
 
     return resolve
-
-
-# --- draws (pure) ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DrawEffect:
-    top_up: Decimal
-    """The ``draw`` line (>= 0): up to the guaranteed minimum."""
-    recovery: Decimal
-    """The ``draw_recovery`` line's size (>= 0; the line is negative)."""
-    balance_after: Decimal
-    guarantee: Decimal | None
-    kind: str | None
-    in_window: bool
-
-
-def draw_effect(
-    rules: PlanRules | None, month_of_service: int | None, earnings: Decimal, balance: Decimal
-) -> DrawEffect:
-    """What the draw does to a period that earned ``earnings`` with ``balance`` still owed.
-
-    In the guarantee window (months 1..``draw.months`` of service) the period is topped up to
-    ``draw.amount``; a recoverable top-up is owed back. What is owed is recovered from the
-    earnings above the guarantee (above zero after the window), never more than owed."""
-    draw = rules.draw if rules is not None else None
-    in_window = (
-        draw is not None and month_of_service is not None and 1 <= month_of_service <= draw.months
-    )
-    top_up = recovery = ZERO
-    threshold = ZERO
-    if draw is not None and in_window:
-        threshold = draw.amount
-        if earnings < draw.amount:
-            top_up = _money(draw.amount - earnings)
-    if top_up == 0 and balance > 0 and earnings > threshold:
-        recovery = _money(min(balance, earnings - threshold))
-    owed = top_up if draw is not None and draw.kind == "recoverable" else ZERO
-    return DrawEffect(
-        top_up=top_up,
-        recovery=recovery,
-        balance_after=_money(balance + owed - recovery),
-        guarantee=draw.amount if draw is not None and in_window else None,
-        kind=draw.kind if draw is not None else None,
-        in_window=in_window,
-    )
-
-
-def payout_split(total: Decimal, carried_in: Decimal) -> tuple[Decimal, Decimal]:
-    """(amount paid, balance carried): the net is paid when positive, else carried."""
-    net = _money(total + carried_in)
-    return (net, ZERO) if net > 0 else (ZERO, net)
 
 
 # --- shared pieces -------------------------------------------------------------------------
@@ -374,7 +261,7 @@ async def close_period(
         if in_scope(t.salesperson_id)
     ]
     have = {t.salesperson_id for t in totals}
-    plans: dict[str, PersonPlan] = {}
+    plans: dict[str, ResolvedPlan] = {}
     for person in everyone.values():
         if person.employee_id in have or not in_scope(person.employee_id):
             continue
@@ -438,7 +325,7 @@ async def _draw_lines(
     top_up_note: str,
     recovery_note: str,
     source_id: str,
-    plan: PersonPlan | None,
+    plan: ResolvedPlan | None,
 ) -> int:
     """Append a ``draw`` line of ``top_up`` and a ``draw_recovery`` line of ``-recovery``
     (each only when not zero), explained; returns how many."""
@@ -471,7 +358,7 @@ async def _close_one(
     settings: CommissionSettings,
     total_row: PeriodTotal,
     person: Person | None,
-    plan: PersonPlan | None,
+    plan: ResolvedPlan | None,
     *,
     actor: Principal | str,
     close_id: str,

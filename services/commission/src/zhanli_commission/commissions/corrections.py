@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import batch, ledger
+from zhanli_commission.commissions import batch, ledger, snapshot
 from zhanli_commission.commissions.models import PeriodTotal
 from zhanli_commission.plans import service
 from zhanli_commission.plans.schemas import CorrectionDiff, CorrectionRequest, CorrectionResult
@@ -54,8 +54,10 @@ async def correct(
         person = await people.get(session, row.salesperson_id)
         if person is None:
             continue
-        inputs = await ledger.pricing_inputs(session, settings, person, row.period, plan=corrected)
-        current = await ledger.pricing_inputs(session, settings, person, row.period)
+        inputs = await snapshot.pricing_inputs(
+            session, settings, person, row.period, plan=corrected
+        )
+        current = await snapshot.pricing_inputs(session, settings, person, row.period)
         new_total = ledger.price(inputs).total
         old_total = ledger.price(current).total
         if new_total != old_total:

@@ -100,6 +100,7 @@ class OutboxRelay:
         self._stopping = False
         self.connected = False
         self.leader = False
+        self.step_downs = 0
         self.sent_total = 0
         self.refused_total = 0
         self.republished_total = 0
@@ -253,6 +254,7 @@ class OutboxRelay:
                     "relay.stepped_down", service=self.settings.service_name, error=repr(exc)
                 )
                 self.leader = False
+                self.step_downs += 1
                 await self._close_producer()
                 with contextlib.suppress(Exception):
                     await conn.close()

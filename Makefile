@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
-MEMBERS := shared gateway services/talent services/learning services/kpi services/commission services/retention services/audit
+MEMBERS := shared gateway services/people services/talent services/learning services/kpi services/commission services/retention services/audit
 
 .PHONY: help dev run test test-sqlite test-isolated lint fmt bench lock clean topics
 
 help:
-	@echo "make run     - start the whole platform (Tansu + SQLite + 5 services + gateway) with demo data"
+	@echo "make run     - start the whole platform (Tansu + SQLite + 6 services + gateway) with demo data"
 	@echo "make test    - run the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)"
 	@echo "make lint    - ruff on everything, mypy on every member (shared, gateway, services)"
 	@echo "make bench   - benchmarks, written to var/bench/results.json"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 UVBIN="python3 -m uv"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for member in gateway services/talent services/learning services/kpi services/commission services/retention services/audit; do
+for member in gateway services/people services/talent services/learning services/kpi services/commission services/retention services/audit; do
   name=$(basename "$member")
   env="$work/$name"
   $UVBIN venv --quiet --python python3 "$env"

@@ -10,13 +10,13 @@ compile() { # out, inputs...
   local out=$1; shift
   python3 -m uv pip compile --quiet --generate-hashes --python-version "$PY" --no-header \
     --no-emit-package zhanli-shared --no-emit-package zhanli-gateway \
-    $(for s in talent learning kpi commission retention audit; do echo --no-emit-package zhanli-$s; done) \
+    $(for s in people talent learning kpi commission retention audit; do echo --no-emit-package zhanli-$s; done) \
     "$@" -o "$out"
   if grep -qE 'https?://|file://' "$out"; then echo "lock $out records an address" >&2; exit 1; fi
 }
 compile shared/requirements.txt shared/pyproject.toml
 compile gateway/requirements.txt shared/pyproject.toml gateway/pyproject.toml
-for s in talent learning kpi commission retention audit; do
+for s in people talent learning kpi commission retention audit; do
   compile services/$s/requirements.txt shared/pyproject.toml services/$s/pyproject.toml
 done
 # dev: every member plus the dev dependency group of the workspace root

@@ -1,18 +1,20 @@
 """`make run`: the whole platform on one machine, under one supervisor.
 
 Starts a Tansu broker, creates the topics, migrates every service (SQLite files under
-var/ by default, or PostgreSQL schemas), carries an older install's audit chain and
-webhooks from the gateway's database into the audit service (once), starts the services
-and the gateway as
-child processes, waits until the gateway reports the platform ready, loads the demo data
-once, and prints the URLs. Ctrl-C stops everything cleanly. A child that crashes is
-reported (with the end of its log) and restarted; a broker restart recreates the topics.
+var/ by default, or PostgreSQL schemas; an older install's directory, users and API keys
+are carried from the gateway's database into the people service's first), carries an
+older install's audit chain and webhooks from the gateway's database into the audit
+service (once), starts the services and the gateway as child processes, waits until the
+gateway reports the platform ready, loads the demo data once, and prints the URLs. Ctrl-C
+stops everything cleanly. A child that crashes is reported (with the end of its log) and
+restarted; a broker restart recreates the topics.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -32,8 +34,12 @@ SERVICES = {
     "kpi": 8003,
     "commission": 8004,
     "retention": 8005,
+    "people": 8006,
     "audit": 8007,
 }
+# Tables the gateway kept before the people service existed (carried over by
+# `python -m zhanli_people import-from-gateway`).
+LEGACY_GATEWAY_TABLES = ("org_units", "employees", "directory_imports", "local_users", "api_keys")
 GATEWAY_PORT = 8000
 BROKER_PORT = 9092
 
@@ -159,7 +165,9 @@ class Platform:
             "ZHANLI_AUTH_PUBLIC_KEY_FILE": str(secrets_["public"]),
             "ZHANLI_DATA_KEYS_FILE": str(secrets_["data"]),
             "ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE": str(secrets_["private"]),
-            "ZHANLI_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD": secrets_["admin"].read_text().strip(),
+            # The people service signs the built-in sign-in with the same key.
+            "ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE": str(secrets_["private"]),
+            "ZHANLI_PEOPLE_BOOTSTRAP_ADMIN_PASSWORD": secrets_["admin"].read_text().strip(),
             "ZHANLI_GATEWAY_PORT": str(self.args.gateway_port),
             "ZHANLI_GATEWAY_UPSTREAMS": json.dumps(
                 {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
@@ -199,8 +207,12 @@ class Platform:
 
     def migrate(self, env: dict[str, str]) -> None:
         # The services first, then what the gateway's database still holds of theirs is
-        # carried over, then the gateway (whose migration drops the carried tables).
+        # carried over (the people service's directory, users and API keys; the audit
+        # service's chain and webhooks), then the gateway (whose migrations drop the
+        # carried tables, and refuse to drop the people tables while they hold rows).
         self._migrate(env, [*SERVICES])
+        if self.gateway_holds_people(env):
+            self.carry_from_gateway(env)
         self.carry_audit_from_gateway(env)
         self._migrate(env, ["gateway"])
         say("migrations applied: gateway, " + ", ".join(SERVICES))
@@ -224,6 +236,38 @@ class Platform:
                 say(f"migration of {name} failed:\n{out.decode(errors='replace')[-2000:]}")
         if failed:
             raise SystemExit(f"migrations failed: {', '.join(failed)}")
+
+    def gateway_holds_people(self, env: dict[str, str]) -> bool:
+        """Does the gateway's database still hold the directory, users or API keys of an
+        install older than the people service? (SQLite: looked at here; PostgreSQL: the
+        carry step itself finds out, and does nothing when there is nothing.)"""
+        if self.args.database_url:
+            return True
+        import sqlite3
+
+        path = self.var / "gateway.db"
+        if not path.exists():
+            return False
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            return any(
+                db.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() is not None
+                for t in LEGACY_GATEWAY_TABLES
+                if t in names
+            )
+
+    def carry_from_gateway(self, env: dict[str, str]) -> None:
+        url = self.args.database_url or f"sqlite:///{self.var / 'gateway.db'}"
+        argv = [self.python, "-m", "zhanli_people", "import-from-gateway", "--url", url]
+        if self.args.database_url:
+            argv += ["--schema", env["ZHANLI_GATEWAY_DATABASE_SCHEMA"]]
+        proc = subprocess.run(argv, env=env, cwd=ROOT, capture_output=True, timeout=300)
+        out = (proc.stdout + proc.stderr).decode(errors="replace")
+        if proc.returncode != 0:
+            raise SystemExit(f"carrying the gateway's people data failed:\n{out[-2000:]}")
+        for line in out.splitlines():
+            if line.startswith("import-from-gateway:") and "nothing to carry" not in line:
+                say(line)
 
     def carry_audit_from_gateway(self, env: dict[str, str]) -> None:
         """An install from before the audit service kept its audit chain and webhooks in

@@ -421,7 +421,15 @@ async def upstream() -> AsyncIterator[tuple[int, dict[str, int]]]:
         seen["bytes"] += length
         return JSONResponse({"length": length})
 
-    app = Starlette(routes=[Route("/api/v1/echo/{rest:path}", echo, methods=["GET", "POST"])])
+    async def sign_in(request: Request) -> Response:  # stands in for the people service
+        return JSONResponse({"access_token": "t", "token_type": "bearer", "expires_in": 60})
+
+    app = Starlette(
+        routes=[
+            Route("/api/v1/echo/{rest:path}", echo, methods=["GET", "POST"]),
+            Route("/api/v1/auth/token", sign_in, methods=["POST"]),
+        ]
+    )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
@@ -446,8 +454,7 @@ async def gateway(
             broker,
             keypair[1],
             auth_private_key=SecretStr(keypair[0]),
-            bootstrap_admin_password=SecretStr("edge-admin-pass"),
-            upstreams={"echo": f"http://127.0.0.1:{port}"},
+            upstreams={"echo": f"http://127.0.0.1:{port}", "people": f"http://127.0.0.1:{port}"},
             rate_limit_login_burst=2,
             rate_limit_login_per_s=0.01,
             body_limit_bytes=100_000,

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SUPERVISOR = ROOT / "deploy" / "embedded" / "supervisor.py"
 TZ = ZoneInfo("Asia/Shanghai")
 # The supervisor's port order (deploy/embedded/supervisor.py SERVICES).
-SERVICES = ["talent", "learning", "kpi", "commission", "retention", "audit"]
+SERVICES = ["talent", "learning", "kpi", "commission", "retention", "people", "audit"]
 
 
 # --- the supervisor -------------------------------------------------------------------

@@ -284,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
                     failed("broker.raw_throughput", exc)
             if args.only in (None, "slice", "gateway"):
                 phase(
-                    "platform start-up: embedded supervisor (Tansu + SQLite + 5 services + gateway)"
+                    "platform start-up: embedded supervisor (Tansu + SQLite + 6 services + gateway)"
                 )
                 sup = bench_platform.Supervisor(var / "platform")
                 try:

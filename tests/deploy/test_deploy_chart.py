@@ -23,7 +23,7 @@ from kubernetes_validate.utils import latest_version  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "zhanli"
 PRODUCTION_VALUES = CHART / "examples" / "values-production.yaml"
-SERVICES = ["gateway", "talent", "learning", "kpi", "commission", "retention", "audit"]
+SERVICES = ["gateway", "talent", "learning", "kpi", "commission", "retention", "people", "audit"]
 BACKENDS = SERVICES[1:]
 PORTS = {
     "gateway": 8000,
@@ -32,6 +32,7 @@ PORTS = {
     "kpi": 8003,
     "commission": 8004,
     "retention": 8005,
+    "people": 8006,
     "audit": 8007,
 }
 RELEASE, NAMESPACE = "zhanli", "hr"
@@ -257,15 +258,17 @@ def test_default_runs_one_serve_deployment_per_service(default_objects) -> None:
 
 def test_split_roles_run_api_relay_consume(production_objects) -> None:
     deployments = by_name(production_objects, "Deployment")
-    expected = {f"{RELEASE}-gateway"} | {
-        f"{RELEASE}-{s}-{role}" for s in BACKENDS for role in ("api", "relay", "consume")
+    split = [s for s in BACKENDS if s != "people"]  # people consumes nothing: one role, 2 pods
+    expected = {f"{RELEASE}-gateway", f"{RELEASE}-people"} | {
+        f"{RELEASE}-{s}-{role}" for s in split for role in ("api", "relay", "consume")
     }
     assert set(deployments) == expected
+    assert deployments[f"{RELEASE}-people"]["spec"]["replicas"] == 2
     assert deployments[f"{RELEASE}-commission-relay"]["spec"]["replicas"] == 1
     consume = deployments[f"{RELEASE}-commission-consume"]["spec"]["template"]["spec"]
     assert consume["containers"][0]["resources"]["limits"]["memory"] == "768Mi"
     services = by_name(production_objects, "Service")
-    for s in BACKENDS:
+    for s in split:
         assert services[f"{RELEASE}-{s}"]["spec"]["selector"]["zhanli.io/role"] == "api"
         assert services[f"{RELEASE}-{s}"]["spec"]["ports"][0]["port"] == PORTS[s]
 
@@ -367,6 +370,26 @@ def test_secret_env_comes_from_secret_refs(production_objects) -> None:
     (container,) = retention["spec"]["template"]["spec"]["containers"]
     ref = {e["name"]: e for e in container["env"]}["ZHANLI_RETENTION_DATABASE_URL"]
     assert ref["valueFrom"]["secretKeyRef"] == {"name": "zhanli-retention-database", "key": "url"}
+
+
+def test_the_people_service_signs_in_with_the_gateways_issuer_key() -> None:
+    objects = render({"gateway": {"privateKey": {"existingSecret": "zhanli-issuer"}}})
+    cms = by_name(objects, "ConfigMap")
+    for name in ("gateway", "people"):
+        path = cms[f"{RELEASE}-{name}"]["data"][f"ZHANLI_{name.upper()}_AUTH_PRIVATE_KEY_FILE"]
+        assert path == "/var/run/secrets/zhanli/issuer/private.pem"
+        pod = by_name(objects, "Deployment")[f"{RELEASE}-{name}"]["spec"]["template"]["spec"]
+        assert {
+            "name": "issuer-private-key",
+            "secret": {"secretName": "zhanli-issuer", "defaultMode": 0o440},
+        } in pod["volumes"]
+    assert "ZHANLI_COMMISSION_AUTH_PRIVATE_KEY_FILE" not in cms[f"{RELEASE}-commission"]["data"]
+    assert all(
+        v["name"] != "issuer-private-key"
+        for v in by_name(objects, "Deployment")[f"{RELEASE}-commission"]["spec"]["template"][
+            "spec"
+        ]["volumes"]
+    )
 
 
 def test_configmaps_carry_platform_settings(production_objects) -> None:

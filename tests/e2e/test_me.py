@@ -19,7 +19,8 @@ import pytest
 
 from zhanli_shared.money import business_month
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+# the module's platform starts in its first test: eight processes on a busy machine
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e"), pytest.mark.timeout(600)]
 SH = dt.timezone(dt.timedelta(hours=8))
 
 

@@ -203,6 +203,7 @@ def test_make_run_is_ready_with_demo_data_and_every_component(sqlite_platform: P
         "kpi",
         "commission",
         "retention",
+        "people",
         "audit",
     }
     assert all(c["state"] == "ok" for c in components.values())
@@ -381,5 +382,5 @@ def test_thin_slice_on_postgres(tmp_path: Path) -> None:
 
         from zhanli_shared.testing.plugin import drop_schema
 
-        for name in ("gateway", "talent", "learning", "kpi", "commission", "retention"):
+        for name in ("gateway", "talent", "learning", "kpi", "commission", "retention", "people"):
             asyncio.run(drop_schema(os.environ["TEST_DATABASE_URL"], prefix + name))

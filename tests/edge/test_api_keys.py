@@ -1,10 +1,12 @@
-"""Machine identities: API keys and the OAuth2 client-credentials grant.
+"""Machine identities across services: API keys (stored by the people service) and the
+OAuth2 client-credentials grant (the gateway's).
 
 The gateway runs next to an "enterprise IdP" (the test issuer, ``zhanli-test``) and signs
-machine tokens with its own key as issuer ``http://127.0.0.1:<port>``; a real KPI
-service (uvicorn on a real port) trusts the IdP by public key and the gateway by OIDC
-discovery, served by a tiny real HTTP server holding the gateway's own discovery document
-and JWKS (what the gateway publishes, byte for byte).
+machine tokens with its own key as issuer ``http://127.0.0.1:<port>``; the people service
+(uvicorn on a real port: the gateway proxies to it and looks keys up on its internal
+endpoint) signs the built-in sign-in with the same key and issuer; a real KPI service
+trusts the IdP by public key and the gateway by OIDC discovery, served by a tiny real HTTP
+server holding the gateway's own discovery document and JWKS (byte for byte).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import http.server
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,18 +35,20 @@ from sqlalchemy import select, update
 
 import zhanli_gateway
 import zhanli_kpi
-from zhanli_gateway.apikeys import core
-from zhanli_gateway.apikeys.models import ApiKey
+import zhanli_people
 from zhanli_gateway.main import create_app
 from zhanli_gateway.settings import GatewaySettings
 from zhanli_kpi.main import create_app as create_kpi
 from zhanli_kpi.settings import KpiSettings
-from zhanli_shared.auth import TokenIssuer, TokenVerifier, generate_rsa_keypair
-from zhanli_shared.errors import Unauthorized
+from zhanli_people.apikeys.models import ApiKey
+from zhanli_people.main import create_app as create_people
+from zhanli_people.settings import PeopleSettings
+from zhanli_shared import apikeys as core
+from zhanli_shared.auth import TokenIssuer, generate_rsa_keypair
 from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.events.kafka import make_consumer
 from zhanli_shared.migrations import upgrade
-from zhanli_shared.settings import ServiceSettings, TrustedIssuer
+from zhanli_shared.settings import TrustedIssuer
 from zhanli_shared.testing.broker import free_port
 from zhanli_shared.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, DatabaseTarget, eventually
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
@@ -112,6 +116,10 @@ class Platform:
     gw: RunningService
     issuer_url: str  # the gateway's own issuer
     kpi: str  # the KPI service's own URL (to show it is real)
+    people: Any  # the people service's app (its runtime: the key store)
+
+    def people_sessions(self) -> Any:
+        return self.people.state.runtime.sessions()
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -143,9 +151,10 @@ async def platform(
     tmp = tmp_path_factory.mktemp("apikeys")
     gw_target = DatabaseTarget(db_backend, tmp, "gateway")
     cm_target = DatabaseTarget(db_backend, tmp, "kpi")
-    gw_private, _ = generate_rsa_keypair()  # the gateway's own signing key (not the IdP's)
-    kpi_port = free_port()
-    mirror_port = free_port()
+    pp_target = DatabaseTarget(db_backend, tmp, "people")
+    # the built-in issuer's key (not the IdP's): the gateway and the people service sign with it
+    gw_private, gw_public = generate_rsa_keypair()
+    kpi_port, people_port, mirror_port = free_port(), free_port(), free_port()
     issuer_url = f"http://127.0.0.1:{mirror_port}"
     settings = service_settings(
         GatewaySettings,
@@ -154,14 +163,35 @@ async def platform(
         keypair[1],  # the IdP's public key
         auth_private_key=SecretStr(gw_private),
         local_issuer=issuer_url,
-        bootstrap_admin_password=SecretStr(ADMIN_PASSWORD),
-        upstreams={"kpi": f"http://127.0.0.1:{kpi_port}"},
+        upstreams={
+            "kpi": f"http://127.0.0.1:{kpi_port}",
+            "people": f"http://127.0.0.1:{people_port}",
+        },
         api_key_cache_ttl_s=CACHE_TTL,
         rate_limit_login_burst=500,  # this module signs in often (and the token endpoint counts)
     )
-    async with running_service(
-        create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
-    ) as gw:
+    pp_settings = service_settings(
+        PeopleSettings,
+        pp_target,
+        broker,
+        keypair[1],  # trusts the IdP ...
+        port=people_port,
+        auth_private_key=SecretStr(gw_private),
+        local_issuer=issuer_url,
+        bootstrap_admin_password=SecretStr(ADMIN_PASSWORD),
+        # ... and the built-in issuer (its own sign-ins, the gateway's service token)
+        auth_extra_issuers=[TrustedIssuer(issuer=issuer_url, public_key=gw_public)],
+    )
+    await asyncio.to_thread(
+        upgrade, pp_settings, Path(zhanli_people.__file__).parent / "migrations"
+    )
+    people_app = create_people(pp_settings)
+    async with (
+        serve(people_app, people_port),
+        running_service(
+            create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
+        ) as gw,
+    ):
         discovery = (await gw.client.get("/.well-known/openid-configuration")).json()
         jwks = (await gw.client.get("/.well-known/jwks.json")).json()
         with StaticServer(mirror_port) as mirror:
@@ -184,9 +214,10 @@ async def platform(
             )
             async with serve(create_kpi(cm_settings), kpi_port):
                 assert "/.well-known/openid-configuration" in mirror.hits  # fetched at start
-                yield Platform(gw, issuer_url, f"http://127.0.0.1:{kpi_port}")
+                yield Platform(gw, issuer_url, f"http://127.0.0.1:{kpi_port}", people_app)
     await gw_target.cleanup()
     await cm_target.cleanup()
+    await pp_target.cleanup()
 
 
 async def admin(p: Platform) -> dict[str, str]:
@@ -238,8 +269,8 @@ async def test_create_list_revoke_and_the_secret_never_leaks(platform: Platform)
     for text in (listed.text, one.text):
         assert secret not in text and stored_hash not in text
 
-    # stored only as a hash
-    async with platform.gw.runtime.sessions() as s:
+    # stored only as a hash, by the people service
+    async with platform.people_sessions() as s:
         row = await s.get(ApiKey, key_id)
         assert row.secret_hash == stored_hash and secret not in row.secret_hash
 
@@ -253,9 +284,10 @@ async def test_create_list_revoke_and_the_secret_never_leaks(platform: Platform)
     (gone,) = [k for k in every if k["key_id"] == key_id]
     assert gone["revoked_at"] and gone["revoked_by"] == "admin"
 
-    # audited: created and revoked (once), in the outbox (the audit service chains them)
-    outbox = platform.gw.runtime.tables.outbox
-    async with platform.gw.runtime.sessions() as s:
+    # audited: created and revoked (once), in the people service's outbox (the audit
+    # service chains them)
+    outbox = platform.people.state.runtime.tables.outbox
+    async with platform.people_sessions() as s:
         payloads = (
             (await s.execute(select(outbox.c.payload).where(outbox.c.topic.like("zhanli.audit%"))))
             .scalars()
@@ -451,12 +483,13 @@ async def test_unusable_keys_are_401(platform: Platform) -> None:
         in problem(await platform.client.get(url, headers={"x-api-key": key}), 401)["detail"]
     )
 
-    # revoked by another gateway replica (straight in the database): within the cache TTL
+    # revoked through another gateway replica (straight in the people service's database):
+    # within the cache TTL
     other = await new_key(platform, ["integration"])
     assert (
         await platform.client.get(url, headers={"x-api-key": other["api_key"]})
     ).status_code == 200
-    async with platform.gw.runtime.sessions() as s:
+    async with platform.people_sessions() as s:
         await s.execute(
             update(ApiKey)
             .where(ApiKey.key_id == other["key_id"])
@@ -472,8 +505,8 @@ async def test_unusable_keys_are_401(platform: Platform) -> None:
     r = await eventually(refused_too, timeout_s=CACHE_TTL + 20, interval_s=0.1)
     assert "revoked" in problem(r, 401)["detail"]
 
-    # last use is recorded
-    async with platform.gw.runtime.sessions() as s:
+    # last use is recorded (by the people service, on the gateway's look-ups)
+    async with platform.people_sessions() as s:
         row = await s.get(ApiKey, other["key_id"])
         assert row.last_used_at is not None
 
@@ -600,146 +633,3 @@ async def test_the_gateway_publishes_its_discovery_document(platform: Platform) 
     assert doc["grant_types_supported"] == ["client_credentials"]
     jwks = (await platform.client.get("/.well-known/jwks.json")).json()
     assert [k["kid"] for k in jwks["keys"]] == [platform.gw.settings.auth_key_id]
-
-
-# --- TokenVerifier: several issuers, OIDC discovery (no gateway needed) ---------------------
-
-
-@pytest.fixture
-def idp() -> Iterator[tuple[StaticServer, str]]:
-    private, public = generate_rsa_keypair()
-    with StaticServer() as server:
-        server.docs["/.well-known/openid-configuration"] = {
-            "issuer": server.url,
-            "jwks_uri": server.url + "/keys",
-        }
-        server.docs["/keys"] = {"keys": [jwk_of(public, "idp-1")]}
-        yield server, private
-
-
-def test_discovery_finds_the_jwks_and_trusts_several_issuers(idp) -> None:
-    server, idp_private = idp
-    gw_private, gw_public = generate_rsa_keypair()
-    settings = ServiceSettings(
-        auth_issuer=server.url,
-        auth_discovery=True,
-        auth_audience="zhanli",
-        auth_extra_issuers=[TrustedIssuer(issuer="zhanli-gateway", public_key=gw_public)],
-    )
-    assert settings.auth_configured()
-    verifier = TokenVerifier.from_settings(settings)
-    assert server.hits.count("/.well-known/openid-configuration") <= 1  # once per process
-    from_idp = TokenIssuer(idp_private, issuer=server.url, audience="zhanli", key_id="idp-1")
-    from_gw = TokenIssuer(gw_private, issuer="zhanli-gateway", audience="zhanli")
-    assert verifier.verify(from_idp.issue("E1", ["salesperson"])).subject == "E1"
-    assert verifier.verify(from_gw.issue("apikey:1", ["integration"])).roles == {"integration"}
-    assert "/keys" in server.hits
-    # each issuer only with its own keys, unknown issuers not at all
-    forged_idp = TokenIssuer(gw_private, issuer=server.url, audience="zhanli", key_id="idp-1")
-    forged_gw = TokenIssuer(idp_private, issuer="zhanli-gateway", audience="zhanli")
-    stranger = TokenIssuer(gw_private, issuer="https://evil.example", audience="zhanli")
-    for token in (
-        forged_idp.issue("E1", ["hr_admin"]),
-        forged_gw.issue("E1", ["hr_admin"]),
-        stranger.issue("E1", ["hr_admin"]),
-    ):
-        with pytest.raises(Unauthorized):
-            verifier.verify(token)
-
-    # key rotation at the IdP: a new kid is fetched from the JWKS without a restart (PyJWT
-    # refetches on an unknown kid at most once per cooldown: shortened here)
-    jwks_client = verifier.issuers[server.url].jwks
-    assert jwks_client is not None
-    jwks_client.cooldown_duration = 0
-    new_private, new_public = generate_rsa_keypair()
-    server.docs["/keys"] = {"keys": [jwk_of(new_public, "idp-2")]}
-    rotated = TokenIssuer(new_private, issuer=server.url, audience="zhanli", key_id="idp-2")
-    assert verifier.verify(rotated.issue("E2", ["finance"])).subject == "E2"
-
-
-def test_one_issuer_behaves_as_before(keypair, issuer) -> None:
-    verifier = TokenVerifier(
-        issuer=TEST_ISSUER, audience=TEST_AUDIENCE, algorithms=["RS256"], public_key=keypair[1]
-    )
-    assert list(verifier.issuers) == [TEST_ISSUER]
-    assert verifier.verify(issuer.issue("E1", ["salesperson"])).subject == "E1"
-    other = TokenIssuer(keypair[0], issuer="someone-else", audience=TEST_AUDIENCE)
-    with pytest.raises(Unauthorized):
-        verifier.verify(other.issue("E1", ["salesperson"]))
-    with pytest.raises(ValueError):
-        TokenVerifier(issuer="x", audience="y", algorithms=["RS256"])
-    with pytest.raises(ValueError, match="http"):  # discovery needs an issuer URL
-        TokenVerifier(issuer="zhanli-local", audience="y", algorithms=["RS256"], discovery=True)
-
-
-def test_discovery_refuses_a_document_of_another_issuer() -> None:
-    from zhanli_shared.auth import discover
-
-    with StaticServer() as server:
-        server.docs["/.well-known/openid-configuration"] = {
-            "issuer": "https://idp.example",
-            "jwks_uri": server.url + "/keys",
-        }
-        with pytest.raises(ValueError, match="another issuer"):
-            discover(server.url)
-        # the verifier starts anyway (the IdP may come back) and refuses tokens meanwhile
-        verifier = TokenVerifier(
-            issuer=server.url, audience="zhanli", algorithms=["RS256"], discovery=True
-        )
-        private, _ = generate_rsa_keypair()
-        token = TokenIssuer(private, issuer=server.url, audience="zhanli").issue("E1", [])
-        with pytest.raises(Unauthorized):
-            verifier.verify(token)
-
-
-def test_the_gateway_trusts_its_own_issuer_by_its_own_key(keypair, tmp_path: Path) -> None:
-    """Next to an IdP the gateway verifies its own tokens with its own key, even when the
-    platform-wide extra issuers (meant for the services) point at its JWKS URL."""
-    private, _ = generate_rsa_keypair()
-    settings = GatewaySettings(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'g.db'}",
-        auth_issuer="https://idp.example",
-        auth_public_key=keypair[1],
-        auth_private_key=SecretStr(private),
-        local_issuer="zhanli-gateway",
-        auth_extra_issuers=[
-            TrustedIssuer(issuer="zhanli-gateway", jwks_url=f"http://127.0.0.1:{free_port()}/")
-        ],
-    )
-    verifier = create_app(settings).verifier
-    assert set(verifier.issuers) == {"https://idp.example", "zhanli-gateway"}
-    assert verifier.issuers["zhanli-gateway"].jwks is None
-    own = TokenIssuer(private, issuer="zhanli-gateway", audience="zhanli")
-    assert verifier.verify(own.issue("apikey:1", ["integration"])).subject == "apikey:1"
-    idp = TokenIssuer(keypair[0], issuer="https://idp.example", audience="zhanli")
-    assert verifier.verify(idp.issue("E1", ["salesperson"])).subject == "E1"
-    with pytest.raises(Unauthorized):  # the gateway's key does not speak for the IdP
-        verifier.verify(
-            TokenIssuer(private, issuer="https://idp.example", audience="zhanli").issue("E1", [])
-        )
-
-
-async def test_an_unreachable_key_store_is_a_503_not_a_crash() -> None:
-    from starlette.responses import PlainTextResponse
-
-    from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
-
-    def sessions() -> Any:
-        raise OSError("database down")
-
-    reached: list[str] = []
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        reached.append(scope["path"])
-        await PlainTextResponse("ok")(scope, receive, send)
-
-    mw = ApiKeyMiddleware(app, ApiKeyResolver(sessions, lambda: None), verifier=None)
-    transport = httpx.ASGITransport(app=mw)
-    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-        down = await c.get("/x", headers={"x-api-key": "zl_0123456789abcdef_secret"})
-        assert down.status_code == 503 and down.headers["retry-after"]
-        assert down.headers["content-type"] == "application/problem+json"
-        bad = await c.get("/x", headers={"x-api-key": "not-a-key"})
-        assert bad.status_code == 401  # malformed: refused before any I/O
-        assert (await c.get("/x")).status_code == 200  # no key: untouched
-    assert reached == ["/x"]

@@ -198,6 +198,7 @@ TARGETED: list[tuple[str, str, Any, Any, Any]] = [
 #          it_ops integration
 UNTARGETED: dict[str, tuple[Any, ...]] = {
     "directory.org_units.list": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),
+    "directory.org_unit.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # the tree: everyone
     "directory.employees.list": (OK, OK, OK, OK, OK, OK, OK, OK, OK, OK),  # scoped: see below
     "directory.org_unit.put": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
     "directory.employee.put": (OK, OK, NO, NO, NO, NO, NO, NO, NO, OK),
@@ -289,6 +290,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "commission.statement.get": ("GET", "/api/v1/commission/people/{employee_id}/statement"),
     "kpi.revenue.get": ("GET", "/api/v1/kpi/people/{employee_id}/revenue"),
     "directory.org_units.list": ("GET", "/api/v1/directory/org-units"),
+    "directory.org_unit.get": ("GET", "/api/v1/directory/org-units/{org_unit_id}"),
     "directory.employees.list": ("GET", "/api/v1/directory/employees"),
     "directory.org_unit.put": ("PUT", "/api/v1/directory/org-units/{org_unit_id}"),
     "directory.employee.put": ("PUT", "/api/v1/directory/employees/{employee_id}"),
@@ -426,6 +428,8 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
         return "GET", f"/api/v1/kpi/people/{t}/revenue?period=2026-11", None
     if endpoint == "directory.org_units.list":
         return "GET", "/api/v1/directory/org-units", None
+    if endpoint == "directory.org_unit.get":
+        return "GET", f"/api/v1/directory/org-units/{ROOT_UNIT}", None
     if endpoint == "directory.employees.list":
         return "GET", "/api/v1/directory/employees?limit=500", None
     if endpoint == "directory.org_unit.put":

@@ -101,6 +101,37 @@ async def test_a_service_that_is_down_is_marked_not_fatal() -> None:
         await proxy.close()
 
 
+def test_merge_takes_the_paths_routed_to_a_service_by_another_segment() -> None:
+    """The people service's /api/v1/directory/... and /api/v1/auth/... are in the document
+    (sign-in public), but not a path the gateway keeps for itself."""
+    gateway = {
+        "openapi": "3.1.0",
+        "info": {"title": "gw", "version": "1"},
+        "paths": {"/api/v1/auth/oauth/token": {"post": {"operationId": "cc", "responses": {}}}},
+    }
+    people = {
+        "openapi": "3.1.0",
+        "info": {"title": "people", "version": "1"},
+        "paths": {
+            "/api/v1/directory/employees": {"get": {"responses": {}}},
+            "/api/v1/auth/token": {"post": {"responses": {}}},
+            "/api/v1/auth/oauth/token": {"post": {"operationId": "imposter", "responses": {}}},
+            "/api/v1/elsewhere/x": {"get": {"responses": {}}},
+        },
+    }
+    doc = merge_openapi(
+        gateway,
+        {"people": people},
+        {},
+        {"directory": "people", "auth": "people"},
+        frozenset({"/api/v1/auth/oauth/token"}),
+    )
+    assert doc["paths"]["/api/v1/directory/employees"]["get"]["x-zhanli-service"] == "people"
+    assert doc["paths"]["/api/v1/auth/token"]["post"]["security"] == []  # sign-in is public
+    assert doc["paths"]["/api/v1/auth/oauth/token"]["post"]["operationId"] == "cc"
+    assert "/api/v1/elsewhere/x" not in doc["paths"]
+
+
 @pytest.mark.e2e
 def test_platform_documents_are_public_and_complete(world: World) -> None:
     anonymous = world.client(None)
@@ -114,6 +145,10 @@ def test_platform_documents_are_public_and_complete(world: World) -> None:
     assert {"/api/v1/directory/employees", "/api/v1/audit/verify"} <= set(doc["paths"])
     webhooks = doc["paths"]["/api/v1/webhooks/subscriptions"]["post"]
     assert webhooks["x-zhanli-service"] == "audit"  # served by the audit service
+    # the people service's routes, at their public paths
+    assert doc["paths"]["/api/v1/directory/employees"]["get"]["x-zhanli-service"] == "people"
+    assert doc["paths"]["/api/v1/auth/token"]["post"]["security"] == []
+    assert "/api/v1/auth/api-keys" in doc["paths"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["type"] == "http"
     assert doc["components"]["securitySchemes"]["apiKeyAuth"]["type"] == "apiKey"
     assert doc["paths"]["/api/v1/auth/oauth/token"]["post"]["security"] == []

@@ -1,4 +1,4 @@
-"""The gateway's schema: directory, local users, outbox and inbox."""
+"""The gateway's schema: its outbox and inbox (and what zhanli_gateway.audit keeps)."""
 
 from __future__ import annotations
 

@@ -93,18 +93,21 @@ def merge_openapi(
     services: dict[str, dict[str, Any]],
     unavailable: dict[str, str],
     routes: dict[str, str] | None = None,
+    local_paths: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The gateway's document with each service's ``/api/v1/<service>/`` paths (and those
-    of the segments ``routes`` sends to it) and their components merged in. Pure (no
-    I/O): tested directly."""
+    """The gateway's document with each service's ``/api/v1/<service>/`` paths (and the
+    ``/api/v1/<segment>/`` paths ``routes`` sends to it, but the gateway's own
+    ``local_paths``) and their components merged in. Pure (no I/O): tested directly."""
     doc = copy.deepcopy(gateway)
     doc["openapi"] = doc.get("openapi", "3.1.0")
     doc["info"] = {
         **doc.get("info", {}),
         "title": "Zhanli platform API",
         "description": (
-            "Every route behind the gateway: the gateway's own (login, users, directory, "
-            "readiness) and each service's `/api/v1/<service>/...`. Every operation "
+            "Every route behind the gateway: the gateway's own (client credentials, `/me`, "
+            "readiness), the people service's (`/api/v1/directory/...`, sign-in, users, API "
+            "keys), the audit service's (`/api/v1/audit/...`, webhooks) and each service's "
+            "`/api/v1/<service>/...`. Every operation "
             "needs `Authorization: Bearer <token>` unless it says otherwise. This document "
             "itself is public (it describes the interface, never data)."
         ),
@@ -123,9 +126,13 @@ def merge_openapi(
         spec = services[name]
         prefixes = (
             f"/api/v1/{name}/",
-            *(f"/api/v1/{seg}/" for seg, to in (routes or {}).items() if to == name),
+            *(f"/api/v1/{seg}/" for seg, svc in sorted((routes or {}).items()) if svc == name),
         )
-        own_paths = {p: item for p, item in spec.get("paths", {}).items() if p.startswith(prefixes)}
+        own_paths = {
+            p: item
+            for p, item in spec.get("paths", {}).items()
+            if p.startswith(prefixes) and p not in local_paths
+        }
         own_components: dict[str, dict[str, Any]] = copy.deepcopy(spec.get("components", {}))
         # Renames first (per section), then rewrite every ref of this service.
         renames: dict[str, dict[str, str]] = {}
@@ -257,7 +264,13 @@ class OpenAPIAggregator:
             if self._doc is not None and time.monotonic() < self._expires:
                 return self._doc
             services, unavailable = await self._fetch_all()
-            doc = merge_openapi(gateway_schema, services, unavailable, self.proxy.routes)
+            doc = merge_openapi(
+                gateway_schema,
+                services,
+                unavailable,
+                self.proxy.routes,
+                self.proxy.local_paths,
+            )
             self._doc = doc
             self._expires = time.monotonic() + (self.degraded_ttl_s if unavailable else self.ttl_s)
             return doc

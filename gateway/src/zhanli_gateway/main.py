@@ -1,8 +1,9 @@
 """The gateway: the platform's one public door.
 
-Own routes (FastAPI): login and users of the built-in issuer, the directory, the
-platform-wide readiness. Everything under ``/api/v1/<service>/`` goes through the lean
-proxy to that service.
+Own routes (FastAPI): the built-in issuer's JWKS and discovery, the client-credentials
+grant, ``/api/v1/me``, the aggregated docs and the platform-wide readiness. Everything under
+``/api/v1/<service>/`` goes through the lean proxy to that service, and so do the people
+service's ``/api/v1/directory/...`` and ``/api/v1/auth/...`` (sign-in, users, API keys).
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ import asyncio
 import structlog
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp
 
-from zhanli_gateway.apikeys.resolver import ApiKeyMiddleware, ApiKeyResolver
+from zhanli_gateway.apikeys.resolver import (
+    ApiKeyMiddleware,
+    ApiKeyResolver,
+    PeopleKeyStore,
+    RevocationWatch,
+)
+from zhanli_gateway.apikeys.router import TOKEN_PATH
 from zhanli_gateway.apikeys.router import router as apikeys_router
 from zhanli_gateway.audit.middleware import AuditMiddleware
 from zhanli_gateway.audit.publisher import AuditEvents
 from zhanli_gateway.db import event_tables, metadata
-from zhanli_gateway.directory.router import router as directory_router
 from zhanli_gateway.docs import docs_router
-from zhanli_gateway.identity import service as identity
-from zhanli_gateway.identity.router import router as identity_router
 from zhanli_gateway.proxy import GatewayApp, ProxyApp, check_upstream
 from zhanli_gateway.settings import GatewaySettings
+from zhanli_gateway.wellknown import router as wellknown_router
 from zhanli_shared.auth import TokenIssuer, TokenVerifier
 from zhanli_shared.db import ping
 from zhanli_shared.events.consumer import HandlerRegistry
@@ -83,6 +87,8 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         breaker_min_open_s=settings.breaker_min_open_s,
         breaker_probe_interval_s=settings.breaker_probe_interval_s,
         routes=settings.routes,
+        public_paths=frozenset(settings.public_paths),
+        local_paths=frozenset({TOKEN_PATH}),
     )
     audit_events = AuditEvents(settings, max_buffered=settings.audit_buffer_max_events)
 
@@ -91,13 +97,6 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     async def on_start(app: FastAPI, runtime: Runtime) -> None:
         await proxy.start()
         await audit_events.start()
-        if private_pem:
-            async with runtime.sessions() as session:
-                password = settings.bootstrap_admin_password
-                await identity.ensure_bootstrap_admin(
-                    session, password.get_secret_value() if password else None
-                )
-                await session.commit()
 
     async def on_stop(app: FastAPI, runtime: Runtime) -> None:
         await audit_events.stop()
@@ -110,8 +109,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
         registry=registry,
         mode=mode,
         routers=[
-            identity_router,
-            directory_router,
+            wellknown_router,
             docs_router(proxy),
             apikeys_router,
         ],
@@ -127,7 +125,6 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
             issuer=settings.local_issuer or settings.auth_issuer,
             audience=settings.auth_audience,
             key_id=settings.auth_key_id,
-            ttl_s=settings.token_ttl_s,
         )
         if private_pem
         else None
@@ -140,9 +137,6 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
 
         api.include_router(me_router(proxy))
 
-    def audit_sessions() -> async_sessionmaker[AsyncSession]:
-        return api.state.runtime.sessions
-
     # Login attempts and refused authorisation (403), here and from the services,
     # published for the audit service (zhanli_gateway.audit).
     api.state.audit_events = audit_events
@@ -150,15 +144,17 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     proxied = AuditMiddleware(proxy, events=audit_events, verifier=verifier)
     from zhanli_gateway.edge import EdgeMiddleware
 
-    gateway = GatewayApp(api, proxy, RequestContextMiddleware(proxied, service="gateway"))
-    # API keys become short-lived JWTs of the gateway's issuer for everything behind.
+    # API keys (stored by the people service) become short-lived JWTs of the gateway's issuer
+    # for everything behind.
     api_keys = ApiKeyResolver(
-        audit_sessions,
+        PeopleKeyStore(proxy, lambda: api.state.issuer),
         lambda: api.state.issuer,
         ttl_s=settings.api_key_cache_ttl_s,
         token_ttl_s=settings.api_key_token_ttl_s,
     )
     api.state.api_keys = api_keys
+    watched = RevocationWatch(proxied, api_keys)
+    gateway = GatewayApp(api, proxy, RequestContextMiddleware(watched, service="gateway"))
     keyed = ApiKeyMiddleware(gateway, api_keys, verifier)
     # Edge protections (CORS, rate limits, body size, security headers) around everything.
     return EdgeMiddleware(keyed, settings, verifier=verifier, api_keys=api_keys)

@@ -159,14 +159,20 @@ class ProxyApp:
         breaker_min_open_s: float = 0.5,
         breaker_probe_interval_s: float = 0.5,
         routes: dict[str, str] | None = None,
+        public_paths: frozenset[str] = frozenset(),
+        local_paths: frozenset[str] = frozenset(),
     ) -> None:
         self.upstreams = {name: url.rstrip("/") for name, url in upstreams.items()}
-        # /api/v1/<segment>/ served by an upstream of another name (e.g. webhooks by the
-        # audit service); a route to an upstream not configured is ignored.
+        # /api/v1/<segment>/ served by an upstream of another name (the people service's
+        # directory and auth, the audit service's webhooks); a route to an upstream not
+        # configured is ignored. The gateway's own paths (local_paths) are never proxied;
+        # public paths (sign-in) go on without a token.
         self.routes = {
             segment: name for segment, name in (routes or {}).items() if name in self.upstreams
         }
         self.verifier = verifier
+        self.public_paths = public_paths
+        self.local_paths = local_paths
         self.breakers = {
             name: CircuitBreaker(breaker_threshold, breaker_reset_s, breaker_min_open_s)
             for name in self.upstreams
@@ -224,7 +230,9 @@ class ProxyApp:
         if len(parts) >= 4 and parts[1] == "api" and parts[2] == "v1":
             if parts[3] in self.upstreams:
                 return parts[3]
-            return self.routes.get(parts[3])
+            routed = self.routes.get(parts[3])
+            if routed is not None and path not in self.local_paths:
+                return routed
         return None
 
     # --- the breaker and its probe
@@ -278,7 +286,7 @@ class ProxyApp:
             if name == b"authorization":
                 auth = value
             headers.append((name, value))
-        if self.verifier is not None:
+        if self.verifier is not None and scope["path"] not in self.public_paths:
             try:
                 scheme, _, token = (auth or b"").decode("latin-1").partition(" ")
                 if scheme.lower() != "bearer" or not token:

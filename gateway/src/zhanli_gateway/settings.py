@@ -11,6 +11,7 @@ from pydantic_settings import SettingsConfigDict
 from zhanli_shared.settings import ServiceSettings
 
 DEFAULT_UPSTREAMS = {
+    "people": "http://127.0.0.1:8006",
     "talent": "http://127.0.0.1:8001",
     "learning": "http://127.0.0.1:8002",
     "kpi": "http://127.0.0.1:8003",
@@ -18,8 +19,9 @@ DEFAULT_UPSTREAMS = {
     "retention": "http://127.0.0.1:8005",
     "audit": "http://127.0.0.1:8007",
 }
-# /api/v1/<segment>/ answered by an upstream of another name.
-DEFAULT_ROUTES = {"webhooks": "audit"}
+# /api/v1/<segment>/ answered by an upstream of another name: the people service holds the
+# directory, sign-in, local users and API keys; the audit service the webhooks.
+DEFAULT_ROUTES = {"directory": "people", "auth": "people", "webhooks": "audit"}
 
 
 class GatewaySettings(ServiceSettings):
@@ -42,16 +44,19 @@ class GatewaySettings(ServiceSettings):
     breaker_reset_s: float = 10.0  # the longest an open breaker waits before a try
     breaker_min_open_s: float = 0.5  # the first wait (doubled after each failed try)
     breaker_probe_interval_s: float = 0.5  # /health/live of an unreachable upstream
+    public_paths: list[str] = Field(
+        default_factory=lambda: ["/api/v1/auth/token"],
+        description="proxied without a token (the built-in issuer's sign-in)",
+    )
 
     auth_private_key: SecretStr | None = None
     auth_private_key_file: str | None = None
     auth_key_id: str = "zhanli-local-1"
-    token_ttl_s: int = 3600
-    bootstrap_admin_password: SecretStr | None = None
     local_issuer: str | None = Field(
         default=None,
-        description="'iss' of the tokens this gateway signs (logins of the built-in issuer, "
-        "API keys, client credentials); default auth_issuer. With an enterprise IdP set it "
+        description="'iss' of the tokens this gateway signs (API keys, client credentials; "
+        "the people service signs the built-in sign-in with the same key and issuer); "
+        "default auth_issuer. With an enterprise IdP set it "
         "apart (e.g. 'zhanli-gateway'): the gateway then trusts both, and the services trust "
         "it through auth_extra_issuers.",
     )
@@ -83,12 +88,6 @@ class GatewaySettings(ServiceSettings):
     rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/", "/metrics"])
     rate_limit_max_buckets: int = 100_000  # per caller class; least recently seen go first
     body_limit_bytes: int = 10 * 1024 * 1024
-    import_stale_after_s: float = Field(
-        default=600.0,
-        gt=0,
-        description="A directory import that stored no progress for this long was "
-        "interrupted (the gateway stopped mid-file): it is shown as failed",
-    )
     body_limit_by_path: dict[str, int] = Field(
         default_factory=dict, description="path prefix -> bytes, e.g. resume uploads"
     )

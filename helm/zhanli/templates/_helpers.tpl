@@ -6,7 +6,7 @@ every service at once and the per-service files cannot drift.
 
 {{/* The services the gateway fronts, in port order. */}}
 {{- define "zhanli.backends" -}}
-talent learning kpi commission retention audit
+talent learning kpi commission retention people audit
 {{- end }}
 
 {{- define "zhanli.name" -}}
@@ -141,6 +141,10 @@ ZHANLI_GATEWAY_UPSTREAMS__{{ upper $backend }}: {{ printf "http://%s:%v" (includ
 ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%s" $svc.privateKey.key | quote }}
 {{- end }}
 {{- end }}
+{{- if and (eq .name "people") $v.gateway.privateKey.existingSecret }}
+{{- /* the built-in issuer's sign-in: the same key as the gateway's */}}
+ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%s" $v.gateway.privateKey.key | quote }}
+{{- end }}
 {{- range $k, $val := $v.platform.env }}
 {{ $k }}: {{ $val | toString | quote }}
 {{- end }}
@@ -189,7 +193,7 @@ ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/
   mountPath: /var/run/secrets/zhanli/data-keys
   readOnly: true
 {{- end }}
-{{- if and (eq .name "gateway") $v.gateway.privateKey.existingSecret }}
+{{- if and (has .name (list "gateway" "people")) $v.gateway.privateKey.existingSecret }}
 - name: issuer-private-key
   mountPath: /var/run/secrets/zhanli/issuer
   readOnly: true
@@ -217,7 +221,7 @@ ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/
     secretName: {{ $v.dataKeys.existingSecret }}
     defaultMode: 0440
 {{- end }}
-{{- if and (eq .name "gateway") $v.gateway.privateKey.existingSecret }}
+{{- if and (has .name (list "gateway" "people")) $v.gateway.privateKey.existingSecret }}
 - name: issuer-private-key
   secret:
     secretName: {{ $v.gateway.privateKey.existingSecret }}

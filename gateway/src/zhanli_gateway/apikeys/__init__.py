@@ -1,3 +1,3 @@
-"""Machine identities for enterprise systems (CRM, ERP, finance, HRIS): API keys and the
-OAuth2 client-credentials grant. A key is shown once, stored as a hash, and turned by the
-gateway into a short-lived JWT of its own issuer that the services verify as usual."""
+"""Machine identities at the edge: API keys (stored by the people service) and the OAuth2
+client-credentials grant. The gateway checks a key against its cached state and turns it into
+a short-lived JWT of its own issuer that the services verify as usual."""

@@ -1,36 +1,44 @@
 """The hot path of API keys: verify a key, swap it for a short-lived JWT of the gateway's own
 issuer, and forward that (services keep verifying one kind of token: defence in depth).
 
-Caching: a key's row is read at most once per ``api_key_cache_ttl_s`` per gateway process
-(and the JWT minted for it is reused until half its life is gone), so a known key costs a
-SHA-256 and two dict lookups. **A revocation takes effect within that TTL** on every
-gateway process (at once on the process that revoked it); an expiry takes effect at once
-(checked on every request). Bearer tokens minted for a key (the client-credentials grant)
-are checked against the same cache: revoking the key stops them at the gateway too.
-``last_used_at`` is written at most once a minute per key and process.
+The keys are stored by the people service; the gateway asks it for a key's state (its
+hash, roles, expiry, revocation) on the internal endpoint ``GET
+/internal/v1/api-keys/{key_id}`` with a service token of its own (``PeopleKeyStore``), and
+checks the secret itself.
+
+Caching: a key's state is fetched at most once per ``api_key_cache_ttl_s`` per gateway
+process (and the JWT minted for it is reused until half its life is gone), so a known key
+costs a SHA-256 and two dict lookups. **A revocation takes effect within that TTL** on every
+gateway process (at once on the process that relayed the revocation: ``RevocationWatch``);
+an expiry takes effect at once (checked on every request). Bearer tokens minted for a key
+(the client-credentials grant) are checked against the same cache: revoking the key stops
+them at the gateway too. The people service notes ``last_used_at`` on the look-ups (at
+most once a minute per key).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zhanli_gateway.apikeys import core, repository
-from zhanli_gateway.apikeys.service import API_KEY_SUBJECT
+from zhanli_gateway.proxy import ProxyApp
+from zhanli_gateway.upstream import Headers, UpstreamBroken, UpstreamError, UpstreamTimeout
+from zhanli_shared import apikeys as core
+from zhanli_shared.apikeys import API_KEY_SUBJECT
 from zhanli_shared.auth import Principal, TokenIssuer, TokenVerifier
-from zhanli_shared.db import utcnow
 from zhanli_shared.errors import ProblemError, Unauthorized, send_problem
+from zhanli_shared.observability import current_request_id
 
 log = structlog.get_logger("zhanli.apikeys")
 
-TOUCH_EVERY_S = 60.0
 _APIKEY_SCHEME = b"apikey "
 
 
@@ -52,10 +60,98 @@ class KeyState:
         return None
 
 
+class KeyStoreUnavailable(Exception):
+    """The people service could not say what a key is (down, failing, too slow)."""
+
+
+KeyLookup = Callable[[str], Awaitable[KeyState]]
+
+
+class PeopleKeyStore:
+    """A key's state from the people service (``GET /internal/v1/api-keys/{key_id}``), asked
+    with a service token of the gateway's own issuer, through the proxy's upstream client
+    and the people service's circuit breaker."""
+
+    SUBJECT = "service:gateway"
+
+    def __init__(
+        self,
+        proxy: ProxyApp,
+        issuer: Callable[[], TokenIssuer | None],
+        *,
+        service: str = "people",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.proxy, self.issuer, self.service, self.clock = proxy, issuer, service, clock
+        self._token: tuple[str, float] | None = None
+
+    def _bearer(self) -> str:
+        now = self.clock()
+        if self._token is not None and now < self._token[1]:
+            return self._token[0]
+        issuer = self.issuer()
+        if issuer is None:
+            raise Unauthorized(
+                "API keys need the gateway's own issuer (ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE)."
+            )
+        token = issuer.issue(self.SUBJECT, [], name="gateway", kind="service", ttl_s=300)
+        self._token = (token, now + 150)
+        return token
+
+    async def __call__(self, key_id: str) -> KeyState:
+        base = self.proxy.upstreams.get(self.service)
+        if base is None:
+            raise KeyStoreUnavailable(f"no {self.service} service")
+        breaker = self.proxy.breakers[self.service]
+        if not breaker.allow():
+            raise KeyStoreUnavailable(f"the {self.service} service's breaker is open")
+        headers: Headers = [
+            (b"authorization", b"Bearer " + self._bearer().encode()),
+            (b"accept", b"application/json"),
+        ]
+        rid = current_request_id()
+        if rid:
+            headers.append((b"x-request-id", rid.encode("latin-1")))
+        target = f"/internal/v1/api-keys/{key_id}".encode()
+        try:
+            resp = await self.proxy.client_for("GET", base, None).request(
+                "GET", base, target, headers, None
+            )
+            try:
+                body = await resp.read()
+            finally:
+                resp.close()
+        except UpstreamTimeout as exc:
+            self.proxy.failed(self.service, down=True)
+            raise KeyStoreUnavailable(repr(exc)) from exc
+        except UpstreamError as exc:
+            self.proxy.failed(self.service, down=not isinstance(exc, UpstreamBroken))
+            raise KeyStoreUnavailable(repr(exc)) from exc
+        status = resp.status
+        if status >= 500:
+            breaker.failure()
+        else:
+            breaker.success()
+        if status != 200:
+            raise KeyStoreUnavailable(f"the {self.service} service answered {status}")
+        data = orjson.loads(body)
+        if not data.get("known"):
+            return KeyState(key_id, None)
+        expires = data.get("expires_at")
+        return KeyState(
+            key_id,
+            data["secret_hash"],
+            data.get("name", ""),
+            frozenset(data.get("roles", [])),
+            dt.datetime.fromisoformat(expires).timestamp() if expires else None,
+            bool(data.get("revoked")),
+        )
+
+
 class ApiKeyResolver:
     def __init__(
         self,
-        sessions: Callable[[], async_sessionmaker[AsyncSession]],
+        lookup: KeyLookup,
         issuer: Callable[[], TokenIssuer | None],
         *,
         ttl_s: float = 5.0,
@@ -64,12 +160,11 @@ class ApiKeyResolver:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self.sessions, self.issuer = sessions, issuer
+        self.lookup, self.issuer = lookup, issuer
         self.ttl, self.token_ttl, self.max_entries = ttl_s, token_ttl_s, max_entries
         self.clock, self.wall = clock, wall
         self._states: OrderedDict[str, tuple[KeyState, float]] = OrderedDict()
         self._tokens: dict[str, tuple[str, float]] = {}  # key_id -> (jwt, renew after)
-        self._touched: dict[str, float] = {}
 
     # --- the key's row, cached
     def _cached(self, key_id: str) -> KeyState | None:
@@ -82,19 +177,7 @@ class ApiKeyResolver:
         cached = self._cached(key_id)
         if cached is not None:
             return cached
-        async with self.sessions()() as session:
-            row = await repository.get(session, key_id)
-        if row is None:
-            state = KeyState(key_id, None)
-        else:
-            state = KeyState(
-                key_id,
-                row.secret_hash,
-                row.name,
-                frozenset(row.roles),
-                row.expires_at.timestamp() if row.expires_at else None,
-                row.revoked_at is not None,
-            )
+        state = await self.lookup(key_id)
         self._states[key_id] = (state, self.clock())
         self._states.move_to_end(key_id)
         while len(self._states) > self.max_entries:  # unknown ids must not fill memory
@@ -126,7 +209,6 @@ class ApiKeyResolver:
         problem = state.problem(self.wall())
         if problem:
             raise Unauthorized(problem)
-        await self._touch(key_id)
         return state
 
     def peek(self, raw: bytes) -> tuple[str, frozenset[str]] | None:
@@ -159,20 +241,6 @@ class ApiKeyResolver:
         problem = problem or state.problem(self.wall())
         if problem:
             raise Unauthorized(problem)
-
-    async def _touch(self, key_id: str) -> None:
-        now = self.clock()
-        if now - self._touched.get(key_id, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
-            return
-        self._touched[key_id] = now
-        if len(self._touched) > self.max_entries:
-            self._touched.clear()
-        try:
-            async with self.sessions()() as session:
-                await repository.touch(session, key_id, utcnow())
-                await session.commit()
-        except Exception as exc:  # bookkeeping: never fail the request for it
-            log.warning("apikeys.touch_failed", key_id=key_id, error=repr(exc))
 
     # --- tokens
     def mint(
@@ -288,3 +356,31 @@ class ApiKeyMiddleware:
         ]
         headers.append((b"authorization", b"Bearer " + token.encode()))
         await self.app({**scope, "headers": headers}, receive, send)
+
+
+class RevocationWatch:
+    """Around the proxy: when the people service answers a revocation (``DELETE
+    /api/v1/auth/api-keys/{key_id}``) with 204, this gateway process forgets the key at once
+    (the others within their cache TTL). Every other request passes untouched."""
+
+    PREFIX = "/api/v1/auth/api-keys/"
+
+    def __init__(self, app: ASGIApp, resolver: ApiKeyResolver) -> None:
+        self.app, self.resolver = app, resolver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "DELETE"
+            or not scope["path"].startswith(self.PREFIX)
+        ):
+            await self.app(scope, receive, send)
+            return
+        key_id = scope["path"][len(self.PREFIX) :].strip("/")
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 204:
+                self.resolver.forget(key_id)
+            await send(message)
+
+        await self.app(scope, receive, watch)

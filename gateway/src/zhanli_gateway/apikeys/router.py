@@ -1,27 +1,24 @@
-"""API keys (hr_admin, it_ops) and the OAuth2 client-credentials grant (RFC 6749 4.4)."""
+"""The OAuth2 client-credentials grant (RFC 6749 4.4) for API keys: the key (stored by the
+people service, cached here) is exchanged for a short-lived token of the gateway's issuer."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any, cast
+from typing import Any, cast
 from urllib.parse import parse_qs, unquote_plus
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from zhanli_gateway.apikeys import core, repository, service
 from zhanli_gateway.apikeys.resolver import ApiKeyResolver
-from zhanli_gateway.apikeys.schemas import (
-    ApiKeyCreate,
-    ApiKeyCreated,
-    ApiKeyRead,
-    ClientCredentialsToken,
-)
+from zhanli_gateway.apikeys.schemas import ClientCredentialsToken
 from zhanli_gateway.settings import GatewaySettings
+from zhanli_shared import apikeys as core
 from zhanli_shared import audit
+from zhanli_shared.apikeys import API_KEY_SUBJECT
 from zhanli_shared.audit import client_ip
-from zhanli_shared.auth import Principal, Role, require_roles
+from zhanli_shared.auth import Principal
 from zhanli_shared.errors import NotFound, ProblemError
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
@@ -29,7 +26,6 @@ TOKEN_PATH = "/api/v1/auth/oauth/token"
 MAX_FORM_BYTES = 8 * 1024
 
 router = APIRouter(tags=["identity"])
-Manager = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.IT_OPS))]
 
 
 def _resolver(request: Request) -> ApiKeyResolver:
@@ -37,61 +33,6 @@ def _resolver(request: Request) -> ApiKeyResolver:
     if resolver is None or request.app.state.issuer is None:
         raise NotFound("API keys need the gateway's built-in issuer (its signing key).")
     return resolver
-
-
-@router.post(
-    "/api/v1/auth/api-keys",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ApiKeyCreated,
-)
-async def create_api_key(
-    body: ApiKeyCreate,
-    request: Request,
-    session: SessionDep,
-    publisher: PublisherDep,
-    principal: Manager,
-) -> ApiKeyCreated:
-    """A key for an enterprise system. **The key is in this answer only**: store it in the
-    system's secret store; only its hash is kept."""
-    _resolver(request)
-    key, shown = await service.create(
-        session, publisher, body, actor=principal, source_ip=client_ip(request)
-    )
-    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), api_key=shown)
-
-
-@router.get("/api/v1/auth/api-keys", response_model=list[ApiKeyRead])
-async def list_api_keys(
-    session: SessionDep, principal: Manager, include_revoked: bool = False
-) -> list[ApiKeyRead]:
-    """Every key (never a secret); revoked ones with ``include_revoked=true``."""
-    keys = await repository.list_keys(session, include_revoked=include_revoked)
-    return [ApiKeyRead.model_validate(k) for k in keys]
-
-
-@router.get("/api/v1/auth/api-keys/{key_id}", response_model=ApiKeyRead)
-async def get_api_key(key_id: str, session: SessionDep, principal: Manager) -> ApiKeyRead:
-    key = await repository.get(session, key_id)
-    if key is None:
-        raise NotFound(f"Unknown API key {key_id!r}.", field="key_id")
-    return ApiKeyRead.model_validate(key)
-
-
-@router.delete("/api/v1/auth/api-keys/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_api_key(
-    key_id: str,
-    request: Request,
-    session: SessionDep,
-    publisher: PublisherDep,
-    principal: Manager,
-) -> Response:
-    """Revoke a key: at once on this gateway process, within ``api_key_cache_ttl_s`` on the
-    others; tokens already issued for it are refused by the gateway from then on."""
-    await service.revoke(session, publisher, key_id, actor=principal, source_ip=client_ip(request))
-    resolver: ApiKeyResolver | None = getattr(request.app.state, "api_keys", None)
-    if resolver is not None:
-        resolver.forget(key_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 # --- OAuth2 client credentials ---------------------------------------------------------
@@ -231,9 +172,7 @@ async def oauth_token(
             )
         return _oauth_error(exc)
     token, ttl = resolver.mint(state, roles=roles, ttl_s=settings.client_credentials_token_ttl_s)
-    actor = Principal(
-        subject=service.API_KEY_SUBJECT + state.key_id, roles=state.roles, kind="service"
-    )
+    actor = Principal(subject=API_KEY_SUBJECT + state.key_id, roles=state.roles, kind="service")
     await audit.record(
         session,
         publisher,

@@ -10,10 +10,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.directory import repository as directory
-from zhanli_gateway.directory.models import Employee
 from zhanli_gateway.me import pages
 from zhanli_gateway.me.etag import json_response
 from zhanli_gateway.me.schemas import (
@@ -25,11 +22,10 @@ from zhanli_gateway.me.schemas import (
 )
 from zhanli_gateway.me.upstream import Services, UpstreamFailure
 from zhanli_gateway.proxy import ProxyApp
-from zhanli_shared.auth import CurrentPrincipal, Principal
+from zhanli_shared.auth import CurrentPrincipal
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import NotFound, Unprocessable
 from zhanli_shared.money import business_month
-from zhanli_shared.runtime import SessionDep
 
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Period = Annotated[
@@ -59,14 +55,19 @@ def _relays_failures(fn: Handler) -> Handler:
     return wrapper
 
 
-async def _me(session: AsyncSession, principal: Principal) -> Employee:
-    """The directory entry of the token's subject; 404 for a sign-in that is not a person."""
-    emp = await directory.get_employee(session, principal.subject)
-    if emp is None:
-        raise NotFound(
-            "This sign-in is not linked to a person in the directory: /me is for employees."
+async def _me(services: Services, request: Request, employee_id: str) -> dict[str, Any]:
+    """The directory entry of the token's subject (the people service's, read as the caller);
+    404 for a sign-in that is not a person."""
+    try:
+        return await services.call(
+            request, "people", "GET", f"/api/v1/directory/employees/{quote(employee_id, safe='')}"
         )
-    return emp
+    except UpstreamFailure as exc:
+        if exc.response.status_code == 404:
+            raise NotFound(
+                "This sign-in is not linked to a person in the directory: /me is for employees."
+            ) from exc
+        raise
 
 
 def _path(service: str, employee_id: str, tail: str) -> str:
@@ -79,25 +80,34 @@ def build_router(proxy: ProxyApp) -> APIRouter:
     router = APIRouter(prefix="/api/v1/me", tags=["me (mobile)"])
 
     @router.get("", response_model=None, responses={200: {"model": Profile}})
-    async def read_me(
-        request: Request, principal: CurrentPrincipal, session: SessionDep
-    ) -> Response:
-        emp = await _me(session, principal)
-        unit = await directory.get_unit(session, emp.org_unit_id)
+    @_relays_failures
+    async def read_me(request: Request, principal: CurrentPrincipal) -> Response:
+        emp = await _me(services, request, principal.subject)
+        try:
+            unit: dict[str, Any] | None = await services.call(
+                request,
+                "people",
+                "GET",
+                f"/api/v1/directory/org-units/{quote(emp['org_unit_id'], safe='')}",
+            )
+        except UpstreamFailure as exc:
+            if exc.response.status_code != 404:
+                raise
+            unit = None
         profile = Profile(
-            employee_id=emp.employee_id,
-            name=emp.name,
-            job_role=emp.job_role,
-            status=emp.status,
-            hired_on=emp.hired_on,
-            manager_id=emp.manager_id,
+            employee_id=emp["employee_id"],
+            name=emp["name"],
+            job_role=emp["job_role"],
+            status=emp["status"],
+            hired_on=emp["hired_on"],
+            manager_id=emp["manager_id"],
             org_unit=OrgUnitBrief(
-                org_unit_id=emp.org_unit_id,
-                name=unit.name if unit else None,
-                kind=unit.kind if unit else None,
-                path=list(unit.path) if unit else [emp.org_unit_id],
+                org_unit_id=emp["org_unit_id"],
+                name=unit["name"] if unit else None,
+                kind=unit["kind"] if unit else None,
+                path=list(unit["path"]) if unit else [emp["org_unit_id"]],
             ),
-            roles=sorted(emp.roles),
+            roles=sorted(emp["roles"]),
             token_roles=sorted(principal.roles),
             manages=sorted(principal.org_units),
         )
@@ -108,14 +118,13 @@ def build_router(proxy: ProxyApp) -> APIRouter:
     async def read_my_commission(
         request: Request,
         principal: CurrentPrincipal,
-        session: SessionDep,
         period: Period = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> Response:
         """The period's commission (default: this month): the total, and the lines a page
         at a time in the statement's order (oldest payment first)."""
-        emp = await _me(session, principal)
+        emp = await _me(services, request, principal.subject)
         after = None
         if cursor:
             scope, after = pages.decode_cursor(cursor)
@@ -129,7 +138,7 @@ def build_router(proxy: ProxyApp) -> APIRouter:
             request,
             "commission",
             "GET",
-            _path("commission", emp.employee_id, "statement"),
+            _path("commission", emp["employee_id"], "statement"),
             params=params,
         )
         lines = statement.get("lines", [])
@@ -137,7 +146,7 @@ def build_router(proxy: ProxyApp) -> APIRouter:
             lines, key=LINE_KEY, scope=statement["period"], limit=limit, after=after
         )
         body = {
-            "employee_id": emp.employee_id,
+            "employee_id": emp["employee_id"],
             "period": statement["period"],
             "currency": statement["currency"],
             "total": statement["total"],
@@ -154,16 +163,16 @@ def build_router(proxy: ProxyApp) -> APIRouter:
     )
     @_relays_failures
     async def my_what_if(
-        body: WhatIfBody, request: Request, principal: CurrentPrincipal, session: SessionDep
+        body: WhatIfBody, request: Request, principal: CurrentPrincipal
     ) -> Response:
         """What a payment would earn me now (the commission service's real rule; nothing is
         written). Carries an ETag; a POST is never answered 304."""
-        emp = await _me(session, principal)
+        emp = await _me(services, request, principal.subject)
         result = await services.call(
             request,
             "commission",
             "POST",
-            _path("commission", emp.employee_id, "what-if"),
+            _path("commission", emp["employee_id"], "what-if"),
             json=body.model_dump(mode="json", exclude_none=True),
         )
         return json_response(request, result, conditional=False)
@@ -171,15 +180,15 @@ def build_router(proxy: ProxyApp) -> APIRouter:
     @router.get("/revenue", response_model=None, responses={200: {"description": "Revenue"}})
     @_relays_failures
     async def read_my_revenue(
-        request: Request, principal: CurrentPrincipal, session: SessionDep, period: Period = None
+        request: Request, principal: CurrentPrincipal, period: Period = None
     ) -> Response:
         """Booked and collected revenue of the period (the KPI service's figures)."""
-        emp = await _me(session, principal)
+        emp = await _me(services, request, principal.subject)
         revenue = await services.call(
             request,
             "kpi",
             "GET",
-            _path("kpi", emp.employee_id, "revenue"),
+            _path("kpi", emp["employee_id"], "revenue"),
             params={"period": period} if period else None,
         )
         return json_response(request, revenue)
@@ -189,13 +198,12 @@ def build_router(proxy: ProxyApp) -> APIRouter:
     async def read_my_notifications(
         request: Request,
         principal: CurrentPrincipal,
-        session: SessionDep,
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> Response:
         """Newest first: one notification per commission line of this business month and
         the one before (你的回款 X 已计入提成 Y). Derived from the statements; no store."""
-        emp = await _me(session, principal)
+        emp = await _me(services, request, principal.subject)
         after = None
         if cursor:
             scope, after = pages.decode_cursor(cursor)
@@ -205,7 +213,7 @@ def build_router(proxy: ProxyApp) -> APIRouter:
         periods = [current]
         while len(periods) < FEED_MONTHS:
             periods.append(pages.previous_period(periods[-1]))
-        path = _path("commission", emp.employee_id, "statement")
+        path = _path("commission", emp["employee_id"], "statement")
         statements = await asyncio.gather(
             *(
                 services.call(request, "commission", "GET", path, params={"period": p})

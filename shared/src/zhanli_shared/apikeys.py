@@ -1,4 +1,7 @@
-"""The key format and its hash: pure functions, no I/O.
+"""API keys of machine identities: the key format and its hash, pure functions, no I/O.
+
+The people service stores the keys (the hash only); the gateway checks them and mints
+short-lived tokens for them: both need exactly this.
 
 A key reads ``zl_<key_id>_<secret>``: ``key_id`` is 16 hex digits (public: it names the key
 in lists, audit entries and the ``sub`` ``apikey:<key_id>`` of its tokens), ``secret`` 256
@@ -15,6 +18,7 @@ import re
 import secrets
 
 PREFIX = "zl_"
+API_KEY_SUBJECT = "apikey:"  # the ``sub`` of the tokens minted for a key: apikey:<key_id>
 KEY_ID = re.compile(r"^[0-9a-f]{16}$")
 MAX_KEY_LENGTH = 200
 

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.apikeys.models import ApiKey
+from zhanli_people.apikeys.models import ApiKey
 
 
 async def get(session: AsyncSession, key_id: str) -> ApiKey | None:
@@ -18,7 +17,3 @@ async def list_keys(session: AsyncSession, *, include_revoked: bool) -> Sequence
     if not include_revoked:
         query = query.where(ApiKey.revoked_at.is_(None))
     return (await session.execute(query)).scalars().all()
-
-
-async def touch(session: AsyncSession, key_id: str, at: dt.datetime) -> None:
-    await session.execute(update(ApiKey).where(ApiKey.key_id == key_id).values(last_used_at=at))

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.requests import ClientDisconnect
 
-from zhanli_gateway.directory import importing, repository, service, tabular
-from zhanli_gateway.directory.models import Employee
-from zhanli_gateway.directory.schemas import (
+from zhanli_people.directory import importing, repository, service, tabular
+from zhanli_people.directory.models import Employee
+from zhanli_people.directory.schemas import (
     EmployeeRead,
     EmployeeWrite,
     ImportJobRead,
@@ -19,6 +19,7 @@ from zhanli_gateway.directory.schemas import (
     OrgUnitWrite,
     Page,
 )
+from zhanli_people.settings import people_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.crypto import FieldCipher
@@ -82,6 +83,18 @@ async def move_org_unit(
 async def list_org_units(principal: CurrentPrincipal, session: SessionDep) -> list[OrgUnitRead]:
     del principal  # the org tree itself is visible to every signed-in person
     return [OrgUnitRead.model_validate(u) for u in await repository.list_units(session)]
+
+
+@router.get("/org-units/{org_unit_id}", response_model=OrgUnitRead)
+async def read_org_unit(
+    org_unit_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> OrgUnitRead:
+    """One unit of the org tree (visible to every signed-in person, like the tree)."""
+    del principal
+    unit = await repository.get_unit(session, org_unit_id)
+    if unit is None:
+        raise NotFound(f"Unknown org unit {org_unit_id!r}.")
+    return OrgUnitRead.model_validate(unit)
 
 
 @router.put(
@@ -237,7 +250,7 @@ async def list_imports(
     progress long ago is shown as the failure it is)."""
     await repository.expire_stale_imports(
         session,
-        stale_after_s=runtime.settings.import_stale_after_s,  # type: ignore[attr-defined]
+        stale_after_s=people_settings(runtime).import_stale_after_s,
     )
     return [
         ImportJobRead.model_validate(j) for j in await repository.list_imports(session, limit=limit)
@@ -253,7 +266,7 @@ async def read_import(import_id: str, session: SessionDep, runtime: RuntimeDep) 
     """One import job: its progress while it runs, then its outcome."""
     await repository.expire_stale_imports(
         session,
-        stale_after_s=runtime.settings.import_stale_after_s,  # type: ignore[attr-defined]
+        stale_after_s=people_settings(runtime).import_stale_after_s,
     )
     job = await repository.get_import(session, import_id)
     if job is None:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.directory.models import DirectoryImport, Employee, OrgUnit
+from zhanli_people.directory.models import DirectoryImport, Employee, OrgUnit
 from zhanli_shared.db import utcnow
 
 
@@ -85,7 +85,7 @@ async def get_import(session: AsyncSession, import_id: str) -> DirectoryImport |
 
 async def expire_stale_imports(session: AsyncSession, *, stale_after_s: float) -> int:
     """Running imports that stored no progress for ``stale_after_s`` were interrupted (the
-    gateway that ran them stopped): they become ``failed`` with a file-level error saying
+    process that ran them stopped): they become ``failed`` with a file-level error saying
     so, and HR sends the file again (an import is idempotent). Returns how many."""
     now = utcnow()
     stmt = (
@@ -105,7 +105,7 @@ async def expire_stale_imports(session: AsyncSession, *, stale_after_s: float) -
             {
                 "row": 0,
                 "field": "file",
-                "message": f"Interrupted: no progress for {minutes} min (the gateway stopped "
+                "message": f"Interrupted: no progress for {minutes} min (the service stopped "
                 "while reading the file). Rows before it were applied; send the file again.",
             },
         ]

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.directory import repository
-from zhanli_gateway.directory.models import Employee, OrgUnit
-from zhanli_gateway.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_people.directory import repository
+from zhanli_people.directory.models import Employee, OrgUnit
+from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal
 from zhanli_shared.crypto import FieldCipher, mask_id_number, mask_phone
@@ -78,7 +78,8 @@ async def upsert_unit(
 
 
 def _context(employee_id: str, field: str) -> str:
-    """Associated data binding a ciphertext to its row and field."""
+    """Associated data binding a ciphertext to its row and field. It still names the gateway,
+    where the directory lived first: the ciphertexts carried over from there stay readable."""
     return f"gateway:employees:{employee_id}:{field}"
 
 

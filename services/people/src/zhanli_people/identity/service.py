@@ -8,10 +8,10 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.directory import repository as directory
-from zhanli_gateway.identity.models import LocalUser
-from zhanli_gateway.identity.passwords import hash_password, verify_password
-from zhanli_gateway.identity.schemas import UserCreate
+from zhanli_people.directory import repository as directory
+from zhanli_people.identity.models import LocalUser
+from zhanli_people.identity.passwords import hash_password, verify_password
+from zhanli_people.identity.schemas import UserCreate
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role, TokenIssuer
 from zhanli_shared.db import utcnow
@@ -20,6 +20,8 @@ from zhanli_shared.events.outbox import Publisher
 
 log = structlog.get_logger("zhanli.identity")
 BOOTSTRAP_ADMIN = "admin"
+# Least privilege: IT operations set up technical accounts; only HR grants people roles.
+IT_OPS_GRANTABLE = frozenset({Role.INTEGRATION.value, Role.IT_OPS.value})
 
 
 async def ensure_bootstrap_admin(session: AsyncSession, password: str | None) -> bool:

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import JSON, Boolean, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zhanli_gateway.db import Base
+from zhanli_people.db import Base
 from zhanli_shared.db import TZDateTime
 
 

@@ -1,4 +1,5 @@
-"""API key use cases: create (the secret returned once), revoke. Add and flush, never commit."""
+"""API key use cases: create (the secret returned once), revoke, note a use. Add and flush,
+never commit."""
 
 from __future__ import annotations
 
@@ -6,17 +7,19 @@ import datetime as dt
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_gateway.apikeys import core, repository
-from zhanli_gateway.apikeys.models import ApiKey
-from zhanli_gateway.apikeys.schemas import ApiKeyCreate
-from zhanli_gateway.identity.router import IT_OPS_GRANTABLE
+from zhanli_people.apikeys import repository
+from zhanli_people.apikeys.models import ApiKey
+from zhanli_people.apikeys.schemas import ApiKeyCreate
+from zhanli_people.identity.service import IT_OPS_GRANTABLE
+from zhanli_shared import apikeys as core
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
 from zhanli_shared.events.outbox import Publisher
 
-API_KEY_SUBJECT = "apikey:"
+API_KEY_SUBJECT = core.API_KEY_SUBJECT
+TOUCH_EVERY = dt.timedelta(seconds=60)
 
 
 def is_api_key_principal(principal: Principal) -> bool:
@@ -123,3 +126,11 @@ async def revoke(
         source_ip=source_ip,
     )
     return key
+
+
+async def touch(session: AsyncSession, key: ApiKey, at: dt.datetime) -> None:
+    """Note that the key was used (at most once a minute: a look-up per cache expiry of each
+    gateway process must not write a row each time)."""
+    if key.last_used_at is None or at - key.last_used_at >= TOUCH_EVERY:
+        key.last_used_at = at
+        await session.flush()

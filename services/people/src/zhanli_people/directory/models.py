@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zhanli_gateway.db import Base
+from zhanli_people.db import Base
 from zhanli_shared.db import TZDateTime
 
 

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 from openpyxl import Workbook
 
-from zhanli_gateway.directory import tabular
-from zhanli_gateway.directory.tabular import FileError, Record
+from zhanli_people.directory import tabular
+from zhanli_people.directory.tabular import FileError, Record
 
 
 async def chunked(data: bytes, size: int) -> AsyncIterator[bytes]:

@@ -17,11 +17,11 @@ from openpyxl import Workbook
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-import zhanli_gateway
-from zhanli_gateway.directory.models import Employee, OrgUnit
-from zhanli_gateway.directory.tabular import XLSX_MEDIA_TYPE
-from zhanli_gateway.main import create_app
-from zhanli_gateway.settings import GatewaySettings
+import zhanli_people
+from zhanli_people.directory.models import Employee, OrgUnit
+from zhanli_people.directory.tabular import XLSX_MEDIA_TYPE
+from zhanli_people.main import create_app
+from zhanli_people.settings import PeopleSettings
 from zhanli_shared.testing.plugin import DatabaseTarget
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
 
@@ -30,24 +30,20 @@ CSV = "text/csv"
 
 
 @pytest.fixture(scope="module")
-async def gateway(
+async def people(
     db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningService]:
-    target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("dirimport"), "gateway")
+    target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("dirimport"), "people")
     settings = service_settings(
-        GatewaySettings,
+        PeopleSettings,
         target,
         broker,
         keypair[1],
         auth_private_key=SecretStr(keypair[0]),
         bootstrap_admin_password=SecretStr("import-admin-密码"),
-        upstreams={},
-        rate_limit_enabled=False,
-        # The import's contract is its outbox rows (events and audit facts).
-        consumer_enabled=False,
     )
     async with running_service(
-        create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
+        create_app, settings, Path(zhanli_people.__file__).parent / "migrations", issuer
     ) as svc:
         yield svc
     await target.cleanup()
@@ -102,7 +98,7 @@ def csv_text(header: str, rows: list[str]) -> str:
 CN_HEADER = "工号,姓名,部门,部门名称,上级部门,部门类型,上级,职位,手机,身份证号,入职日期,状态"
 
 
-async def test_csv_utf8_bom_chinese_headers_then_same_file_again_changes_nothing(gateway) -> None:
+async def test_csv_utf8_bom_chinese_headers_then_same_file_again_changes_nothing(people) -> None:
     text = csv_text(
         CN_HEADER,
         [
@@ -114,15 +110,15 @@ async def test_csv_utf8_bom_chinese_headers_then_same_file_again_changes_nothing
         ],
     )
     body = b"\xef\xbb\xbf" + text.encode("utf-8")
-    before = len(await outbox(gateway))
-    r = await post(gateway, body, "text/csv; charset=utf-8")
+    before = len(await outbox(people))
+    r = await post(people, body, "text/csv; charset=utf-8")
     assert r.status_code == 200, r.text
     job = r.json()
     assert job["status"] == "succeeded", job
     assert (job["rows_read"], job["rows_applied"], job["rows_failed"]) == (4, 4, 0)
     assert job["counts"]["units_created"] == 2 and job["counts"]["employees_created"] == 3
     assert job["counts"]["rows_deferred"] == 1 and not job["dry_run"]
-    s1 = await employee(gateway, "A-S1")
+    s1 = await employee(people, "A-S1")
     assert s1 is not None and s1.name == "王小明" and s1.manager_id == "A-M1"
     assert (s1.status, s1.job_role, s1.hired_on) == (
         "probation",
@@ -130,15 +126,13 @@ async def test_csv_utf8_bom_chinese_headers_then_same_file_again_changes_nothing
         dt.date(2026, 3, 1),
     )
     assert s1.phone_enc and "13812345678" not in s1.phone_enc  # encrypted at rest
-    assert (await employee(gateway, "A-S2")).name == "张, 三"  # type: ignore[union-attr]
-    t1 = await unit(gateway, "A-T1")
+    assert (await employee(people, "A-S2")).name == "张, 三"  # type: ignore[union-attr]
+    t1 = await unit(people, "A-T1")
     assert t1 is not None and t1.path == ["A-G", "A-T1"] and t1.kind == "team"
     # HR reads the personal data in full; the single-write code path decrypts it
-    full = (
-        await gateway.client.get("/api/v1/directory/employees/A-S1", headers=hr(gateway))
-    ).json()
+    full = (await people.client.get("/api/v1/directory/employees/A-S1", headers=hr(people))).json()
     assert (full["phone"], full["id_number"]) == ("13812345678", "11010519491231002X")
-    events = (await outbox(gateway))[before:]
+    events = (await outbox(people))[before:]
     topics = [(t, k) for t, k, _ in events]
     for key in ("A-S1", "A-M1", "A-S2"):
         assert ("zhanli.directory.employee_upserted.v1", key) in topics
@@ -151,16 +145,16 @@ async def test_csv_utf8_bom_chinese_headers_then_same_file_again_changes_nothing
     assert "13812345678" not in json.dumps([p for _, _, p in events], ensure_ascii=False)
 
     # the same file again: nothing changes, nothing is published
-    count = len(await outbox(gateway))
-    again = (await post(gateway, body, CSV)).json()
+    count = len(await outbox(people))
+    again = (await post(people, body, CSV)).json()
     assert again["status"] == "succeeded"
     assert (again["rows_applied"], again["rows_unchanged"], again["changes"]) == (0, 4, [])
-    assert len(await outbox(gateway)) == count + 1  # only the import's own audit entry
-    progress = await gateway.client.get(f"{IMPORTS}/{again['id']}", headers=hr(gateway))
+    assert len(await outbox(people)) == count + 1  # only the import's own audit entry
+    progress = await people.client.get(f"{IMPORTS}/{again['id']}", headers=hr(people))
     assert progress.json()["rows_unchanged"] == 4 and progress.json()["status"] == "succeeded"
 
 
-async def test_gbk_csv_declared_or_sniffed_and_english_headers(gateway) -> None:
+async def test_gbk_csv_declared_or_sniffed_and_english_headers(people) -> None:
     text = csv_text(
         "employee_id,name,unit,unit_name,parent_unit,manager,role,phone,status",
         [
@@ -171,22 +165,22 @@ async def test_gbk_csv_declared_or_sniffed_and_english_headers(gateway) -> None:
     gbk = text.encode("gbk")
     with pytest.raises(UnicodeDecodeError):
         gbk.decode("utf-8")
-    job = (await post(gateway, gbk, "text/csv")).json()  # sniffed
+    job = (await post(people, gbk, "text/csv")).json()  # sniffed
     assert job["status"] == "succeeded", job
-    assert (await employee(gateway, "B-S1")).name == "欧阳娜娜"  # type: ignore[union-attr]
-    assert (await employee(gateway, "B-S2")).status == "left"  # type: ignore[union-attr]
-    assert (await unit(gateway, "B-T1")).name == "杭州销售组"  # type: ignore[union-attr]
-    declared = (await post(gateway, gbk, "text/csv; charset=GBK")).json()
+    assert (await employee(people, "B-S1")).name == "欧阳娜娜"  # type: ignore[union-attr]
+    assert (await employee(people, "B-S2")).status == "left"  # type: ignore[union-attr]
+    assert (await unit(people, "B-T1")).name == "杭州销售组"  # type: ignore[union-attr]
+    declared = (await post(people, gbk, "text/csv; charset=GBK")).json()
     assert declared["rows_unchanged"] == 2 and declared["rows_applied"] == 0
     # GBK bytes declared as UTF-8: the file is refused, naming the encoding
-    r = await post(gateway, gbk, "text/csv; charset=utf-8")
+    r = await post(people, gbk, "text/csv; charset=utf-8")
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["field"] == "encoding" and r.json()["import_id"]
-    failed = await gateway.client.get(f"{IMPORTS}/{r.json()['import_id']}", headers=hr(gateway))
+    failed = await people.client.get(f"{IMPORTS}/{r.json()['import_id']}", headers=hr(people))
     assert failed.json()["status"] == "failed"
 
 
-async def test_xlsx_import(gateway) -> None:
+async def test_xlsx_import(people) -> None:
     book = Workbook()
     sheet = book.active
     sheet.append(
@@ -198,7 +192,7 @@ async def test_xlsx_import(gateway) -> None:
     sheet.append([1002, "钱七", "X-T", None, "销售", None, 440305198001010028, None, None])
     buf = io.BytesIO()
     book.save(buf)
-    r = await post(gateway, buf.getvalue(), XLSX_MEDIA_TYPE, headers=hr(gateway))
+    r = await post(people, buf.getvalue(), XLSX_MEDIA_TYPE, headers=hr(people))
     assert r.status_code == 200, r.text
     job = r.json()
     assert job["status"] == "completed_with_errors"
@@ -207,13 +201,13 @@ async def test_xlsx_import(gateway) -> None:
         {"row": 4, "field": "id_number", "message": job["errors"][0]["message"]}
     ]
     assert "text" in job["errors"][0]["message"]
-    x1 = await employee(gateway, "X-1")
+    x1 = await employee(people, "X-1")
     assert x1 is not None and x1.hired_on == dt.date(2026, 2, 3) and x1.job_role == "salesperson"
-    assert await employee(gateway, "1002") is None
-    assert (await post(gateway, b"PK\x03\x04 not a zip", XLSX_MEDIA_TYPE)).status_code == 422
+    assert await employee(people, "1002") is None
+    assert (await post(people, b"PK\x03\x04 not a zip", XLSX_MEDIA_TYPE)).status_code == 422
 
 
-async def test_dry_run_reports_and_writes_nothing(gateway) -> None:
+async def test_dry_run_reports_and_writes_nothing(people) -> None:
     text = csv_text(
         "工号,姓名,部门,部门名称,上级部门,职位,手机",
         [
@@ -221,8 +215,8 @@ async def test_dry_run_reports_and_writes_nothing(gateway) -> None:
             "D-2,周九,D-T,测试组,,销售,bad-phone",
         ],
     )
-    before = await outbox(gateway)
-    r = await post(gateway, text.encode(), dry_run=True)
+    before = await outbox(people)
+    r = await post(people, text.encode(), dry_run=True)
     job = r.json()
     assert job["dry_run"] and job["status"] == "completed_with_errors"
     assert (job["rows_applied"], job["rows_failed"]) == (1, 1)
@@ -231,17 +225,17 @@ async def test_dry_run_reports_and_writes_nothing(gateway) -> None:
         ("org_unit", "D-T", "created"),
         ("employee", "D-1", "created"),
     }
-    assert await employee(gateway, "D-1") is None and await unit(gateway, "D-T") is None
-    assert await outbox(gateway) == before  # no events, no audit entries
-    stored = (await gateway.client.get(f"{IMPORTS}/{job['id']}", headers=hr(gateway))).json()
+    assert await employee(people, "D-1") is None and await unit(people, "D-T") is None
+    assert await outbox(people) == before  # no events, no audit entries
+    stored = (await people.client.get(f"{IMPORTS}/{job['id']}", headers=hr(people))).json()
     assert stored["dry_run"] and stored["changes"] == job["changes"]
-    listed = (await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))).json()
+    listed = (await people.client.get(IMPORTS, params={"limit": 100}, headers=hr(people))).json()
     assert listed[0]["id"] == job["id"]
 
 
-async def test_row_errors_name_row_and_field_and_never_half_write(gateway) -> None:
+async def test_row_errors_name_row_and_field_and_never_half_write(people) -> None:
     base = csv_text("工号,姓名,部门,部门名称,职位", ["E-M,经理,E-T,错误测试组,销售经理"])
-    assert (await post(gateway, base.encode())).json()["status"] == "succeeded"
+    assert (await post(people, base.encode())).json()["status"] == "succeeded"
     text = csv_text(
         "工号,姓名,部门,部门名称,上级部门,上级,职位,手机,入职日期,状态",
         [
@@ -261,7 +255,7 @@ async def test_row_errors_name_row_and_field_and_never_half_write(gateway) -> No
             "E 11,空格,E-T,,,,销售,,,",  # 14: employee id with a space
         ],
     )
-    job = (await post(gateway, text.encode("utf-8"))).json()
+    job = (await post(people, text.encode("utf-8"))).json()
     errors = {(e["row"], e["field"]) for e in job["errors"]}
     assert {
         (3, "phone"),
@@ -280,23 +274,23 @@ async def test_row_errors_name_row_and_field_and_never_half_write(gateway) -> No
     assert job["rows_failed"] == len({r for r, _ in errors}) == 11, job["errors"]
     assert job["rows_applied"] == 2  # rows 2 and 13
     assert "12ab" not in json.dumps(job)  # errors never echo the cells (personal data)
-    assert await employee(gateway, "E-1") is not None and await employee(gateway, "E-10")
-    assert await unit(gateway, "E-NEW") is None and await employee(gateway, "E-8") is None
-    assert (await unit(gateway, "E-T")).name == "错误测试组"  # type: ignore[union-attr]
+    assert await employee(people, "E-1") is not None and await employee(people, "E-10")
+    assert await unit(people, "E-NEW") is None and await employee(people, "E-8") is None
+    assert (await unit(people, "E-T")).name == "错误测试组"  # type: ignore[union-attr]
     for missing in ("E-2", "E-3", "E-4", "E-5", "E-6", "E-7", "E-9"):
-        assert await employee(gateway, missing) is None
+        assert await employee(people, missing) is None
     # a header without the required columns: the file is refused
-    r = await post(gateway, "姓名,职位\n王,销售\n".encode())
+    r = await post(people, "姓名,职位\n王,销售\n".encode())
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "employee_id"
-    r = await post(gateway, b"", CSV)
+    r = await post(people, b"", CSV)
     assert r.status_code == 422
-    r = await post(gateway, b"{}", "application/json")
+    r = await post(people, b"{}", "application/json")
     assert r.status_code == 415 and r.headers["content-type"] == "application/problem+json"
 
 
 @pytest.mark.timeout(600)  # a ceiling, not a speed check (that is `make bench`): a
 # shared 2-core machine imports the 5,000 rows (each with its events) in 30-90 s
-async def test_five_thousand_rows_streamed_with_progress(gateway) -> None:
+async def test_five_thousand_rows_streamed_with_progress(people) -> None:
     rows = [",,P-G,大公司,,集团,,,"]
     rows += [f",,P-T{t},销售{t}组,P-G,小组,,," for t in range(10)]
     for i in range(5000):
@@ -313,20 +307,20 @@ async def test_five_thousand_rows_streamed_with_progress(gateway) -> None:
         for start in range(half, len(body), 8192):
             yield body[start : start + 8192]
 
-    task = asyncio.create_task(post(gateway, upload()))
+    task = asyncio.create_task(post(people, upload()))
     # while the upload waits half-way, the job shows its progress
     running: dict[str, Any] = {}
     deadline = time.monotonic() + 300  # generous: a shared 2-core machine can be slow
     while time.monotonic() < deadline:
         listed = (
-            await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))
+            await people.client.get(IMPORTS, params={"limit": 100}, headers=hr(people))
         ).json()
         running = next((j for j in listed if j["status"] == "running"), {})
         if running.get("rows_read", 0) >= 2400:
             break
         await asyncio.sleep(0.2)
     assert running["status"] == "running" and 2400 <= running["rows_read"] < 5011, running
-    one = await gateway.client.get(f"{IMPORTS}/{running['id']}", headers=hr(gateway))
+    one = await people.client.get(f"{IMPORTS}/{running['id']}", headers=hr(people))
     assert one.json()["status"] == "running" and one.json()["rows_applied"] >= 2400
     assert one.json()["rows_applied"] == one.json()["rows_read"] - one.json()["rows_failed"]
     go_on.set()
@@ -337,21 +331,21 @@ async def test_five_thousand_rows_streamed_with_progress(gateway) -> None:
     assert (job["status"], job["rows_read"], job["rows_applied"]) == ("succeeded", 5011, 5011)
     assert job["counts"]["employees_created"] == 5000 and job["counts"]["units_created"] == 11
     assert job["changes_truncated"]
-    async with gateway.runtime.sessions() as s:
+    async with people.runtime.sessions() as s:
         n = (
             await s.execute(
                 select(func.count()).select_from(Employee).where(Employee.employee_id.like("P%"))
             )
         ).scalar_one()
     assert n == 5000
-    count = len(await outbox(gateway))
-    again = (await post(gateway, body)).json()
+    count = len(await outbox(people))
+    again = (await post(people, body)).json()
     assert (again["rows_applied"], again["rows_unchanged"]) == (0, 5011)
-    assert len(await outbox(gateway)) == count + 1  # the import's own audit entry
+    assert len(await outbox(people)) == count + 1  # the import's own audit entry
 
 
-async def test_unit_moves_rewrite_paths_below_and_refuse_cycles(gateway) -> None:
-    h = hr(gateway)
+async def test_unit_moves_rewrite_paths_below_and_refuse_cycles(people) -> None:
+    h = hr(people)
     text = csv_text(
         "工号,姓名,部门,部门名称,上级部门,部门类型,职位",
         [
@@ -362,95 +356,95 @@ async def test_unit_moves_rewrite_paths_below_and_refuse_cycles(gateway) -> None
             "M-2,乙,M-T2,二组,M-T1,小组,销售",
         ],
     )
-    assert (await post(gateway, text.encode())).json()["status"] == "succeeded"
-    before = len(await outbox(gateway))
-    r = await gateway.client.patch(
+    assert (await post(people, text.encode())).json()["status"] == "succeeded"
+    before = len(await outbox(people))
+    r = await people.client.patch(
         "/api/v1/directory/org-units/M-T1", headers=h, json={"parent_id": "M-B2"}
     )
     assert r.status_code == 200, r.text
     assert r.json()["path"] == ["M-G", "M-B2", "M-T1"] and r.json()["parent_id"] == "M-B2"
-    assert (await unit(gateway, "M-T2")).path == ["M-G", "M-B2", "M-T1", "M-T2"]  # type: ignore[union-attr]
-    events = (await outbox(gateway))[before:]
+    assert (await unit(people, "M-T2")).path == ["M-G", "M-B2", "M-T1", "M-T2"]  # type: ignore[union-attr]
+    events = (await outbox(people))[before:]
     units = {k: p["data"]["path"] for t, k, p in events if t.endswith("org_unit_upserted.v1")}
     assert units == {"M-T1": ["M-G", "M-B2", "M-T1"], "M-T2": ["M-G", "M-B2", "M-T1", "M-T2"]}
-    people = {k: p["data"]["org_path"] for t, k, p in events if t.endswith("employee_upserted.v1")}
-    assert people == {"M-1": ["M-G", "M-B2", "M-T1"], "M-2": ["M-G", "M-B2", "M-T1", "M-T2"]}
+    persons = {k: p["data"]["org_path"] for t, k, p in events if t.endswith("employee_upserted.v1")}
+    assert persons == {"M-1": ["M-G", "M-B2", "M-T1"], "M-2": ["M-G", "M-B2", "M-T1", "M-T2"]}
     audits = [p["data"] for t, _, p in events if t == "zhanli.audit.recorded.v1"]
     assert [(a["action"], a["entity_id"]) for a in audits] == [("directory.org_unit.moved", "M-T1")]
     assert audits[0]["before"]["parent_id"] == "M-B1"
     # cycles: below its own descendant, below itself
     for parent in ("M-T2", "M-T1"):
-        r = await gateway.client.patch(
+        r = await people.client.patch(
             "/api/v1/directory/org-units/M-T1", headers=h, json={"parent_id": parent}
         )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "parent_id", r.text
-    r = await gateway.client.patch(
+    r = await people.client.patch(
         "/api/v1/directory/org-units/M-B2", headers=h, json={"parent_id": "M-T2"}
     )
     assert r.status_code == 422
-    assert (await unit(gateway, "M-B2")).path == ["M-G", "M-B2"]  # type: ignore[union-attr]
-    r = await gateway.client.patch(
+    assert (await unit(people, "M-B2")).path == ["M-G", "M-B2"]  # type: ignore[union-attr]
+    r = await people.client.patch(
         "/api/v1/directory/org-units/M-NOPE", headers=h, json={"parent_id": "M-G"}
     )
     assert r.status_code == 404
-    r = await gateway.client.patch(
+    r = await people.client.patch(
         "/api/v1/directory/org-units/M-T1", headers=h, json={"parent_id": "M-X", "name": "x"}
     )
     assert r.status_code == 422  # unknown fields refused
     # the same move again changes and publishes nothing
-    count = len(await outbox(gateway))
-    r = await gateway.client.patch(
+    count = len(await outbox(people))
+    r = await people.client.patch(
         "/api/v1/directory/org-units/M-T1", headers=h, json={"parent_id": "M-B2"}
     )
-    assert r.status_code == 200 and len(await outbox(gateway)) == count
+    assert r.status_code == 200 and len(await outbox(people)) == count
     # an import moves units too (back under M-B1), and refuses a cycle per row
     text = csv_text(
         "工号,姓名,部门,部门名称,上级部门,职位",
         [",,M-T1,一组,M-B1,", ",,M-B1,一分公司,M-T2,"],
     )
-    job = (await post(gateway, text.encode())).json()
+    job = (await post(people, text.encode())).json()
     assert job["counts"]["units_moved"] == 1 and job["rows_failed"] == 1
     assert job["errors"][0]["row"] == 3 and job["errors"][0]["field"] == "parent_unit"
-    assert (await unit(gateway, "M-T2")).path == ["M-G", "M-B1", "M-T1", "M-T2"]  # type: ignore[union-attr]
-    m2 = (await outbox(gateway))[-10:]
+    assert (await unit(people, "M-T2")).path == ["M-G", "M-B1", "M-T1", "M-T2"]  # type: ignore[union-attr]
+    m2 = (await outbox(people))[-10:]
     assert any(
         k == "M-2" and p["data"]["org_path"] == ["M-G", "M-B1", "M-T1", "M-T2"] for _, k, p in m2
     )
 
 
-async def test_only_hr_and_integration_import(gateway) -> None:
+async def test_only_hr_and_integration_import(people) -> None:
     body = csv_text("工号,姓名,部门", ["Z-1,某人,Z-T"]).encode()
     for roles in (["salesperson"], ["sales_manager"], ["finance"], ["executive"], ["it_ops"]):
-        h = gateway.auth("someone", roles)
-        r = await post(gateway, body, headers=h)
+        h = people.auth("someone", roles)
+        r = await post(people, body, headers=h)
         assert r.status_code == 403, (roles, r.text)
         assert r.headers["content-type"] == "application/problem+json"
-        assert (await gateway.client.get(IMPORTS, headers=h)).status_code == 403
-        r = await gateway.client.patch(
+        assert (await people.client.get(IMPORTS, headers=h)).status_code == 403
+        r = await people.client.patch(
             "/api/v1/directory/org-units/A-T1", headers=h, json={"parent_id": None}
         )
         assert r.status_code == 403
     assert (
-        await gateway.client.post(IMPORTS, content=body, headers={"content-type": CSV})
+        await people.client.post(IMPORTS, content=body, headers={"content-type": CSV})
     ).status_code == 401
     for roles in (["hr_bp"], ["hr_admin"], ["integration"]):
-        r = await post(gateway, body, headers=gateway.auth("hr-or-hris", roles), dry_run=True)
+        r = await post(people, body, headers=people.auth("hr-or-hris", roles), dry_run=True)
         assert r.status_code == 200, r.text
-    r = await gateway.client.get(f"{IMPORTS}/nope", headers=hr(gateway))
+    r = await people.client.get(f"{IMPORTS}/nope", headers=hr(people))
     assert r.status_code == 404
 
 
-async def test_an_import_that_stopped_making_progress_is_shown_failed(gateway) -> None:
-    """A gateway that dies mid-file leaves its job ``running``: once it has stored no
+async def test_an_import_that_stopped_making_progress_is_shown_failed(people) -> None:
+    """A people service that dies mid-file leaves its job ``running``: once it has stored no
     progress for ``import_stale_after_s`` (600 s) it reads as failed, saying why."""
     import uuid
 
-    from zhanli_gateway.directory.models import DirectoryImport
+    from zhanli_people.directory.models import DirectoryImport
     from zhanli_shared.db import utcnow
 
     now = utcnow()
     stale, alive = str(uuid.uuid4()), str(uuid.uuid4())
-    async with gateway.runtime.sessions() as session:
+    async with people.runtime.sessions() as session:
         for job_id, idle_s in ((stale, 3600), (alive, 30)):
             session.add(
                 DirectoryImport(
@@ -474,7 +468,7 @@ async def test_an_import_that_stopped_making_progress_is_shown_failed(gateway) -
                 )
             )
         await session.commit()
-    r = await gateway.client.get(f"{IMPORTS}/{stale}", headers=hr(gateway))
+    r = await people.client.get(f"{IMPORTS}/{stale}", headers=hr(people))
     assert r.status_code == 200, r.text
     job = r.json()
     assert job["status"] == "failed" and job["finished_at"] is not None
@@ -484,7 +478,7 @@ async def test_an_import_that_stopped_making_progress_is_shown_failed(gateway) -
     listed = {
         j["id"]: j
         for j in (
-            await gateway.client.get(IMPORTS, params={"limit": 100}, headers=hr(gateway))
+            await people.client.get(IMPORTS, params={"limit": 100}, headers=hr(people))
         ).json()
     }
     assert listed[alive]["status"] == "running"  # progress 30 s ago: still running

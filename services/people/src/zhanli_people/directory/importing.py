@@ -15,7 +15,7 @@ that, each row is compared with what is stored and skipped when nothing changes.
 Rows are read as the body arrives (``tabular``), planned against the directory and applied
 in batches: each batch is one transaction that also updates the job record (rows read,
 applied, unchanged, failed, errors), so ``GET /imports/{id}`` shows the progress from any
-gateway process, and the progress is logged. A row that names a manager, unit or parent
+service process, and the progress is logged. A row that names a manager, unit or parent
 unit that appears only further down the file is held back and retried at the end of the
 file. What stays in memory is the org tree, the set of employee ids and the rows held
 back, never the file. A dry run plans every row the same way and writes nothing but the
@@ -45,9 +45,9 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_gateway.directory import repository, service, tabular
-from zhanli_gateway.directory.models import DirectoryImport, Employee, OrgUnit
-from zhanli_gateway.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_people.directory import repository, service, tabular
+from zhanli_people.directory.models import DirectoryImport, Employee, OrgUnit
+from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.crypto import FieldCipher

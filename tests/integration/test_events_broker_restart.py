@@ -153,10 +153,14 @@ async def _equals(value: Any, expected: int) -> bool:
 async def test_broker_killed_mid_stream_every_event_is_applied_exactly_once(
     db_target: DatabaseTarget, tmp_path: Path
 ) -> None:
-    await _stream(db_target, tmp_path, kill=True)
+    # below pytest's own timeout, so that a hang fails where it hangs (the traceback)
+    async with asyncio.timeout(100):
+        await _stream(db_target, tmp_path, kill=True)
 
 
 async def test_the_same_stream_without_a_fault_is_counted_exactly(
     db_target: DatabaseTarget, tmp_path: Path
 ) -> None:
-    await _stream(db_target, tmp_path, kill=False)
+    # below pytest's own timeout, so that a hang fails where it hangs (the traceback)
+    async with asyncio.timeout(100):
+        await _stream(db_target, tmp_path, kill=False)

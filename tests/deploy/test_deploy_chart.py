@@ -292,7 +292,10 @@ def test_hpa_and_pdb_target_scalable_deployments(production_objects) -> None:
 
 def test_production_has_a_migrate_hook_job_per_service_and_a_topics_job(production_objects):
     jobs = hook_jobs(production_objects)
-    assert set(jobs) == {f"{RELEASE}-{s}-migrate" for s in SERVICES} | {f"{RELEASE}-topics"}
+    assert set(jobs) == {f"{RELEASE}-{s}-migrate" for s in SERVICES} | {
+        f"{RELEASE}-topics",
+        f"{RELEASE}-people-carry",
+    }
     for name, job in jobs.items():
         annotations = job["metadata"]["annotations"]
         assert annotations[HOOK_ANNOTATION] == "pre-install,pre-upgrade", name
@@ -322,6 +325,30 @@ def test_production_has_a_migrate_hook_job_per_service_and_a_topics_job(producti
         j["spec"]["template"]["spec"]["serviceAccountName"] == f"{RELEASE}-hooks"
         for j in jobs.values()
     )
+
+
+def test_an_upgrade_carries_the_gateways_people_data_between_the_migrations(
+    production_objects,
+) -> None:
+    """people migrate, then import-from-gateway (reading both databases), then the gateway's
+    migrate (which refuses to drop the directory's tables while they hold rows)."""
+    jobs = hook_jobs(production_objects)
+
+    def weight(name: str) -> int:
+        return int(jobs[f"{RELEASE}-{name}"]["metadata"]["annotations"]["helm.sh/hook-weight"])
+
+    assert weight("people-migrate") < weight("people-carry") < weight("gateway-migrate")
+    assert all(weight(f"{s}-migrate") < weight("gateway-migrate") for s in BACKENDS)
+    (container,) = jobs[f"{RELEASE}-people-carry"]["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["import-from-gateway"]
+    assert container["image"].endswith("zhanli/people:0.1.0")
+    env = {e["name"]: e for e in container["env"]}
+    for name in ("PEOPLE", "GATEWAY"):
+        assert env[f"ZHANLI_{name}_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == (
+            f"{name.lower()}-database-url"
+        )
+    # demo mode (SQLite in each pod) has no hooks, and no gateway database to carry from
+    assert f"{RELEASE}-people-carry" not in hook_jobs(render({}))
 
 
 def test_topics_job_is_off_when_topics_are_managed_elsewhere() -> None:

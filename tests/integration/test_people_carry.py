@@ -226,3 +226,16 @@ def test_nothing_to_carry_from_a_gateway_that_never_was(tmp_path: Path, capsys) 
     assert cli(["--url", f"sqlite:///{tmp_path / 'absent.db'}"]) == 0
     assert "nothing to carry" in capsys.readouterr().out
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_the_gateways_url_may_come_from_its_environment(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """How the chart's hook Job runs it: the gateway's database URL from the environment."""
+    monkeypatch.delenv("ZHANLI_GATEWAY_DATABASE_URL", raising=False)
+    with pytest.raises(SystemExit) as usage:
+        cli([])
+    assert usage.value.code == 2 and "ZHANLI_GATEWAY_DATABASE_URL" in capsys.readouterr().err
+    monkeypatch.setenv("ZHANLI_GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'absent.db'}")
+    assert cli([]) == 0
+    assert "nothing to carry" in capsys.readouterr().out

@@ -153,7 +153,8 @@ ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%
 {{- end }}
 {{- end }}
 
-{{/* Environment taken from Secrets (never from the ConfigMap). Args: root, name. */}}
+{{/* Environment taken from Secrets (never from the ConfigMap). Args: root, name;
+alsoDatabaseOf (optional): another service whose database URL the process reads too. */}}
 {{- define "zhanli.secretEnv" -}}
 {{- $v := .root.Values }}
 {{- if not .skipDatabase }}
@@ -163,6 +164,16 @@ ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%
     secretKeyRef:
       name: {{ . }}
       key: {{ include "zhanli.databaseKey" $ }}
+{{- end }}
+{{- end }}
+{{- with .alsoDatabaseOf }}
+{{- $other := dict "root" $.root "name" . }}
+{{- with (include "zhanli.databaseSecret" $other) }}
+- name: {{ printf "ZHANLI_%s_DATABASE_URL" (upper $other.name) }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ include "zhanli.databaseKey" $other }}
 {{- end }}
 {{- end }}
 {{- with $v.kafka.sasl.existingSecret }}
@@ -477,7 +488,8 @@ spec:
 {{- include "zhanli.deployment" (merge (dict "role" "serve" "replicas" $svc.replicas "resources" $svc.resources "scalable" true) .) }}
 {{- end }}
 {{- if and $v.migrations.enabled (include "zhanli.databaseSecret" .) }}
-{{- include "zhanli.hookJob" (merge (dict "jobName" (printf "%s-migrate" $component) "command" "migrate" "weight" "0") .) }}
+{{- /* the gateway last: its migrations drop what the people and audit services carried */}}
+{{- include "zhanli.hookJob" (merge (dict "jobName" (printf "%s-migrate" $component) "command" "migrate" "weight" (ternary "2" "0" (eq .name "gateway"))) .) }}
 {{- end }}
 {{- end }}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,13 +132,20 @@ def cli(argv: Sequence[str]) -> int:
         description="Move the directory, local users, import jobs and API keys of an older "
         "install from the gateway's database into this service's (migrate it first).",
     )
-    parser.add_argument("--url", required=True, help="the gateway's database URL")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("ZHANLI_GATEWAY_DATABASE_URL"),
+        help="the gateway's database URL (default: ZHANLI_GATEWAY_DATABASE_URL)",
+    )
     parser.add_argument(
         "--schema",
-        default=None,
-        help="the gateway's PostgreSQL schema (default: 'gateway'; ignored on SQLite)",
+        default=os.environ.get("ZHANLI_GATEWAY_DATABASE_SCHEMA"),
+        help="the gateway's PostgreSQL schema (default: ZHANLI_GATEWAY_DATABASE_SCHEMA, "
+        "else 'gateway'; ignored on SQLite)",
     )
     args = parser.parse_args(argv)
+    if not args.url:
+        parser.error("give --url (or ZHANLI_GATEWAY_DATABASE_URL): the gateway's database")
     schema = (
         None
         if _sqlite_path(args.url) is not None or is_sqlite(args.url)

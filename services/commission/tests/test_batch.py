@@ -10,9 +10,9 @@ from decimal import Decimal as D
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import insert, select
 
-from zhanli_commission.commissions import batch, handlers
-from zhanli_commission.commissions.batch import Fact
+from zhanli_commission.commissions import handlers, repricing
 from zhanli_commission.commissions.models import CommissionLine, PeriodTotal
+from zhanli_commission.commissions.repricing import Fact
 from zhanli_commission.sales.models import Deal, DealSplit
 from zhanli_shared.db import utcnow
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
@@ -135,12 +135,12 @@ async def test_a_run_of_facts_prices_as_fact_by_fact(commission) -> None:
 
     async with commission.runtime.sessions() as session:
         outbox0 = await _outbox(session, a1, b1)
-        appended = await batch.apply_facts(session, publisher, commission.settings, facts1)
+        appended = await repricing.apply_facts(session, publisher, commission.settings, facts1)
         await session.commit()
         events = await _outbox(session, a1, b1) - outbox0
     for fact in facts2:  # one transaction per fact, as the fallback path runs them
         async with commission.runtime.sessions() as session:
-            await batch.apply_facts(session, publisher, commission.settings, [fact])
+            await repricing.apply_facts(session, publisher, commission.settings, [fact])
             await session.commit()
 
     for batch_rep, one_rep in ((a1, a2), (b1, b2)):
@@ -157,7 +157,7 @@ async def test_a_run_of_facts_prices_as_fact_by_fact(commission) -> None:
     before = await statement(commission, a1)
     async with commission.runtime.sessions() as session:  # replaying the run: nothing
         outbox1 = await _outbox(session, a1, b1)
-        assert await batch.apply_facts(session, publisher, commission.settings, facts1) == 0
+        assert await repricing.apply_facts(session, publisher, commission.settings, facts1) == 0
         await session.commit()
         assert await _outbox(session, a1, b1) == outbox1
     after = await statement(commission, a1)

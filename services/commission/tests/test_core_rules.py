@@ -164,7 +164,7 @@ def test_probation_lasts_the_configured_months(status: str, month: int | None) -
 # --- concept packages import one way ---------------------------------------------------------
 
 PACKAGE = Path(zhanli_commission.__file__).parent
-CONCEPTS = ("core", "plans", "sales", "commissions", "statements")
+CONCEPTS = ("core", "plans", "sales", "commissions", "statements", "payouts", "disputes")
 
 
 def _imports() -> dict[str, set[str]]:

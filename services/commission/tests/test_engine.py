@@ -422,7 +422,7 @@ def test_replaying_a_reps_events_appends_nothing_and_gives_the_same_statement(
     import datetime as _dt
     from types import SimpleNamespace as StoredLine
 
-    from zhanli_commission.commissions.ledger import PricingInputs, diff_lines
+    from zhanli_commission.commissions.pricing import PricingInputs, diff_lines
     from zhanli_commission.plans.service import ResolvedPlan
     from zhanli_shared.directory import Person
 
@@ -478,7 +478,7 @@ def _ledger_steps(rules: PlanRules, arrivals: list[list[Credit]]) -> tuple[list[
     import datetime as _dt
     from types import SimpleNamespace as StoredLine
 
-    from zhanli_commission.commissions.ledger import PricingInputs, diff_lines
+    from zhanli_commission.commissions.pricing import PricingInputs, diff_lines
     from zhanli_commission.plans.service import ResolvedPlan
     from zhanli_shared.directory import Person
 

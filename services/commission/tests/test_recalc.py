@@ -13,7 +13,7 @@ from decimal import Decimal as D
 
 from sqlalchemy import func, insert, select, update
 
-from zhanli_commission.commissions import batch
+from zhanli_commission.commissions import repricing
 from zhanli_commission.commissions.models import CommissionLine, Credit, PeriodTotal
 from zhanli_commission.commissions.recalc import RecalcReport, recalculate_period
 from zhanli_commission.sales.service import people
@@ -130,7 +130,7 @@ async def test_recalculation_appends_once_then_nothing(commission) -> None:
     async with commission.runtime.sessions() as session:
         for rep in (flat, tiered, other):
             assert (
-                await batch.recompute(
+                await repricing.recompute(
                     session,
                     Publisher(commission.runtime.tables, "zhanli/test"),
                     commission.settings,

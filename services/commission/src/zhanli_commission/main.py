@@ -7,6 +7,8 @@ from fastapi import FastAPI
 from zhanli_commission.commissions import handlers
 from zhanli_commission.commissions.router import router as commissions_router
 from zhanli_commission.db import event_tables, metadata
+from zhanli_commission.disputes.router import router as disputes_router
+from zhanli_commission.payouts.router import router as payouts_router
 from zhanli_commission.plans.router import router as plans_router
 from zhanli_commission.sales.router import router as sales_router
 from zhanli_commission.settings import CommissionSettings
@@ -26,7 +28,14 @@ def create_app(settings: CommissionSettings | None = None, mode: Mode = Mode.SER
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[sales_router, commissions_router, plans_router, statements_router],
+        routers=[
+            sales_router,
+            commissions_router,
+            plans_router,
+            statements_router,
+            payouts_router,
+            disputes_router,
+        ],
         title="Zhanli commission",
         description="Deals and payments in; commission computed the moment money is collected.",
     )

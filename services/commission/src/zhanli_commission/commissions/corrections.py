@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import batch, ledger, snapshot
+from zhanli_commission.commissions import pricing, repricing, snapshot
 from zhanli_commission.commissions.models import PeriodTotal
 from zhanli_commission.plans import service
 from zhanli_commission.plans.schemas import CorrectionDiff, CorrectionRequest, CorrectionResult
@@ -58,8 +58,8 @@ async def correct(
             session, settings, person, row.period, plan=corrected
         )
         current = await snapshot.pricing_inputs(session, settings, person, row.period)
-        new_total = ledger.price(inputs).total
-        old_total = ledger.price(current).total
+        new_total = pricing.price(inputs).total
+        old_total = pricing.price(current).total
         if new_total != old_total:
             diffs.append(
                 CorrectionDiff(
@@ -90,7 +90,7 @@ async def correct(
             source_ip=source_ip,
         )
         for row in open_rows:
-            await batch.recompute(
+            await repricing.recompute(
                 session,
                 publisher,
                 settings,

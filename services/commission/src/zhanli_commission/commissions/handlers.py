@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import batch, extras, service
-from zhanli_commission.commissions.batch import Fact
+from zhanli_commission.commissions import repricing, rewards, service
+from zhanli_commission.commissions.repricing import Fact
 from zhanli_commission.sales import service as sales
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.events.consumer import HandlerRegistry
@@ -55,7 +55,7 @@ async def credit_fact_events(
                     envelope.id,
                 )
             )
-    return await batch.apply_facts(session, publisher, settings, facts)
+    return await repricing.apply_facts(session, publisher, settings, facts)
 
 
 def _unrecorded(event: Any, envelope: CloudEvent) -> Fact:
@@ -139,12 +139,12 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
     async def on_skill_improvement(
         session: AsyncSession, event: SkillImprovementMeasured, envelope: CloudEvent
     ) -> None:
-        await extras.record_signal(
+        await rewards.record_signal(
             session,
             publisher,
             settings,
             event.employee_id,
-            extras.iso_week_period(event.week),
+            rewards.iso_week_period(event.week),
             skill=_rate(event.improvement),
             cause_event_id=envelope.id,
         )
@@ -153,7 +153,7 @@ def register(registry: HandlerRegistry, publisher: Publisher, settings: Commissi
     async def on_growth(
         session: AsyncSession, event: PerformanceGrowthMeasured, envelope: CloudEvent
     ) -> None:
-        await extras.record_signal(
+        await rewards.record_signal(
             session,
             publisher,
             settings,

@@ -1,6 +1,6 @@
 """Recalculating a whole period: everyone with credits in it priced again, in batches.
 
-The same pricing as every live fact (``batch.reprice``: the same pure diff, lines, totals,
+The same pricing as every live fact (``repricing.reprice``: the same pure diff, lines, totals,
 ``commission.calculated`` events, manager overrides and probation rewards) over batches of
 people, one transaction each: their period totals locked, their credits, plans, quotas, KPI
 scores and stored lines read in one query each, each person priced once by the engine, the
@@ -25,7 +25,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from zhanli_commission.commissions import batch
+from zhanli_commission.commissions import repricing
 from zhanli_commission.commissions.models import Credit
 from zhanli_commission.commissions.snapshot import chunks
 from zhanli_commission.settings import CommissionSettings
@@ -90,7 +90,7 @@ async def recalculate_period(
     report.seconds["load"] = time.perf_counter() - t0
     for group in chunks(ids, batch_size):
         async with session_factory() as session:
-            done = await batch.reprice(
+            done = await repricing.reprice(
                 session,
                 publisher,
                 settings,

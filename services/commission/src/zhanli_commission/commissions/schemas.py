@@ -43,7 +43,11 @@ class ProbationRead(BaseModel):
     reward: Decimal
 
 
-class CommissionStatement(BaseModel):
+class LivePosition(BaseModel):
+    """A person's live *position* in a period: what they have earned so far, every line as
+    it was written (``GET /people/{id}/statement``). Once the period is closed the
+    *statement* (``statements.schemas.StatementRead``) is what is approved and paid."""
+
     salesperson_id: str
     period: str
     currency: str

@@ -9,7 +9,7 @@ import structlog
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import batch, extras
+from zhanli_commission.commissions import repricing, rewards
 from zhanli_commission.commissions.models import Credit, ParkedFact, PeriodTotal
 from zhanli_commission.db import people_table
 from zhanli_commission.plans.models import KpiScore
@@ -55,7 +55,7 @@ async def apply_kpi_score(
         row.score = score
         row.calculated_at = calculated_at
     await session.flush()
-    return await batch.recompute(
+    return await repricing.recompute(
         session,
         publisher,
         settings,
@@ -92,7 +92,7 @@ async def price_on_arrival(
     )
     periods = sorted((await session.execute(stmt)).scalars())
     reason = f"priced when {person_id} joined the directory"
-    done = await batch.reprice(
+    done = await repricing.reprice(
         session,
         publisher,
         settings,
@@ -121,7 +121,7 @@ async def price_on_arrival(
             )
         ).scalars()
         for period in sorted(open_periods):
-            if report is not None and await extras.apply_manager_override(
+            if report is not None and await rewards.apply_manager_override(
                 session, publisher, settings, report, period, cause_event_id=cause_event_id
             ):
                 lines += 1
@@ -143,7 +143,7 @@ async def apply_deal(
     reason (its own event was consumed long ago: it cannot be dead-lettered now)."""
     await sales.record_deal_event(session, publisher, settings, event, actor=envelope.source)
     facts = [
-        batch.Fact(
+        repricing.Fact(
             event.deal_id, "booking", event.deal_id, event.amount, event.closed_at, envelope.id
         )
     ]
@@ -171,7 +171,7 @@ async def apply_deal(
         await session.delete(parked)
         if recorded is not None and recorded.amount != 0:
             facts.append(
-                batch.Fact(
+                repricing.Fact(
                     recorded.deal_id,
                     recorded.kind,
                     recorded.fact_id,
@@ -181,7 +181,7 @@ async def apply_deal(
                 )
             )
     await session.flush()
-    return await batch.apply_facts(session, publisher, settings, facts)
+    return await repricing.apply_facts(session, publisher, settings, facts)
 
 
 def _parked_event(parked: ParkedFact, deal: DealRecorded) -> tuple[sales.SalesFactEvent, str]:

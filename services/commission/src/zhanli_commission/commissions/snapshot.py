@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import ledger
+from zhanli_commission.commissions import pricing
 from zhanli_commission.commissions.models import CommissionLine, Credit
 from zhanli_commission.core import engine
 from zhanli_commission.core.assignment import choose_plan, period_quota, targets_of
@@ -134,7 +134,7 @@ async def load(
 
 
 class Pricer:
-    """``ledger.pricing_inputs`` for many people from a snapshot, plans cached per plan."""
+    """``pricing.pricing_inputs`` for many people from a snapshot, plans cached per plan."""
 
     def __init__(self, snap: Snapshot, settings: CommissionSettings, period: str) -> None:
         self.snap = snap
@@ -168,12 +168,12 @@ class Pricer:
 
     def inputs(
         self, person: Person, rows: Iterable[Any], plan: plans.ResolvedPlan | None = None
-    ) -> ledger.PricingInputs:
+    ) -> pricing.PricingInputs:
         """The engine's inputs for the person's credit ``rows`` (under ``plan`` instead of
         theirs: a correction's preview)."""
         plan = plan or self.plan(person)
         rules = plan.rules
-        kinds = ledger.BASIS_KINDS[rules.basis]
+        kinds = pricing.BASIS_KINDS[rules.basis]
         use_margin = rules.measure == "margin"
         credits = [
             engine.Credit(
@@ -189,7 +189,7 @@ class Pricer:
             if c.kind in kinds
         ]
         kpi = self.snap.kpi.get(person.employee_id) if rules.kpi_gate is not None else None
-        return ledger.PricingInputs(person, plan, credits, self.quota(person, rules), kpi)
+        return pricing.PricingInputs(person, plan, credits, self.quota(person, rules), kpi)
 
 
 async def pricing_inputs(
@@ -199,7 +199,7 @@ async def pricing_inputs(
     period: str,
     *,
     plan: plans.ResolvedPlan | None = None,
-) -> ledger.PricingInputs:
+) -> pricing.PricingInputs:
     """One person's pricing inputs for a period, read as the live path reads them."""
     snap = await load(session, period, [person.employee_id], {person.employee_id: person})
     pricer = Pricer(snap, settings, period)
@@ -207,7 +207,7 @@ async def pricing_inputs(
 
 
 def self_overrides(pricer: Pricer, person: Person) -> bool:
-    """Whether the person's manager may earn an override on them (``extras`` decides; a
+    """Whether the person's manager may earn an override on them (``rewards`` decides; a
     manager whose plan for the period has none is skipped without a query)."""
     if not person.manager_id or person.manager_id == person.employee_id:
         return False

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import ledger, snapshot
+from zhanli_commission.commissions import pricing, snapshot
 from zhanli_commission.core import engine
 from zhanli_commission.sales.schemas import Currency, PositiveMoney
 from zhanli_commission.sales.service import people
@@ -99,7 +99,7 @@ async def what_if(
         )
     currency = check(settings, data)
     moment = data.paid_at or now or utcnow()
-    period = await ledger.open_period(
+    period = await pricing.open_period(
         session, employee_id, business_month(moment, settings.timezone)
     )
     inputs = await snapshot.pricing_inputs(session, settings, person, period)

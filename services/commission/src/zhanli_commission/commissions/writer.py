@@ -66,7 +66,7 @@ class LockedTotal:
         self.lines: int = row.lines
         self.status: str = row.status
         self.currency: str = row.currency
-        # set by the pricing (``ledger.apply_total``) before ``write_priced``
+        # set by the pricing (``pricing.apply_total``) before ``write_priced``
         self.basis_total: Decimal = ZERO
         self.plan_id: str | None = None
         self.plan_version: int | None = None

@@ -13,10 +13,7 @@ disputes. Use cases add and flush, never commit; every write is audited.
   never the person) -> payable (finance) -> paid (the payout batch is marked paid). A
   refusal with a reason returns the statement to ``closed``; finance corrects it with an
   adjustment line and it is approved again.
-- **Payouts**: a batch takes every payable statement of a period: pays statement total +
-  carried balance, never below zero; a negative result is carried to the next payout.
-- **Disputes**: the person questions a line; a manager or finance accepts it (an
-  ``adjustment`` line in the person's first open period) or rejects it.
+Payout batches are in ``payouts.service``, disputes in ``disputes.service``.
 """
 
 from __future__ import annotations
@@ -41,11 +38,7 @@ from zhanli_commission.statements.models import (
     CLOSED,
     MANAGER_APPROVED,
     OPEN,
-    PAID,
     PAYABLE,
-    Dispute,
-    PayoutBatch,
-    PayoutItem,
     PersonBalance,
     Statement,
     StatementHistory,
@@ -53,8 +46,6 @@ from zhanli_commission.statements.models import (
 from zhanli_commission.statements.schemas import (
     AdjustmentRequest,
     ApproveRequest,
-    DisputeCreate,
-    DisputeResolve,
     HistoryRead,
     PayoutRead,
     RejectionRead,
@@ -67,10 +58,8 @@ from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
 from zhanli_shared.events.contracts.commission import (
-    PayoutBatchCreated,
     StatementStatusChanged,
 )
-from zhanli_shared.events.contracts.commission import PayoutItem as PayoutItemEvent
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.money import FEN, business_month
 
@@ -107,23 +96,23 @@ def plan_resolver(settings: CommissionSettings) -> PlanResolver:
 # --- shared pieces -------------------------------------------------------------------------
 
 
-def _actor_id(actor: Principal | str) -> str:
+def actor_id(actor: Principal | str) -> str:
     return actor if isinstance(actor, str) else actor.subject
 
 
-async def _person(session: AsyncSession, employee_id: str) -> Person:
+async def known_person(session: AsyncSession, employee_id: str) -> Person:
     person = await people.get(session, employee_id)
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     return person
 
 
-def _check_pay_visible(principal: Principal, person: Person) -> None:
+def check_pay_visible(principal: Principal, person: Person) -> None:
     if not principal.can_view_pay(person.employee_id, person.org_path):
         raise Forbidden(PAY_HIDDEN)
 
 
-def _manages(principal: Principal, person: Person) -> bool:
+def manages(principal: Principal, person: Person) -> bool:
     return (
         principal.has_any({Role.SALES_MANAGER})
         and principal.manages(person.org_path)
@@ -131,7 +120,7 @@ def _manages(principal: Principal, person: Person) -> bool:
     )
 
 
-async def _balance(session: AsyncSession, person_id: str) -> PersonBalance:
+async def locked_balance(session: AsyncSession, person_id: str) -> PersonBalance:
     row = await repository.balance(session, person_id, for_update=True)
     if row is None:
         row = PersonBalance(
@@ -144,7 +133,7 @@ async def _balance(session: AsyncSession, person_id: str) -> PersonBalance:
     return row
 
 
-def _sums(lines: Sequence[CommissionLine]) -> tuple[Decimal, Decimal]:
+def sums_of(lines: Sequence[CommissionLine]) -> tuple[Decimal, Decimal]:
     """(earnings: every line but draws, draws: top-ups minus recoveries)."""
     earnings = sum((ln.amount for ln in lines if ln.kind not in DRAW_KINDS), ZERO)
     draws = sum((ln.amount for ln in lines if ln.kind in DRAW_KINDS), ZERO)
@@ -152,11 +141,11 @@ def _sums(lines: Sequence[CommissionLine]) -> tuple[Decimal, Decimal]:
 
 
 async def _statement_total(session: AsyncSession, person_id: str, period: str) -> Decimal:
-    earnings, draws = _sums(await repository.lines_of_period(session, person_id, period))
+    earnings, draws = sums_of(await repository.lines_of_period(session, person_id, period))
     return earnings + draws
 
 
-async def _transition(
+async def transition(
     session: AsyncSession,
     publisher: Publisher,
     st: Statement,
@@ -184,7 +173,7 @@ async def _transition(
             action=action,
             from_status=before,
             to_status=to,
-            actor_id=_actor_id(actor),
+            actor_id=actor_id(actor),
             comment=comment,
             at=now,
         )
@@ -212,7 +201,7 @@ async def _transition(
             total=total,
             draw_balance=st.draw_balance_after,
             currency=st.currency,
-            changed_by=_actor_id(actor),
+            changed_by=actor_id(actor),
             changed_at=now,
             reason=comment if action == "reject" else None,
             payout_batch_id=st.payout_batch_id,
@@ -366,13 +355,13 @@ async def _close_one(
 ) -> int:
     person_id, period = total_row.salesperson_id, total_row.period
     lines = await repository.lines_of_period(session, person_id, period)
-    earnings, draws_before = _sums(lines)
+    earnings, draws_before = sums_of(lines)
     month = (
         months_of_service(person.hired_on, period)
         if person is not None and person.hired_on is not None
         else None
     )
-    balance = await _balance(session, person_id)
+    balance = await locked_balance(session, person_id)
     balance_before = balance.draw_balance
     effect = draw_effect(plan.rules if plan else None, month, earnings, balance_before)
     explanation = {
@@ -421,12 +410,12 @@ async def _close_one(
         draw_balance_before=balance_before,
         draw_balance_after=effect.balance_after,
         closed_at=utcnow(),
-        closed_by=_actor_id(actor),
+        closed_by=actor_id(actor),
         updated_at=utcnow(),
     )
     session.add(st)
     total = _money(earnings + draws_before + effect.top_up - effect.recovery)
-    await _transition(
+    await transition(
         session,
         publisher,
         st,
@@ -455,13 +444,13 @@ async def read_statement(
     employee_id: str,
     period: str,
 ) -> StatementRead:
-    person = await _person(session, employee_id)
-    _check_pay_visible(principal, person)
+    person = await known_person(session, employee_id)
+    check_pay_visible(principal, person)
     total_row = await repository.period_total(session, employee_id, period)
     lines = await repository.lines_of_period(session, employee_id, period)
     st = await repository.get_statement(session, employee_id, period)
     bal = await repository.balance(session, employee_id)
-    earnings, draws = _sums(lines)
+    earnings, draws = sums_of(lines)
     total = earnings + draws
     carried = bal.carried_balance if bal else ZERO
     payout = None
@@ -540,10 +529,10 @@ async def approve(
     actor: Principal,
     source_ip: str | None = None,
 ) -> None:
-    person = await _person(session, employee_id)
+    person = await known_person(session, employee_id)
     level = data.level or ("finance" if actor.has_any({Role.FINANCE}) else "manager")
     if level == "manager":
-        if not _manages(actor, person):
+        if not manages(actor, person):
             raise Forbidden("Only a sales manager whose scope covers the person approves first.")
         expected, to, action = CLOSED, MANAGER_APPROVED, "manager_approve"
     else:
@@ -564,7 +553,7 @@ async def approve(
     else:
         st.finance_approved_by, st.finance_approved_at = actor.subject, now
     total = await _statement_total(session, employee_id, period)
-    await _transition(
+    await transition(
         session,
         publisher,
         st,
@@ -587,9 +576,9 @@ async def reject(
     actor: Principal,
     source_ip: str | None = None,
 ) -> None:
-    person = await _person(session, employee_id)
+    person = await known_person(session, employee_id)
     finance = actor.has_any({Role.FINANCE}) and actor.subject != employee_id
-    if not finance and not _manages(actor, person):
+    if not finance and not manages(actor, person):
         raise Forbidden("Only the person's manager or finance refuses a statement.")
     st = await repository.get_statement(session, employee_id, period, for_update=True)
     if st is None:
@@ -606,7 +595,7 @@ async def reject(
     st.manager_approved_by = st.manager_approved_at = None
     st.finance_approved_by = st.finance_approved_at = None
     total = await _statement_total(session, employee_id, period)
-    await _transition(
+    await transition(
         session,
         publisher,
         st,
@@ -631,7 +620,7 @@ async def adjust_closed(
     source_ip: str | None = None,
 ) -> dict[str, Any]:
     """Correct a closed statement before it is approved (typically after a refusal)."""
-    await _person(session, employee_id)
+    await known_person(session, employee_id)
     if actor.subject == employee_id:
         raise Forbidden("Nobody corrects their own statement.")
     if data.amount == 0:
@@ -711,10 +700,10 @@ async def _redraw(
     moves by the same amount."""
     person_id, period = st.salesperson_id, st.period
     lines = await repository.lines_of_period(session, person_id, period)
-    earnings, _ = _sums(lines)
+    earnings, _ = sums_of(lines)
     topped = sum((ln.amount for ln in lines if ln.kind == "draw"), ZERO)
     recovered = -sum((ln.amount for ln in lines if ln.kind == "draw_recovery"), ZERO)
-    person = await _person(session, person_id)
+    person = await known_person(session, person_id)
     plan = await plan_resolver(settings)(session, person, period)
     effect = draw_effect(
         plan.rules if plan else None, st.months_of_service, earnings, st.draw_balance_before
@@ -744,343 +733,9 @@ async def _redraw(
         plan=plan,
     )
     if effect.balance_after != st.draw_balance_after:
-        balance = await _balance(session, person_id)
+        balance = await locked_balance(session, person_id)
         balance.draw_balance = _money(
             balance.draw_balance + effect.balance_after - st.draw_balance_after
         )
         balance.updated_at = utcnow()
         st.draw_balance_after = effect.balance_after
-
-
-# --- payouts -------------------------------------------------------------------------------
-
-
-async def create_batch(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
-    period: str,
-    org_unit_id: str | None,
-    *,
-    actor: Principal,
-    source_ip: str | None = None,
-) -> PayoutBatch:
-    statements = await repository.statements_of_period(session, period, PAYABLE, for_update=True)
-    who = await repository.people_by_id(session, [s.salesperson_id for s in statements])
-    if org_unit_id is not None:
-        statements = [
-            s
-            for s in statements
-            if s.salesperson_id in who and org_unit_id in who[s.salesperson_id].org_path
-        ]
-    if not statements:
-        raise Conflict(f"No finance-approved statement of {period} is waiting for a payout.")
-    now = utcnow()
-    batch = PayoutBatch(
-        batch_id=f"PB-{period}-{uuid.uuid4().hex[:10]}",
-        period=period,
-        org_unit_id=org_unit_id,
-        status="created",
-        currency=settings.currency,
-        total_amount=ZERO,
-        items=len(statements),
-        created_at=now,
-        created_by=actor.subject,
-    )
-    session.add(batch)
-    await session.flush()
-    items: list[PayoutItem] = []
-    for st in statements:
-        earnings, draws = _sums(
-            await repository.lines_of_period(session, st.salesperson_id, period)
-        )
-        bal = await _balance(session, st.salesperson_id)
-        carried_in = bal.carried_balance
-        amount, carried_out = payout_split(earnings + draws, carried_in)
-        bal.carried_balance = carried_out
-        bal.updated_at = now
-        person = who.get(st.salesperson_id)
-        item = PayoutItem(
-            batch_id=batch.batch_id,
-            salesperson_id=st.salesperson_id,
-            period=period,
-            name=person.name if person else st.salesperson_id,
-            org_unit_id=person.org_unit_id if person else st.org_unit_id,
-            statement_total=earnings + draws,
-            draw_total=draws,
-            carried_in=carried_in,
-            amount=amount,
-            carried_out=carried_out,
-            currency=st.currency,
-        )
-        session.add(item)
-        items.append(item)
-        st.payout_batch_id = batch.batch_id
-        st.updated_at = now
-    batch.total_amount = _money(sum((i.amount for i in items), ZERO))
-    await session.flush()
-    summary = [
-        {
-            "salesperson_id": i.salesperson_id,
-            "statement_total": i.statement_total,
-            "carried_in": i.carried_in,
-            "amount": i.amount,
-            "carried_out": i.carried_out,
-        }
-        for i in items
-    ]
-    await audit.record(
-        session,
-        publisher,
-        actor=actor,
-        action="commission.payout_batch.created",
-        entity_type="commission_payout_batch",
-        entity_id=batch.batch_id,
-        before=None,
-        after={
-            "period": period,
-            "org_unit_id": org_unit_id,
-            "total_amount": batch.total_amount,
-            "items": summary,
-        },
-        source_ip=source_ip,
-    )
-    await publisher.publish(
-        session,
-        PayoutBatchCreated(
-            batch_id=batch.batch_id,
-            period=period,
-            org_unit_id=org_unit_id,
-            currency=batch.currency,
-            total_amount=batch.total_amount,
-            items=[
-                PayoutItemEvent(
-                    salesperson_id=i.salesperson_id,
-                    amount=i.amount,
-                    statement_total=i.statement_total,
-                    carried_in=i.carried_in,
-                    carried_out=i.carried_out,
-                )
-                for i in items
-            ],
-            created_by=actor.subject,
-            created_at=now,
-        ),
-    )
-    return batch
-
-
-async def get_batch(session: AsyncSession, batch_id: str) -> tuple[PayoutBatch, list[PayoutItem]]:
-    batch = await repository.get_batch(session, batch_id)
-    if batch is None:
-        raise NotFound(f"Payout batch {batch_id!r} not found.")
-    return batch, await repository.items_of_batch(session, batch_id)
-
-
-async def mark_paid(
-    session: AsyncSession,
-    publisher: Publisher,
-    batch_id: str,
-    payment_reference: str | None,
-    *,
-    actor: Principal,
-    source_ip: str | None = None,
-) -> PayoutBatch:
-    batch = await repository.get_batch(session, batch_id, for_update=True)
-    if batch is None:
-        raise NotFound(f"Payout batch {batch_id!r} not found.")
-    if batch.status != "created":
-        raise Conflict(f"Payout batch {batch_id!r} is already {batch.status}.")
-    now = utcnow()
-    batch.status, batch.paid_at, batch.paid_by = "paid", now, actor.subject
-    batch.payment_reference = payment_reference
-    items = {i.salesperson_id: i for i in await repository.items_of_batch(session, batch_id)}
-    for st in await repository.statements_of_batch(session, batch_id, for_update=True):
-        st.paid_at = now
-        item = items.get(st.salesperson_id)
-        await _transition(
-            session,
-            publisher,
-            st,
-            to=PAID,
-            action="pay",
-            actor=actor,
-            total=item.statement_total if item else ZERO,
-            comment=payment_reference,
-            source_ip=source_ip,
-            audit_after={"paid": item.amount if item else ZERO, "payout_batch_id": batch_id},
-        )
-    await audit.record(
-        session,
-        publisher,
-        actor=actor,
-        action="commission.payout_batch.paid",
-        entity_type="commission_payout_batch",
-        entity_id=batch_id,
-        before={"status": "created", "total_amount": batch.total_amount},
-        after={
-            "status": "paid",
-            "total_amount": batch.total_amount,
-            "payment_reference": payment_reference,
-        },
-        source_ip=source_ip,
-    )
-    return batch
-
-
-# --- disputes ------------------------------------------------------------------------------
-
-
-async def raise_dispute(
-    session: AsyncSession,
-    publisher: Publisher,
-    commission_id: str,
-    data: DisputeCreate,
-    *,
-    actor: Principal,
-    source_ip: str | None = None,
-) -> Dispute:
-    line = await repository.get_line(session, commission_id)
-    if line is None:
-        raise NotFound(f"Commission line {commission_id!r} not found.")
-    if line.salesperson_id != actor.subject:
-        raise Forbidden("Only the person paid by a line disputes it.")
-    if await repository.open_dispute_of_line(session, commission_id) is not None:
-        raise Conflict("This line already has an open dispute.", field="commission_id")
-    dispute = Dispute(
-        dispute_id=uuid.uuid4().hex,
-        commission_id=commission_id,
-        salesperson_id=line.salesperson_id,
-        period=line.period,
-        status="open",
-        reason=data.reason,
-        raised_by=actor.subject,
-        raised_at=utcnow(),
-    )
-    session.add(dispute)
-    await session.flush()
-    await audit.record(
-        session,
-        publisher,
-        actor=actor,
-        action="commission.dispute.raised",
-        entity_type="commission_dispute",
-        entity_id=dispute.dispute_id,
-        before=None,
-        after={
-            "commission_id": commission_id,
-            "salesperson_id": line.salesperson_id,
-            "period": line.period,
-            "line_amount": line.amount,
-            "reason": data.reason,
-        },
-        source_ip=source_ip,
-    )
-    return dispute
-
-
-async def visible_dispute(session: AsyncSession, principal: Principal, dispute_id: str) -> Dispute:
-    dispute = await repository.get_dispute(session, dispute_id)
-    if dispute is None:
-        raise NotFound(f"Dispute {dispute_id!r} not found.")
-    person = await people.get(session, dispute.salesperson_id)
-    org_path = person.org_path if person else []
-    if not principal.can_view_pay(dispute.salesperson_id, org_path):
-        raise Forbidden(PAY_HIDDEN)
-    return dispute
-
-
-async def list_disputes(
-    session: AsyncSession,
-    principal: Principal,
-    employee_id: str,
-    period: str | None,
-    status: str | None,
-) -> list[Dispute]:
-    person = await _person(session, employee_id)
-    _check_pay_visible(principal, person)
-    return await repository.disputes_of(session, employee_id, period, status)
-
-
-async def resolve_dispute(
-    session: AsyncSession,
-    publisher: Publisher,
-    settings: CommissionSettings,
-    dispute_id: str,
-    data: DisputeResolve,
-    *,
-    actor: Principal,
-    source_ip: str | None = None,
-) -> Dispute:
-    if not actor.has_any({Role.FINANCE, Role.SALES_MANAGER}):
-        raise Forbidden("Only the person's manager or finance resolves a dispute.")
-    dispute = await repository.get_dispute(session, dispute_id, for_update=True)
-    if dispute is None:
-        raise NotFound(f"Dispute {dispute_id!r} not found.")
-    person = await _person(session, dispute.salesperson_id)
-    finance = actor.has_any({Role.FINANCE}) and actor.subject != person.employee_id
-    if not finance and not _manages(actor, person):
-        raise Forbidden("Only the person's manager or finance resolves a dispute.")
-    if dispute.status != "open":
-        raise Conflict(f"The dispute is already {dispute.status}.")
-    if data.decision == "accepted":
-        if data.amount is None or data.amount == 0:
-            raise Unprocessable("An accepted dispute needs a non-zero 'amount'.", field="amount")
-    elif data.amount is not None:
-        raise Unprocessable("A rejected dispute adjusts nothing: no 'amount'.", field="amount")
-    now = utcnow()
-    before = {"status": dispute.status}
-    if data.decision == "accepted":
-        assert data.amount is not None
-        line = await repository.get_line(session, dispute.commission_id)
-        period = dispute.period
-        closed = await repository.closed_periods_from(session, person.employee_id, period)
-        while period in closed:
-            period = next_period(period)
-        adjustment = await writer.append_line(
-            session,
-            publisher,
-            settings,
-            person.employee_id,
-            period,
-            writer.NewLine(
-                kind="adjustment",
-                amount=data.amount,
-                rule="dispute_adjustment",
-                deal_id=line.deal_id if line else "",
-                explanation={
-                    "dispute_id": dispute.dispute_id,
-                    "disputed_line": dispute.commission_id,
-                    "disputed_period": dispute.period,
-                    "reason": dispute.reason,
-                    "answer": data.answer,
-                    "notes": [f"dispute accepted by {actor.subject}: {data.answer}"],
-                },
-                source_event_id=dispute.dispute_id,
-            ),
-        )
-        dispute.adjustment_amount = adjustment["amount"]
-        dispute.adjustment_commission_id = adjustment["commission_id"]
-        dispute.adjustment_period = period
-    dispute.status = data.decision
-    dispute.answer = data.answer
-    dispute.resolved_by, dispute.resolved_at = actor.subject, now
-    await session.flush()
-    await audit.record(
-        session,
-        publisher,
-        actor=actor,
-        action=f"commission.dispute.{data.decision}",
-        entity_type="commission_dispute",
-        entity_id=dispute.dispute_id,
-        before=before,
-        after={
-            "status": dispute.status,
-            "answer": data.answer,
-            "adjustment_amount": dispute.adjustment_amount,
-            "adjustment_period": dispute.adjustment_period,
-            "adjustment_commission_id": dispute.adjustment_commission_id,
-        },
-        source_ip=source_ip,
-    )
-    return dispute

@@ -1,4 +1,5 @@
-"""The commission ledger's writes: sales facts become credits, periods are re-priced.
+"""Real-time re-pricing: sales facts become credits, and the periods they touch are priced
+again (the lines and totals are written by ``writer``).
 
 One fact or thousands (the consumer's hot path), a KPI score, a plan correction or a whole
 period's recalculation: the same code, with a fixed number of statements per call:
@@ -33,7 +34,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import extras, ledger, writer
+from zhanli_commission.commissions import pricing, rewards, writer
 from zhanli_commission.commissions.models import CommissionLine, Credit, ParkedFact, PeriodTotal
 from zhanli_commission.commissions.snapshot import (
     LINE_COLUMNS,
@@ -135,7 +136,7 @@ async def _park(session: AsyncSession, fact: Fact) -> None:
 
 
 async def _deals(session: AsyncSession, deal_ids: list[str]) -> dict[str, Any]:
-    """deal id -> (row, shares); shares as ``ledger.deal_shares``."""
+    """deal id -> (row, shares); shares as ``pricing.deal_shares``."""
     conn = await session.connection()
     dialect = conn.dialect.name
     cols = (
@@ -211,8 +212,8 @@ async def _credit(
             continue
         stored.add(credit_id)
         period = months[id(fact)]
-        while (person_id, period) in closed:  # ``ledger.open_period``
-            period = ledger.next_period(period)
+        while (person_id, period) in closed:  # ``pricing.open_period``
+            period = pricing.next_period(period)
         row, _ = deals[fact.deal_id]
         rows.append(
             {
@@ -306,7 +307,7 @@ async def reprice(
     values: list[dict[str, Any]] = []
     updates: list[writer.LockedTotal] = []
     events: list[CommissionCalculated] = []
-    extra: list[tuple[Any, str, ledger.PricingInputs, bool, str]] = []
+    extra: list[tuple[Any, str, pricing.PricingInputs, bool, str]] = []
     pricers = {p: Pricer(snaps[p], settings, p) for p in by_period}
     for pair in known:
         pid, period = pair
@@ -318,7 +319,7 @@ async def reprice(
         person = pricer.snap.people[pid]
         inputs = pricer.inputs(person, pricer.snap.credits.get(pid, []))
         try:
-            position = ledger.price(inputs)
+            position = pricing.price(inputs)
         except PricingError as exc:
             if not keep_going:
                 raise
@@ -328,7 +329,7 @@ async def reprice(
         cause_ids = frozenset(c.credit_id for c in pair_causes)
         last_event_id = pair_causes[-1].source_event_id if pair_causes else cause_event_id
         assert last_event_id is not None, "a re-pricing without new credits needs its cause"
-        diff = ledger.diff_lines(
+        diff = pricing.diff_lines(
             pid,
             period,
             inputs,
@@ -341,7 +342,7 @@ async def reprice(
             reason=reason,
         )
         before = total_row.total
-        ledger.apply_total(total_row, inputs, position, diff, now=now)
+        pricing.apply_total(total_row, inputs, position, diff, now=now)
         updates.append(total_row)
         if diff.lines:
             source = {c.credit_id: c.source_event_id for c in pair_causes}
@@ -370,7 +371,7 @@ async def reprice(
     await publisher.publish_many(session, events)
     for person, period, inputs, changed, cause in extra:  # probation rewards, manager overrides
         if inputs.plan.rules.probation is not None:
-            await extras.apply_probation(
+            await rewards.apply_probation(
                 session,
                 publisher,
                 settings,
@@ -380,7 +381,7 @@ async def reprice(
                 plan=inputs.plan,
             )
         if changed:
-            await extras.apply_manager_override(
+            await rewards.apply_manager_override(
                 session, publisher, settings, person, period, cause_event_id=cause
             )
     done.lines = len(values)
@@ -391,9 +392,9 @@ async def reprice(
 def _events(
     person_id: str,
     period: str,
-    inputs: ledger.PricingInputs,
+    inputs: pricing.PricingInputs,
     position: Any,
-    diff: ledger.LineDiff,
+    diff: pricing.LineDiff,
     causes: list[_Cause],
     before: Decimal,
     after: Decimal,
@@ -417,9 +418,9 @@ def _events(
         lines = [own[cause.credit_id]]
         if i == len(ordered) - 1:
             lines += rest
-        part = ledger.LineDiff(lines, diff.stored_count, diff.other_total)
+        part = pricing.LineDiff(lines, diff.stored_count, diff.other_total)
         running = after if i == len(ordered) - 1 else running + part.delta
-        event = ledger.calculated_event(
+        event = pricing.calculated_event(
             person_id,
             period,
             inputs,
@@ -433,7 +434,7 @@ def _events(
         if event is not None:
             out.append(event)
     if not ordered and rest:  # only re-pricing (cannot happen for new facts; kept safe)
-        event = ledger.calculated_event(
+        event = pricing.calculated_event(
             person_id,
             period,
             inputs,

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zhanli_commission.commissions import writer
+from zhanli_commission.commissions import pricing, writer
 from zhanli_commission.commissions.models import CommissionLine, Credit
 from zhanli_commission.core.plan import ProbationTargets
 from zhanli_commission.core.probation import on_probation, probation_reward, probation_target
@@ -98,9 +98,7 @@ async def apply_manager_override(
     manager = await people.get(session, person.manager_id)
     if manager is None:
         return None
-    from zhanli_commission.commissions import ledger  # a cycle: ledger calls this module
-
-    manager_period = await ledger.open_period(session, manager.employee_id, period)
+    manager_period = await pricing.open_period(session, manager.employee_id, period)
     plan = await plans.resolve_plan(session, manager, manager_period, settings)
     override = plan.rules.manager_override
     if override is None:

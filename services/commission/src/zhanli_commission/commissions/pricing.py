@@ -1,10 +1,11 @@
-"""The commission ledger's rules: what a period's pricing inputs are, how a priced period
-compares with its stored lines, what the period total and the event say.
+"""The pricing adapter between the ledger and the pure engine: what a period's pricing
+inputs are, how a priced period compares with its stored lines, what the period total and
+the event say.
 
 A person's period is priced from scratch by the engine and compared with the lines already
 stored: each difference is a new line (``earning`` for a new credit, ``clawback`` for a
 refund or cancellation, ``repricing`` when a later fact changed an earlier line) and one
-``commission.calculated`` event carries the delta and the new period total. ``batch``
+``commission.calculated`` event carries the delta and the new period total. ``repricing``
 writes it: credits, lines, totals and events, for one fact or thousands.
 """
 

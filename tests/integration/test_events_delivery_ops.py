@@ -31,7 +31,12 @@ from zhanli_shared.events.outbox_admin import (
     retry_parked,
     summary,
 )
-from zhanli_shared.events.relay import OutboxRelay, purge_event_tables
+from zhanli_shared.events.relay import (
+    OutboxRelay,
+    purge_event_tables,
+    read_unsent,
+    unsent_rows_query,
+)
 from zhanli_shared.runtime import Runtime, health_router
 from zhanli_shared.testing.plugin import DatabaseTarget, eventually, postgres_url
 
@@ -170,6 +175,51 @@ async def _parked_ids(svc: Svc, ids: list[int], expected: set[int]) -> bool:
 async def _sent(svc: Svc, ids: list[int]) -> bool:
     rows = await _outbox_rows(svc, ids)
     return len(rows) == len(ids) and all(r.sent_at is not None for r in rows.values())
+
+
+async def test_the_next_rows_leave_out_only_what_waits_behind_a_parked_row(
+    offline_svc: Svc,
+) -> None:
+    """``read_unsent`` (two steps) picks what the one-statement query picks: the rows after a
+    parked row of the same topic and key wait; other keys, other topics, rows without a key
+    and the rows before the parked one do not."""
+    svc = offline_svc
+    outbox = svc.tables.outbox
+    topic, other = f"zt.next.{uuid.uuid4().hex[:6]}", f"zt.other.{uuid.uuid4().hex[:6]}"
+
+    async def row(topic: str, key: str | None, **values: Any) -> int:
+        async with svc.sessions() as session:
+            result = await session.execute(
+                insert(outbox).values(
+                    event_id=str(uuid.uuid4()),
+                    topic=topic,
+                    key=key,
+                    payload="{}",
+                    created_at=utcnow(),
+                    **values,
+                )
+            )
+            await session.commit()
+        return int(result.inserted_primary_key[0])
+
+    before = await row(topic, "k1")
+    parked = await row(topic, "k1", parked_at=utcnow(), attempts=5)
+    waits = await row(topic, "k1")
+    flows = [
+        before,
+        await row(topic, "k2"),
+        await row(topic, None),
+        await row(other, "k1"),
+    ]
+    after = await row(topic, None)
+    mine = {before, parked, waits, *flows, after}
+    async with svc.sessions() as session:
+        picked = {r.id for r in await read_unsent(session, outbox, 10_000)} & mine
+        one_statement = {
+            r.id for r in (await session.execute(unsent_rows_query(outbox, 10_000))).all()
+        } & mine
+    assert picked == {*flows, after}
+    assert picked == one_statement
 
 
 async def test_purge_keeps_unsent_parked_recent_and_what_dedupe_needs(offline_svc: Svc) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 import structlog
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaError, UnknownTopicOrPartitionError
-from sqlalchemy import Table, delete, exists, func, select, text, tuple_, update
+from sqlalchemy import Table, and_, delete, exists, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -61,9 +61,13 @@ def refused_by_broker(exc: BaseException) -> bool:
     return not isinstance(exc, (ConnectionError, TimeoutError, OSError))
 
 
+# Beyond this many parked (topic, key) pairs the exclusion is one anti-join in SQL.
+_PARKED_KEYS_INLINE = 200
+
+
 def unsent_rows_query(outbox: Table, limit: int) -> Any:
     """Unsent, unparked rows in id order, without those waiting behind a parked row of
-    their topic and key."""
+    their topic and key (one statement; see ``read_unsent`` for the one the relay uses)."""
     parked = aliased(outbox)
     return (
         select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.attempts)
@@ -80,6 +84,39 @@ def unsent_rows_query(outbox: Table, limit: int) -> Any:
         .order_by(outbox.c.id)
         .limit(limit)
     )
+
+
+async def read_unsent(session: AsyncSession, outbox: Table, limit: int) -> list[Any]:
+    """The next rows to publish: ``unsent_rows_query``'s rows, read in two steps.
+
+    The parked (topic, key) pairs come first (the parked-at index; almost always none),
+    then the unsent rows in id order with those keys' later rows left out by value. As one
+    anti-join, PostgreSQL planned the exclusion from the statistics of a young table (an
+    outbox of one row, as far as it knew) as a nested loop over every earlier row: 20,000
+    unsent rows took 18 s a batch of 500, the relay fell minutes behind its service."""
+    firsts = (
+        await session.execute(
+            select(outbox.c.topic, outbox.c.key, func.min(outbox.c.id))
+            .where(outbox.c.parked_at.is_not(None), outbox.c.key.is_not(None))
+            .group_by(outbox.c.topic, outbox.c.key)
+        )
+    ).all()
+    if len(firsts) > _PARKED_KEYS_INLINE:
+        return list((await session.execute(unsent_rows_query(outbox, limit))).all())
+    query = (
+        select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload, outbox.c.attempts)
+        .where(outbox.c.sent_at.is_(None), outbox.c.parked_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(limit)
+    )
+    for topic, key, first_id in firsts:
+        query = query.where(  # a NULL key is never held (no order to keep)
+            or_(
+                outbox.c.key.is_(None),
+                ~and_(outbox.c.topic == topic, outbox.c.key == key, outbox.c.id > first_id),
+            )
+        )
+    return list((await session.execute(query)).all())
 
 
 class OutboxRelay:
@@ -322,9 +359,7 @@ class OutboxRelay:
         outbox = self.tables.outbox
         service = self.settings.service_name
         async with self.sessions() as session:
-            rows = (
-                await session.execute(unsent_rows_query(outbox, self.settings.relay_batch_size))
-            ).all()
+            rows = await read_unsent(session, outbox, self.settings.relay_batch_size)
         if not rows:
             metrics.outbox_backlog.labels(service).set(0)
             return 0
@@ -502,6 +537,7 @@ __all__ = [
     "OutboxRelay",
     "count_parked",
     "purge_event_tables",
+    "read_unsent",
     "refused_by_broker",
     "unsent_rows_query",
 ]

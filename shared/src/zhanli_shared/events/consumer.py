@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -105,12 +104,13 @@ def decode(record: ConsumerRecord) -> tuple[CloudEvent, EventContract]:
     return envelope, payload
 
 
-REWIND_WINDOW_S = 60.0
-
-
 class _RewindOnAssign(ConsumerRebalanceListener):
-    """Partitions assigned shortly after the broker turned out to be a new one are read
-    from their beginning (see ``ConsumerRunner._watch_epoch``)."""
+    """After the broker turned out to be a new one, a partition assigned to this consumer
+    whose offset it has not committed on the new broker yet is read from its beginning: the
+    group's committed offset there may be one from the old log (committed in the second
+    before the epoch watcher noticed), which would skip records of the new one. No time
+    limit: a rebalance minutes later (a busy machine) must not resume from such an offset
+    (see ``ConsumerRunner._watch_epoch``)."""
 
     def __init__(self, runner: ConsumerRunner, consumer: AIOKafkaConsumer) -> None:
         self.runner = runner
@@ -120,10 +120,13 @@ class _RewindOnAssign(ConsumerRebalanceListener):
         return None
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        if assigned and time.monotonic() < self.runner._rewind_until:
-            await self.consumer.seek_to_beginning(*assigned)
+        if not self.runner._epoch_changes:
+            return
+        stale = [tp for tp in assigned if tp not in self.runner._fresh]
+        if stale:
+            await self.consumer.seek_to_beginning(*stale)
             self.runner.rewinds += 1
-            log.warning("consumer.rewound_on_assign", partitions=len(assigned))
+            log.warning("consumer.rewound_on_assign", partitions=len(stale))
 
 
 class ConsumerRunner:
@@ -154,7 +157,10 @@ class ConsumerRunner:
         self._epoch: str | None = None
         self._epoch_task: asyncio.Task[None] | None = None
         self._rewind = False
-        self._rewind_until = 0.0
+        # New epochs seen since start, and the partitions whose committed offset on the
+        # current broker this consumer wrote itself from the current log.
+        self._epoch_changes = 0
+        self._fresh: set[TopicPartition] = set()
         self.rewinds = 0
 
     async def start(self) -> None:
@@ -236,10 +242,12 @@ class ConsumerRunner:
                 if self._epoch is not None and epoch != self._epoch:
                     log.warning("consumer.broker_forgot", previous=self._epoch, epoch=epoch)
                     self._rewind = True
-                    # The group settles on the new broker through a rebalance or two, each
-                    # resetting positions to offsets it may have committed from the old
-                    # log; partitions assigned in this window start from the beginning too.
-                    self._rewind_until = time.monotonic() + REWIND_WINDOW_S
+                    # The group settles on the new broker through rebalances, each resetting
+                    # positions to committed offsets, some from the old log; a partition
+                    # assigned later starts from the beginning until this consumer has
+                    # committed it from the new log (``_RewindOnAssign``).
+                    self._epoch_changes += 1
+                    self._fresh = set()
                 self._epoch = epoch
             await asyncio.sleep(self.settings.relay_epoch_check_interval_s)
 
@@ -247,12 +255,15 @@ class ConsumerRunner:
         assert self._consumer is not None
         if not self._rewind:
             return
-        assignment = list(self._consumer.assignment())
+        assignment = [tp for tp in self._consumer.assignment() if tp not in self._fresh]
         if not assignment:
+            if self._consumer.assignment():
+                self._rewind = False
             return
         await self._consumer.seek_to_beginning(*assignment)
         starts = await self._consumer.beginning_offsets(assignment)
         await self._consumer.commit(dict(starts.items()))
+        self._fresh.update(assignment)
         self._rewind = False  # only once the new broker holds the rewound offsets
         self.rewinds += 1
         metrics.consumer_rewinds.labels(self.settings.service_name).inc()
@@ -262,6 +273,9 @@ class ConsumerRunner:
         assert self._consumer is not None
         while not self._stopping:
             await self._rewind_if_broker_forgot()
+            # Fetched after the rewind, under no newer epoch: what it commits is from the
+            # new log (records fetched before a change noticed meanwhile may be old ones).
+            changes, settled = self._epoch_changes, not self._rewind
             batches = await self._consumer.getmany(timeout_ms=500)
             if not batches:
                 continue
@@ -272,6 +286,8 @@ class ConsumerRunner:
             ordered = sorted(batches.items(), key=lambda item: (item[0].topic, item[0].partition))
             await self.process_batch([r for _, records in ordered for r in records])
             await self._consumer.commit({tp: records[-1].offset + 1 for tp, records in ordered})
+            if changes and settled and changes == self._epoch_changes:
+                self._fresh.update(tp for tp, _ in ordered)
 
     async def process_batch(self, records: list[ConsumerRecord]) -> None:
         """Handle a fetch's records (each partition's in its order) in as few

@@ -210,9 +210,14 @@ class ConsumerRunner:
         consumer = make_consumer(self.settings, [], self.group_id)
         producer = make_producer(self.settings)
         try:
+            await producer.start()
+            if self._epoch is None:
+                # Nothing is read before the consumer knows which broker it reads: a restart
+                # before its first look would leave it no older epoch to compare with, and
+                # its positions from the old log would go unnoticed.
+                self._epoch = await self._epoch_reader.read(producer)
             await consumer.start()
             consumer.subscribe(self.registry.topics, listener=_RewindOnAssign(self, consumer))
-            await producer.start()
         except BaseException:
             with contextlib.suppress(Exception):
                 await consumer.stop()

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -374,14 +376,32 @@ def load_demo(
             _check(http.post("/api/v1/commission/payments", json=payment))
             if progress and i % 50 == 0:
                 print(f"[zhanli] demo: {i}/{len(c.payments)} payments", flush=True)
+        # Each service's own demo data: deploy/embedded/demo_<service>.py, load(http, c,
+        # progress) -> counts, called signed in as the bootstrap admin.
+        http.headers["authorization"] = f"Bearer {token['access_token']}"
+        extra: dict[str, int] = {}
+        for module in service_loaders():
+            extra.update(module.load(http, c, progress))
     return {
         "org_units": len(c.units),
         "people": len(c.people),
         "deals": len(c.deals),
         "payments": len(c.payments),
         "plans": len(c.plans),
+        **extra,
         "users": [u["username"] for u in c.users] + ["admin"],
     }
+
+
+def service_loaders() -> list[Any]:
+    """The demo data of each service beyond the directory and commission, one module each
+    (``demo_<service>.py`` beside this file), in name order."""
+    import importlib
+
+    here = Path(__file__).resolve().parent
+    if str(here) not in sys.path:
+        sys.path.insert(0, str(here))
+    return [importlib.import_module(f.stem) for f in sorted(here.glob("demo_*.py"))]
 
 
 def _wait_for_people(

@@ -43,6 +43,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import importlib
+
 import bench_broker
 import bench_commission
 import bench_gateway
@@ -50,6 +52,16 @@ import bench_platform
 from bench_common import BenchError, Result, phase, say, sigterm_as_interrupt, table
 
 ROOT = Path(__file__).resolve().parents[2]
+
+# Each service's own figures: ``tests/bench/svc_<service>.py`` with ``NAME`` and
+# ``run(var: Path, pg_url: str | None) -> list[Result]`` (every figure with the baseline it
+# measured in the same run, and its notes). ``--only <NAME>`` runs one alone.
+SERVICE_BENCHES = {
+    m.NAME: m
+    for m in (
+        importlib.import_module(f.stem) for f in sorted(Path(__file__).parent.glob("svc_*.py"))
+    )
+}
 SHUTDOWN_S = 5.0
 
 
@@ -80,7 +92,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--gateway-seconds", type=float, default=10.0, help="per measured run")
     p.add_argument("--gateway-warmup", type=float, default=2.0)
     p.add_argument("--gateway-rounds", type=int, default=2, help="(direct, gateway) pairs")
-    p.add_argument("--only", choices=["broker", "slice", "gateway", "commission"], default=None)
+    p.add_argument(
+        "--only",
+        choices=["broker", "slice", "gateway", "commission", *SERVICE_BENCHES],
+        default=None,
+    )
     p.add_argument(
         "--pg-url",
         default=os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -318,6 +334,18 @@ def main(argv: list[str] | None = None) -> int:
                     sup.stop()
             if args.only in (None, "commission"):
                 commission_phases(args, var, baseline, results, failed)
+            pg_url = None
+            for name, module in SERVICE_BENCHES.items():
+                if args.only not in (None, name):
+                    continue
+                phase(f"{name} service")
+                if pg_url is None and bench_commission.pg_available(args.pg_url):
+                    pg_url = args.pg_url
+                try:
+                    (var / name).mkdir(parents=True, exist_ok=True)
+                    results.extend(module.run(var / name, pg_url))
+                except Exception as exc:
+                    failed(name, exc)
         except KeyboardInterrupt:
             errors.append("interrupted")
             say("interrupted")

@@ -24,17 +24,18 @@ Where the code disagrees the cell holds the code's current behaviour and says
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from zl_seckit import (
+    EXTENSIONS,
     OTHER_MEMBER,
     PASSWORD,
     ROLES,
     ROOT_UNIT,
     TEAM_B,
     TEAM_MEMBER,
+    Raw,
     World,
     deal_of,
     subject_of,
@@ -391,16 +392,19 @@ PUBLIC = {"docs.openapi.get", "docs.asyncapi.get"}
 # endpoint (public: the caller authenticates with its own credentials; per client IP limits;
 # RFC 6749 errors, not problem+json; see test_api_key_misuse.py).
 NOT_IN_MATRIX = {("POST", "/api/v1/auth/token"), ("POST", "/api/v1/auth/oauth/token")}
+
+# Each service's own rows live beside this file in ``authz_<service>.py`` (see
+# ``zl_seckit.EXTENSIONS``): merged here, so the matrix, the anonymous checks and the fuzzing
+# cover them like the rows above.
+for _ext in EXTENSIONS:
+    TARGETED += _ext.TARGETED
+    assert not set(_ext.UNTARGETED) & set(UNTARGETED), _ext.__name__
+    UNTARGETED.update(_ext.UNTARGETED)
+    assert not set(_ext.ROUTES) & set(ROUTES), _ext.__name__
+    ROUTES.update(_ext.ROUTES)
+    PUBLIC |= set(getattr(_ext, "PUBLIC", ()))
 NO_KEY = "0000000000000000"  # a well-formed key id that no key has
 NO_SUBSCRIPTION = "00000000-0000-4000-8000-000000000000"  # no subscription or import has it
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A body that is not JSON (the HRIS import's CSV file)."""
-
-    content: bytes
-    content_type: str
 
 
 def send(client: Any, method: str, url: str, body: Any) -> Any:
@@ -418,6 +422,10 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
     """(method, url, json body) of one cell; writes use ids unique to the role."""
     tag = role.upper()
     t = target_id(role, target) if target else None
+    for ext in EXTENSIONS:
+        got = ext.request_for(endpoint, role, t)
+        if got is not None:
+            return got
     if endpoint == "directory.employee.get":
         return "GET", f"/api/v1/directory/employees/{t}", None
     if endpoint == "commission.deal.get":

@@ -18,6 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -86,6 +87,34 @@ class World:
                 headers["authorization"] = f"Bearer {self.tokens[role]}"
             self.clients[key] = httpx.Client(base_url=self.base, timeout=15, headers=headers)
         return self.clients[key]
+
+
+@dataclass(frozen=True)
+class Raw:
+    """A body that is not JSON (an import's CSV file, an uploaded resume)."""
+
+    content: bytes
+    content_type: str
+
+
+def _load_extensions() -> list[Any]:
+    """The authorisation rows of each service, ``tests/security/authz_<service>.py``.
+
+    Such a module exports ``TARGETED`` (rows ``(endpoint, role, own, team, other)``),
+    ``UNTARGETED`` (endpoint -> one expectation per role, in ``ROLES`` order), ``ROUTES``
+    (endpoint -> (METHOD, path template as in the OpenAPI document)), optionally ``PUBLIC``
+    (endpoints answered without a token), ``request_for(endpoint, role, target_id) ->
+    (method, url, body) | None`` (``None`` for endpoints not its own; ``target_id`` is the
+    employee id of the cell's target, or ``None``; a body may be a ``Raw``), and optionally
+    ``seed(world)`` to give the security company the data its cells need (called once, after
+    the people, users and deals exist)."""
+    import importlib
+
+    here = Path(__file__).parent
+    return [importlib.import_module(f.stem) for f in sorted(here.glob("authz_*.py"))]
+
+
+EXTENSIONS = _load_extensions()
 
 
 def _ok(r: httpx.Response) -> httpx.Response:
@@ -190,4 +219,8 @@ def build_world(platform: object) -> World:
                 },
             )
         )
+    for ext in EXTENSIONS:
+        seed = getattr(ext, "seed", None)
+        if seed is not None:
+            seed(world)
     return world

@@ -1,0 +1,1 @@
+"""Pure learning rules: prerequisite graph, gaps and paths, progress, mentoring."""

@@ -142,8 +142,7 @@ def test_person_weeks_label_only_known_weeks(hire_offset: int, stay: int | None,
     for _, as_of, label in rows:
         assert as_of <= until
         horizon = as_of + dt.timedelta(days=7 * k)
-        really_left = left is not None and left <= until
-        if really_left:
+        if left is not None and left <= until:
             assert as_of < left  # never a row at or after leaving
             assert label == (1 if left <= horizon else 0)
         else:

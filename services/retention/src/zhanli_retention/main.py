@@ -1,11 +1,12 @@
-"""The retention service app. Its domain capability arrives with its own issue; today it
-projects the directory (so it knows every person) and runs the platform plumbing."""
+"""The retention service app: features from events, early-warning rules, a calibrated
+hazard model with explanations, alerts, interventions and their effect."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from zhanli_retention.db import event_tables, metadata, people_table
+from zhanli_retention.features import handlers as feature_handlers
 from zhanli_retention.settings import RetentionSettings
 from zhanli_shared.directory import PeopleProjection
 from zhanli_shared.events.consumer import HandlerRegistry
@@ -15,7 +16,7 @@ from zhanli_shared.runtime import Mode, create_service_app
 def create_app(settings: RetentionSettings | None = None, mode: Mode = Mode.SERVE) -> FastAPI:
     settings = settings or RetentionSettings()
     registry = HandlerRegistry()
-    PeopleProjection(people_table).register(registry)
+    feature_handlers.register(registry, settings.timezone, PeopleProjection(people_table))
     return create_service_app(
         settings,
         metadata=metadata,

@@ -4,7 +4,6 @@ bounded buffer that never blocks a request and counts what it drops."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,7 +28,12 @@ from zhanli_shared.events.kafka import ensure_topics, make_consumer
 from zhanli_shared.settings import ServiceSettings
 from zhanli_shared.testing.broker import TansuBroker, free_port
 from zhanli_shared.testing.plugin import DatabaseTarget, eventually
-from zhanli_shared.testing.services import RunningService, running_service, service_settings
+from zhanli_shared.testing.services import (
+    RunningService,
+    running_service,
+    service_settings,
+    serving,
+)
 
 ADMIN_PASSWORD = "audit-events-密码"
 TOPIC = RequestAudited.topic_name()
@@ -57,15 +60,8 @@ async def upstream_server() -> AsyncIterator[int]:
         ]
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(app, port):
         yield port
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ the last ones go through the real gateway to prove it is wired around everything
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
@@ -28,7 +26,12 @@ from zhanli_gateway.settings import GatewaySettings
 from zhanli_shared.auth import TokenIssuer, TokenVerifier, generate_rsa_keypair
 from zhanli_shared.testing.broker import free_port
 from zhanli_shared.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, DatabaseTarget
-from zhanli_shared.testing.services import RunningService, running_service, service_settings
+from zhanli_shared.testing.services import (
+    RunningService,
+    running_service,
+    service_settings,
+    serving,
+)
 
 ADMIN_ORIGIN = "https://admin.zhanli.example"
 SECURITY_HEADERS = {
@@ -431,15 +434,8 @@ async def upstream() -> AsyncIterator[tuple[int, dict[str, int]]]:
         ]
     )
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(app, port):
         yield port, seen
-    finally:
-        server.should_exit = True
-        await task
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import datetime as dt
 import hashlib
 import http.server
@@ -28,7 +27,6 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from jwt.algorithms import RSAAlgorithm
 from pydantic import SecretStr
 from sqlalchemy import select, update
@@ -51,7 +49,12 @@ from zhanli_shared.migrations import upgrade
 from zhanli_shared.settings import TrustedIssuer
 from zhanli_shared.testing.broker import free_port
 from zhanli_shared.testing.plugin import TEST_AUDIENCE, TEST_ISSUER, DatabaseTarget, eventually
-from zhanli_shared.testing.services import RunningService, running_service, service_settings
+from zhanli_shared.testing.services import (
+    RunningService,
+    running_service,
+    service_settings,
+    serving,
+)
 
 ADMIN_PASSWORD = "s3cret-admin-key-test"
 CACHE_TTL = 0.5
@@ -126,21 +129,6 @@ class Platform:
         return self.gw.client
 
 
-@contextlib.asynccontextmanager
-async def serve(app: Any, port: int) -> AsyncIterator[None]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture(scope="module")
 async def platform(
     db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
@@ -187,7 +175,7 @@ async def platform(
     )
     people_app = create_people(pp_settings)
     async with (
-        serve(people_app, people_port),
+        serving(people_app, people_port),
         running_service(
             create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
         ) as gw,
@@ -212,7 +200,7 @@ async def platform(
             await asyncio.to_thread(
                 upgrade, cm_settings, Path(zhanli_kpi.__file__).parent / "migrations"
             )
-            async with serve(create_kpi(cm_settings), kpi_port):
+            async with serving(create_kpi(cm_settings), kpi_port):
                 assert "/.well-known/openid-configuration" in mirror.hits  # fetched at start
                 yield Platform(gw, issuer_url, f"http://127.0.0.1:{kpi_port}", people_app)
     await gw_target.cleanup()

@@ -41,6 +41,21 @@ from zhanli_shared.settings import ServiceSettings
 log = structlog.get_logger("zhanli.runtime")
 
 
+async def bounded_stop(step: str, stop: Awaitable[Any], limit_s: float) -> bool:
+    """Run one part of a stop for at most ``limit_s`` seconds; past that, cancel it, log
+    ``service.stop_abandoned`` naming it and go on without waiting for it (a client library
+    that swallows the cancellation cannot hold the process). True when it finished."""
+    task = asyncio.ensure_future(stop)
+    done, _ = await asyncio.wait({task}, timeout=limit_s)
+    if done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("service.stop_failed", step=step, error=repr(task.exception()))
+        return True
+    task.cancel()
+    log.error("service.stop_abandoned", step=step, waited_s=limit_s)
+    return False
+
+
 class Mode(StrEnum):
     SERVE = "serve"  # API + relay + consumers in one process (embedded default)
     API = "api"
@@ -254,13 +269,14 @@ def create_service_app(
             yield
         finally:
             gc.unfreeze()  # an app stopped in a longer-lived process (tests) can be collected
+            limit = settings.shutdown_step_timeout_s
             if on_stop is not None:
-                await on_stop(app, runtime)
+                await bounded_stop("on_stop", on_stop(app, runtime), limit)
             for runner in runtime.consumers:
-                await runner.stop()
+                await bounded_stop(f"consumer {runner.group_id}", runner.stop(), limit)
             if runtime.relay is not None:
-                await runtime.relay.stop()
-            await engine.dispose()
+                await bounded_stop("relay", runtime.relay.stop(), limit)
+            await bounded_stop("database engine", engine.dispose(), limit)
             log.info("service.stopped")
 
     app = FastAPI(

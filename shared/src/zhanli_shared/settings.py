@@ -72,6 +72,13 @@ class ServiceSettings(BaseSettings):
     )
     database_pool_size: int = 10
     database_echo: bool = False
+    shutdown_step_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="longest wait for each part of a stop (a consumer, the relay, the engine) "
+        "before it is abandoned: a stop never hangs; offsets are committed only after the "
+        "database, so an abandoned consumer's events come again and the inbox skips them",
+    )
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_enable_idempotence: bool = False

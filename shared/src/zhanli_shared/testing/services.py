@@ -98,6 +98,28 @@ async def running_service(
             yield RunningService(app=app, client=client, settings=settings, issuer=issuer)
 
 
+@contextlib.asynccontextmanager
+async def serving(app: Any, port: int, **config: Any) -> AsyncIterator[Any]:
+    """An ASGI app served by uvicorn on a real port of 127.0.0.1 for the block (for a peer
+    that reaches it over HTTP: the gateway's proxy, a verifier's discovery). The stop is
+    bounded like the real one (``cli.service_main``): open connections get 5 s, then go."""
+    import uvicorn
+
+    config = {"log_level": "warning", "timeout_graceful_shutdown": 5, **config}
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **config))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()  # it could not start: say why
+            raise RuntimeError(f"uvicorn on port {port} stopped before it started")
+        await asyncio.sleep(0.02)
+    try:
+        yield server
+    finally:
+        server.should_exit = True
+        await task
+
+
 async def check_service_basics(svc: RunningService) -> None:
     """What every service must do from day one: health, readiness (database and broker),
     metrics, problem+json for unknown paths, and projecting the directory's people."""

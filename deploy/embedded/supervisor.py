@@ -42,6 +42,11 @@ SERVICES = {
 LEGACY_GATEWAY_TABLES = ("org_units", "employees", "directory_imports", "local_users", "api_keys")
 GATEWAY_PORT = 8000
 BROKER_PORT = 9092
+# Prometheus /metrics of each process, on a listener of its own bound to 127.0.0.1 (never
+# on the API ports): the gateway on METRICS_PORT_BASE, the services on +1, +2, ... in the
+# order of SERVICES; with --port-base (tests, benches) any free ports. The ports are written
+# to <var>/metrics-ports.json for a local Prometheus (or a test) to read.
+METRICS_PORT_BASE = 9400
 
 
 def _die_with_parent() -> None:
@@ -51,6 +56,14 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def say(message: str) -> None:
@@ -144,6 +157,7 @@ class Platform:
         self.python = sys.executable
         self.broker: Child | None = None
         self.children: dict[str, Child] = {}
+        self._metrics_ports: dict[str, int] | None = None
         self.stopping = False
 
     def ports(self) -> dict[str, int]:
@@ -154,6 +168,18 @@ class Platform:
         if self.args.port_base:
             ports = {name: self.args.port_base + i + 1 for i, name in enumerate(SERVICES)}
         return ports
+
+    def metrics_ports(self) -> dict[str, int]:
+        """The metrics listener of every process (gateway first), chosen once."""
+        if self._metrics_ports is None:
+            names = ["gateway", *SERVICES]
+            base = getattr(self.args, "metrics_port_base", None)
+            if base is None and self.args.port_base:
+                self._metrics_ports = {name: _free_port() for name in names}
+            else:
+                base = METRICS_PORT_BASE if base is None else base
+                self._metrics_ports = {name: base + i for i, name in enumerate(names)}
+        return dict(self._metrics_ports)
 
     def env_for(self, secrets_: dict[str, Path]) -> dict[str, str]:
         ports = self.ports()
@@ -176,6 +202,9 @@ class Platform:
         }
         for name, port in ports.items():
             env[f"ZHANLI_{name.upper()}_PORT"] = str(port)
+        env["ZHANLI_METRICS_HOST"] = "127.0.0.1"
+        for name, port in self.metrics_ports().items():
+            env[f"ZHANLI_{name.upper()}_METRICS_PORT"] = str(port)
         if self.args.database_url:
             for name in ["gateway", *SERVICES]:
                 env[f"ZHANLI_{name.upper()}_DATABASE_URL"] = self.args.database_url
@@ -373,6 +402,7 @@ class Platform:
             "broker": self.args.broker_port,
             "gateway": self.args.gateway_port,
             **self.ports(),
+            **{f"{name} metrics": port for name, port in self.metrics_ports().items()},
         }
         for name, port in wanted.items():
             with socket.socket() as s:
@@ -388,6 +418,7 @@ class Platform:
         self.var.mkdir(parents=True, exist_ok=True)
         secrets_ = ensure_secrets(self.var)
         env = self.env_for(secrets_)
+        (self.var / "metrics-ports.json").write_text(json.dumps(self.metrics_ports(), indent=2))
         os.environ.update({k: v for k, v in env.items() if k.startswith("ZHANLI_")})
         self.start_broker()
         self.migrate(env)
@@ -424,6 +455,12 @@ class Platform:
             f"{secrets_['admin']}; demo users (see {self.var / 'demo-loaded'}) use the password "
             f"in {secrets_['demo']}"
         )
+        metrics_ports = self.metrics_ports()
+        say(
+            f"metrics:   http://127.0.0.1:{metrics_ports['gateway']}/metrics (gateway), "
+            + ", ".join(f"{n} {p}" for n, p in metrics_ports.items() if n != "gateway")
+            + f" (127.0.0.1 only; {self.var / 'metrics-ports.json'})"
+        )
         say(f"logs:      {self.var / 'log'}/  -  Ctrl-C stops everything")
         while True:
             time.sleep(1)
@@ -444,6 +481,15 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=None,
         help="services on port-base+1, +2, ... (in the order of SERVICES)",
+    )
+    parser.add_argument(
+        "--metrics-port-base",
+        type=int,
+        default=int(os.environ["ZHANLI_METRICS_PORT_BASE"])
+        if os.environ.get("ZHANLI_METRICS_PORT_BASE")
+        else None,
+        help=f"metrics listeners (127.0.0.1) on base, base+1, ... (gateway first); default "
+        f"{METRICS_PORT_BASE}, or free ports with --port-base",
     )
     parser.add_argument(
         "--database-url",

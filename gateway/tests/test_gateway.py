@@ -109,6 +109,7 @@ async def gateway(
             upstream_read_timeout_s=0.5,
             breaker_failure_threshold=3,
             breaker_reset_s=30,
+            metrics_port=0,  # a listener of its own, on any free port of 127.0.0.1
         )
         async with running_service(
             create_app, settings, Path(zhanli_gateway.__file__).parent / "migrations", issuer
@@ -124,6 +125,29 @@ async def admin_headers(gw: RunningService) -> dict[str, str]:
 async def test_jwks_of_the_built_in_issuer(gateway) -> None:
     jwks = (await gateway.client.get("/.well-known/jwks.json")).json()
     assert jwks["keys"][0]["kty"] == "RSA" and jwks["keys"][0]["kid"]
+
+
+async def test_metrics_only_on_their_own_loopback_listener(gateway) -> None:
+    """Request counts by route and process details are not for anyone who can reach the
+    public port: /metrics there is a 404 like any unknown path, with or without a token;
+    the metrics listener (its own port, on 127.0.0.1 by default) has them."""
+    import httpx
+
+    for headers in ({}, await admin_headers(gateway)):
+        public = await gateway.client.get("/metrics", headers=headers)
+        assert public.status_code == 404, public.text
+        assert public.headers["content-type"] == "application/problem+json"
+        assert "zhanli_http_requests_total" not in public.text
+    listener = gateway.runtime.metrics_listener
+    assert listener is not None and listener.host == "127.0.0.1"
+    assert listener.port != gateway.settings.port
+    await gateway.client.get("/health/live")
+    scraped = await asyncio.to_thread(
+        httpx.get, f"http://127.0.0.1:{listener.port}/metrics", timeout=10
+    )
+    assert scraped.status_code == 200
+    assert 'route="/health/live",service="gateway"' in scraped.text
+    assert "process_cpu_seconds_total" in scraped.text or "python_info" in scraped.text
 
 
 async def test_the_people_services_paths_are_routed_there_unchanged(gateway) -> None:

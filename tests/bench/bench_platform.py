@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import itertools
+import json
 import os
 import re
 import secrets
@@ -101,6 +102,12 @@ class Supervisor:
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port_base + SERVICES.index(name) + 1}"
+
+    def metrics_url(self, name: str) -> str:
+        """The process's Prometheus listener (127.0.0.1, a port of its own: the supervisor
+        writes them to <var>/metrics-ports.json); the API ports answer 404 for /metrics."""
+        ports = json.loads((self.var / "metrics-ports.json").read_text())
+        return f"http://127.0.0.1:{ports[name]}/metrics"
 
     def admin_password(self) -> str:
         return (self.var / "keys" / "admin-password").read_text().strip()
@@ -552,7 +559,7 @@ class SliceBench:
         out: dict[str, float] = defaultdict(float)
         try:
             async with self.api.session.get(
-                self.sup.service_url("commission") + "/metrics",
+                self.sup.metrics_url("commission"),
                 timeout=aiohttp.ClientTimeout(total=5),
             ) as resp:
                 text = await resp.text()

@@ -449,11 +449,13 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths(production_ob
         "app.kubernetes.io/instance": RELEASE,
     }
     for s in BACKENDS:
-        (rule,) = policies[f"{RELEASE}-{s}"]["spec"]["ingress"]
-        peers = rule["from"]
-        assert peers[0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
-        assert "namespaceSelector" in peers[1], "Prometheus scrapes from its namespace"
-        assert len(peers) == 2
+        api, scrape = policies[f"{RELEASE}-{s}"]["spec"]["ingress"]
+        (peer,) = api["from"]
+        assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+        assert api["ports"] == [{"port": "http", "protocol": "TCP"}]
+        (prometheus,) = scrape["from"]
+        assert "namespaceSelector" in prometheus, "Prometheus scrapes from its namespace"
+        assert scrape["ports"] == [{"port": "metrics", "protocol": "TCP"}]
     egress = policies[f"{RELEASE}-egress"]["spec"]["egress"]
     ports = {p["port"] for rule in egress for p in rule["ports"]}
     assert ports == {53, 5432, 9093, 443}
@@ -465,6 +467,89 @@ def test_network_policies_deny_by_default_and_allow_only_the_paths(production_ob
     assert webhooks["policyTypes"] == ["Egress"]
     assert [p["port"] for p in webhooks["egress"][0]["ports"]] == [443]
     assert not [n for n in policies if n.endswith("-webhooks") and "audit" not in n]
+
+
+def test_metrics_have_a_port_of_their_own_open_only_to_prometheus(objects) -> None:
+    """The API ports never serve /metrics (404): every container has a "metrics" port the
+    process binds on 0.0.0.0 (ZHANLI_METRICS_PORT/HOST), every Service names it, the pod
+    annotations point at it, and the NetworkPolicies let only Prometheus reach it (and
+    Prometheus nothing else)."""
+    metrics_port = 9464
+    for name, spec in pod_specs(objects):
+        if not name.startswith("Deployment/"):
+            continue
+        (container,) = spec["containers"]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["metrics"] == metrics_port and ports["http"] != metrics_port, name
+    for cm in of_kind(objects, "ConfigMap"):
+        data = cm.get("data") or {}
+        if any(k.endswith("_PORT") and k.startswith("ZHANLI_") for k in data):
+            assert data["ZHANLI_METRICS_PORT"] == str(metrics_port), cm["metadata"]["name"]
+            assert data["ZHANLI_METRICS_HOST"] == "0.0.0.0"
+    for svc in of_kind(objects, "Service"):
+        named = {p["name"]: p for p in svc["spec"]["ports"]}
+        assert named["metrics"]["port"] == metrics_port
+        assert named["metrics"]["targetPort"] == "metrics"
+    for d in of_kind(objects, "Deployment"):
+        notes = d["spec"]["template"]["metadata"]["annotations"]
+        assert notes["prometheus.io/port"] == str(metrics_port)
+        assert notes["prometheus.io/path"] == "/metrics"
+    policies = by_name(objects, "NetworkPolicy")
+    prometheus_peer = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    for s in SERVICES:
+        rules = policies[f"{RELEASE}-{s}"]["spec"]["ingress"]
+        for rule in rules:
+            if prometheus_peer in rule.get("from", []):
+                assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}], s
+                assert rule["from"] == [prometheus_peer], s
+            else:
+                assert rule["ports"] == [{"port": "http", "protocol": "TCP"}], s
+        assert [r for r in rules if r["ports"][0]["port"] == "metrics"], s
+
+
+def test_prometheus_selector_and_service_monitors_are_settings() -> None:
+    peer = {"matchLabels": {"team": "observability"}}
+    objects = render(
+        {
+            "metrics": {
+                "port": 9500,
+                "podAnnotations": False,
+                "serviceMonitor": {"enabled": True, "interval": "15s", "labels": {"r": "kp"}},
+            },
+            "networkPolicy": {
+                "ingress": {"prometheus": {"namespaceSelector": peer, "podSelector": peer}}
+            },
+        }
+    )
+    monitors = by_name(objects, "ServiceMonitor")
+    assert set(monitors) == {f"{RELEASE}-{s}" for s in SERVICES}
+    commission = monitors[f"{RELEASE}-commission"]
+    assert commission["apiVersion"] == "monitoring.coreos.com/v1"
+    assert commission["metadata"]["labels"]["r"] == "kp"
+    assert commission["spec"]["endpoints"] == [
+        {"port": "metrics", "path": "/metrics", "interval": "15s"}
+    ]
+    selected = commission["spec"]["selector"]["matchLabels"]
+    service = by_name(objects, "Service")[f"{RELEASE}-commission"]
+    assert selected.items() <= service["metadata"]["labels"].items()
+    for d in of_kind(objects, "Deployment"):
+        assert "prometheus.io/port" not in d["spec"]["template"]["metadata"]["annotations"]
+    scrape = [
+        r
+        for r in by_name(objects, "NetworkPolicy")[f"{RELEASE}-kpi"]["spec"]["ingress"]
+        if r["ports"][0]["port"] == "metrics"
+    ]
+    (rule,) = scrape  # Helm merges maps: the given labels join the default selectors
+    (prometheus,) = rule["from"]
+    for selector in ("namespaceSelector", "podSelector"):
+        assert prometheus[selector]["matchLabels"]["team"] == "observability"
+    assert rule["ports"] == [{"port": "metrics", "protocol": "TCP"}]
+    for obj in objects:  # everything else stays valid Kubernetes
+        if obj["kind"] != "ServiceMonitor":
+            kubernetes_validate.validate(obj, KUBE_VERSIONS[-1], strict=True)
 
 
 def test_ingress_routes_to_the_gateway(default_objects, production_objects) -> None:

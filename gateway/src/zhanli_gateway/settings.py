@@ -85,7 +85,7 @@ class GatewaySettings(ServiceSettings):
     rate_limit_login_paths: list[str] = Field(
         default_factory=lambda: ["/api/v1/auth/token", "/api/v1/auth/oauth/token"]
     )
-    rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/", "/metrics"])
+    rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: ["/health/"])
     rate_limit_max_buckets: int = 100_000  # per caller class; least recently seen go first
     body_limit_bytes: int = 10 * 1024 * 1024
     body_limit_by_path: dict[str, int] = Field(

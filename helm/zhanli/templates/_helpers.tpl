@@ -106,6 +106,8 @@ ZHANLI_TIMEZONE: {{ $v.platform.timezone | quote }}
 ZHANLI_LOG_LEVEL: {{ $v.platform.logLevel | quote }}
 ZHANLI_HOST: "0.0.0.0"
 {{ $prefix }}PORT: {{ $svc.port | quote }}
+ZHANLI_METRICS_PORT: {{ $v.metrics.port | quote }}
+ZHANLI_METRICS_HOST: "0.0.0.0"
 ZHANLI_KAFKA_BOOTSTRAP_SERVERS: {{ $v.kafka.bootstrapServers | quote }}
 ZHANLI_KAFKA_ENABLE_IDEMPOTENCE: {{ $v.kafka.enableIdempotence | quote }}
 ZHANLI_KAFKA_SECURITY_PROTOCOL: {{ $v.kafka.securityProtocol | quote }}
@@ -294,6 +296,9 @@ resources.
     - name: http
       containerPort: {{ $svc.port }}
       protocol: TCP
+    - name: metrics
+      containerPort: {{ $v.metrics.port }}
+      protocol: TCP
   startupProbe:
     httpGet:
       path: /health/live
@@ -362,7 +367,7 @@ spec:
         checksum/config: {{ include "zhanli.envMap" . | sha256sum }}
         {{- if $v.metrics.podAnnotations }}
         prometheus.io/scrape: "true"
-        prometheus.io/port: {{ $svc.port | quote }}
+        prometheus.io/port: {{ $v.metrics.port | quote }}
         prometheus.io/path: /metrics
         {{- end }}
         {{- with $svc.podAnnotations }}
@@ -480,6 +485,31 @@ spec:
       port: {{ $svc.port }}
       targetPort: http
       protocol: TCP
+    - name: metrics
+      port: {{ $v.metrics.port }}
+      targetPort: metrics
+      protocol: TCP
+{{- if $v.metrics.serviceMonitor.enabled }}
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata:
+  name: {{ $component }}
+  labels:
+    {{- include "zhanli.componentLabels" . | trim | nindent 4 }}
+    {{- with $v.metrics.serviceMonitor.labels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  selector:
+    matchLabels:
+      {{- include "zhanli.selectorLabels" .root | trim | nindent 6 }}
+      app.kubernetes.io/component: {{ .name }}
+  endpoints:
+    - port: metrics
+      path: /metrics
+      interval: {{ $v.metrics.serviceMonitor.interval }}
+{{- end }}
 {{- if $split }}
 {{- include "zhanli.deployment" (merge (dict "role" "api" "replicas" $svc.roles.api.replicas "resources" ($svc.roles.api.resources | default $svc.resources) "scalable" true) .) }}
 {{- include "zhanli.deployment" (merge (dict "role" "relay" "replicas" $svc.roles.relay.replicas "resources" ($svc.roles.relay.resources | default $svc.resources) "scalable" false) .) }}

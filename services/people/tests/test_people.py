@@ -57,7 +57,8 @@ async def test_health_readiness_metrics_and_problems(people) -> None:
     ready = await people.client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    assert "zhanli_http_requests_total" in (await people.client.get("/metrics")).text
+    assert "zhanli_http_requests_total" in people.metrics_text()
+    assert (await people.client.get("/metrics")).status_code == 404  # its own listener
     missing = await people.client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"

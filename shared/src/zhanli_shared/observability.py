@@ -121,6 +121,25 @@ def metrics_response_body() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+class MetricsListener:
+    """Prometheus ``/metrics`` on a port and interface of its own (a daemon thread), never
+    on the public API port: request counts by route and process details are for the
+    operator's Prometheus only (the chart's NetworkPolicy opens the port to it alone; the
+    embedded supervisor binds it to 127.0.0.1)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from prometheus_client import start_http_server
+
+        self._server, self._thread = start_http_server(port, addr=host)
+        self.host = host
+        self.port: int = self._server.server_port
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
 class RequestContextMiddleware:
     """Pure ASGI middleware: request id in and out, access log, HTTP metrics."""
 
@@ -161,7 +180,7 @@ class RequestContextMiddleware:
                 self.service, scope["method"], route_path, str(status)
             ).inc()
             metrics.http_latency.labels(self.service, route_path).observe(elapsed)
-            if not route_path.startswith(("/health", "/metrics")):
+            if not route_path.startswith("/health"):
                 self.log.info(
                     "http.request",
                     method=scope["method"],

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy import MetaData
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -31,10 +31,10 @@ from zhanli_shared.events.kafka import broker_reachable
 from zhanli_shared.events.outbox import EventTables, Publisher
 from zhanli_shared.events.relay import OutboxRelay, count_parked
 from zhanli_shared.observability import (
+    MetricsListener,
     RequestContextMiddleware,
     configure_logging,
     metrics,
-    metrics_response_body,
 )
 from zhanli_shared.settings import ServiceSettings
 
@@ -74,6 +74,7 @@ class Runtime:
     cipher: FieldCipher | None = None
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
+    metrics_listener: MetricsListener | None = None
     _broker_cache: tuple[float, bool] = (0.0, False)
     _parked_cache: tuple[float, int] = (0.0, 0)
 
@@ -155,7 +156,8 @@ Readiness = Callable[[Request], Awaitable[JSONResponse]]
 
 
 def health_router(readiness: Readiness | None = None) -> APIRouter:
-    """Liveness, readiness (database and broker, or the caller's own check) and metrics."""
+    """Liveness and readiness (database and broker, or the caller's own check). Metrics are
+    not here: they have a listener of their own (``settings.metrics_port``)."""
     router = APIRouter(tags=["health"])
 
     @router.get("/health/live", include_in_schema=False)
@@ -189,11 +191,6 @@ def health_router(readiness: Readiness | None = None) -> APIRouter:
                 if ok:
                     body["status"] = "degraded"
         return JSONResponse(body, status_code=200 if ok else 503)
-
-    @router.get("/metrics", include_in_schema=False)
-    async def prometheus() -> Response:
-        body, ctype = metrics_response_body()
-        return Response(body, media_type=ctype)
 
     return router
 
@@ -242,6 +239,8 @@ def create_service_app(
         )
         app.state.runtime = runtime
         app.state.verifier = verifier
+        if settings.metrics_port is not None:
+            runtime.metrics_listener = MetricsListener(settings.metrics_host, settings.metrics_port)
         if mode in (Mode.SERVE, Mode.RELAY) and settings.relay_enabled:
             runtime.relay = OutboxRelay(settings, engine, sessions, tables)
             await runtime.relay.start()
@@ -264,7 +263,12 @@ def create_service_app(
         # request and event in flight; measured in tests/bench/bench_gateway.py).
         gc.collect()
         gc.freeze()
-        log.info("service.started", mode=mode.value, port=settings.port)
+        log.info(
+            "service.started",
+            mode=mode.value,
+            port=settings.port,
+            metrics_port=runtime.metrics_listener.port if runtime.metrics_listener else None,
+        )
         try:
             yield
         finally:
@@ -277,6 +281,8 @@ def create_service_app(
             if runtime.relay is not None:
                 await bounded_stop("relay", runtime.relay.stop(), limit)
             await bounded_stop("database engine", engine.dispose(), limit)
+            if runtime.metrics_listener is not None:
+                runtime.metrics_listener.close()
             log.info("service.stopped")
 
     app = FastAPI(

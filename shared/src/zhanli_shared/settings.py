@@ -65,6 +65,18 @@ class ServiceSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 0
     environment: str = "embedded"
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus /metrics listener, apart from the API port (which "
+        "answers 404 for /metrics): unset = no metrics listener, 0 = any free port",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Interface of the metrics listener: loopback by default; the chart binds "
+        "0.0.0.0 and lets only Prometheus reach the port (NetworkPolicy)",
+    )
 
     database_url: str = ""
     database_schema: str | None = Field(

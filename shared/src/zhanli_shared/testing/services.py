@@ -40,6 +40,16 @@ class RunningService:
     def auth(self, subject: str, roles: list[str], org_units: list[str] = ()) -> dict[str, str]:  # type: ignore[assignment]
         return {"authorization": "Bearer " + self.issuer.issue(subject, roles, org_units=org_units)}
 
+    def metrics_text(self) -> str:
+        """What Prometheus would scrape from this process (its metrics listener when one
+        runs, else the same registry read in-process): the API port never serves it."""
+        listener = self.runtime.metrics_listener
+        if listener is not None:
+            return httpx.get(f"http://{listener.host}:{listener.port}/metrics", timeout=10).text
+        from zhanli_shared.observability import metrics_response_body
+
+        return metrics_response_body()[0].decode()
+
     async def publish(self, event: Any) -> None:
         """Publish an event as if another service did (outbox of this one, then relay)."""
         runtime = self.runtime
@@ -133,8 +143,10 @@ async def check_service_basics(svc: RunningService) -> None:
     ready = await svc.client.get("/health/ready")
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-    metrics = await svc.client.get("/metrics")
-    assert "zhanli_http_requests_total" in metrics.text
+    assert "zhanli_http_requests_total" in svc.metrics_text()
+    public = await svc.client.get("/metrics")  # never on the API port
+    assert public.status_code == 404
+    assert public.headers["content-type"] == "application/problem+json"
     missing = await svc.client.get("/api/v1/nothing-here")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"

@@ -1,34 +1,38 @@
-"""Reading an HRIS export (CSV or XLSX) one row at a time, straight from the request stream.
-
-No database and no web framework here: an async iterator of byte chunks in,
-``Record(row, values)`` out, ``values`` keyed by canonical column names.
-
-- **CSV** is decoded as the bytes arrive and never held whole: UTF-8 (with or without a
-  byte-order mark) or GBK/GB18030 (what Chinese HR systems export). A ``charset`` in the
-  ``Content-Type`` wins; otherwise the first non-ASCII bytes decide (valid UTF-8 -> UTF-8,
-  else GB18030, a superset of GBK and GB2312). Quoted fields may span lines (RFC 4180).
-  Comma-separated, or tab-separated when the header has tabs and no commas.
-- **XLSX** is spooled to a temporary file (a zip needs seeking) and read with openpyxl in
-  read-only mode, a slice of rows at a time in a worker thread; the first sheet is read.
-- Row numbers are the spreadsheet's (the header is row 1). Blank rows are skipped.
-"""
+"""Reading an HRIS export (CSV or XLSX): the directory's columns over the shared reader
+(``zhanli_shared.tabular``: encodings detected as the bytes arrive, XLSX in a worker
+thread, row numbers as in the spreadsheet)."""
 
 from __future__ import annotations
 
-import asyncio
-import codecs
-import csv
-import re
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
-XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MEDIA_TYPES = frozenset({"text/csv", "application/csv"})
-MAX_RECORD_CHARS = 64 * 1024  # one CSV record (an unbalanced quote would swallow the file)
-XLSX_SPOOL_IN_MEMORY = 1024 * 1024
-_DECIDE_AFTER = 4096  # bytes after the first non-ASCII one that decide the encoding
+from zhanli_shared import tabular as _shared
+from zhanli_shared.tabular import (
+    CSV_MEDIA_TYPES,
+    MAX_RECORD_CHARS,
+    XLSX_MEDIA_TYPE,
+    FileError,
+    Record,
+    StreamDecoder,
+    csv_rows,
+    xlsx_rows,
+)
+
+__all__ = [
+    "COLUMNS",
+    "CSV_MEDIA_TYPES",
+    "MAX_RECORD_CHARS",
+    "REQUIRED",
+    "XLSX_MEDIA_TYPE",
+    "FileError",
+    "Record",
+    "StreamDecoder",
+    "csv_rows",
+    "map_header",
+    "records",
+    "xlsx_rows",
+]
 
 # canonical column -> accepted headers (compared case-insensitively, spaces and '-' as '_')
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -49,257 +53,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 REQUIRED = ("employee_id", "name", "unit")
 
 
-def _norm(header: str) -> str:
-    return re.sub(r"[\s\-]+", "_", header.strip().lstrip("\ufeff").lower())
-
-
-_ALIASES = {_norm(alias): canonical for canonical, names in COLUMNS.items() for alias in names}
-
-
-class FileError(Exception):
-    """The file as a whole cannot be read (encoding, header, not a spreadsheet)."""
-
-    def __init__(self, message: str, *, field: str = "file", row: int | None = None) -> None:
-        super().__init__(message)
-        self.message, self.field, self.row = message, field, row
-
-
-@dataclass(frozen=True)
-class Record:
-    row: int
-    values: dict[str, Any]  # canonical column -> cell (str for CSV; str/number/date for XLSX)
-
-
 def map_header(cells: list[Any]) -> tuple[list[str | None], list[str]]:
     """(canonical name or None per column, the headers that were not recognised)."""
-    mapped: list[str | None] = []
-    ignored: list[str] = []
-    seen: dict[str, str] = {}
-    for cell in cells:
-        text = "" if cell is None else str(cell)
-        canonical = _ALIASES.get(_norm(text))
-        if canonical is None:
-            if text.strip():
-                ignored.append(text.strip())
-            mapped.append(None)
-            continue
-        if canonical in seen:
-            raise FileError(
-                f"Columns {seen[canonical]!r} and {text.strip()!r} both mean {canonical!r}.",
-                field=canonical,
-                row=1,
-            )
-        seen[canonical] = text.strip()
-        mapped.append(canonical)
-    missing = [c for c in REQUIRED if c not in seen]
-    if missing:
-        names = ", ".join(f"{COLUMNS[c][0]}/{c}" for c in missing)
-        raise FileError(f"The header row lacks the column(s) {names}.", field=missing[0], row=1)
-    return mapped, ignored
+    return _shared.map_header(cells, COLUMNS, REQUIRED)
 
 
-def _blank(cell: Any) -> bool:
-    return cell is None or (isinstance(cell, str) and not cell.strip())
-
-
-async def records(
+def records(
     rows: AsyncIterator[tuple[int, list[Any]]], header_out: list[list[str]] | None = None
 ) -> AsyncIterator[Record]:
-    """Map raw rows to records with canonical keys; the first non-blank row is the header.
-    ``header_out`` (optional) receives the ignored header names."""
-    columns: list[str | None] | None = None
-    async for number, cells in rows:
-        if all(_blank(c) for c in cells):
-            continue
-        if columns is None:
-            columns, ignored = map_header(cells)
-            if header_out is not None:
-                header_out.append(ignored)
-            continue
-        values: dict[str, Any] = {}
-        for name, cell in zip(columns, cells, strict=False):
-            if name is not None:
-                values[name] = cell
-        if len(cells) > len(columns) and any(not _blank(c) for c in cells[len(columns) :]):
-            values["__extra__"] = True
-        yield Record(number, values)
-    if columns is None:
-        raise FileError("The file is empty: no header row.", row=1)
-
-
-# --- CSV --------------------------------------------------------------------------------
-
-
-def _codec(charset: str) -> str:
-    name = charset.strip().strip('"').lower()
-    if name in {"gbk", "gb2312", "gb18030", "cp936", "x-gbk"}:
-        return "gb18030"
-    try:
-        info = codecs.lookup(name)
-    except LookupError as exc:
-        raise FileError(f"Unknown charset {charset[:40]!r}.", field="content-type") from exc
-    if not getattr(info, "_is_text_encoding", True):  # rot13, base64, zlib...
-        raise FileError(f"{charset[:40]!r} is not a text encoding.", field="content-type")
-    return info.name
-
-
-class StreamDecoder:
-    """Bytes to text as they arrive: BOM, declared charset, or sniffed UTF-8 / GB18030."""
-
-    def __init__(self, charset: str | None = None) -> None:
-        self.encoding: str | None = _codec(charset) if charset else None
-        self._decoder: codecs.IncrementalDecoder | None = None
-        self._pending = b""
-        self._start = True
-        self._offset = 0
-
-    def _open(self, encoding: str) -> None:
-        self.encoding = encoding
-        self._decoder = codecs.getincrementaldecoder(encoding)("strict")
-
-    def _decode(self, data: bytes, final: bool) -> str:
-        assert self._decoder is not None
-        try:
-            text = self._decoder.decode(data, final)
-        except UnicodeDecodeError as exc:
-            raise FileError(
-                f"The file is not valid {self.encoding} text (near byte "
-                f"{self._offset + exc.start}); save it as UTF-8 or declare "
-                "'Content-Type: text/csv; charset=gbk'.",
-                field="encoding",
-            ) from exc
-        self._offset += len(data)
-        return text
-
-    def feed(self, chunk: bytes, final: bool = False) -> str:
-        if self._decoder is not None:
-            return self._decode(chunk, final)
-        data = self._pending + chunk
-        if self._start:
-            if len(data) < 3 and not final and codecs.BOM_UTF8.startswith(data):
-                self._pending = data
-                return ""
-            self._start = False
-            if data.startswith(codecs.BOM_UTF8):
-                self._offset += 3
-                data = data[3:]
-                if self.encoding in (None, "utf-8"):
-                    self.encoding = "utf-8"
-        if self.encoding is not None:
-            self._open(self.encoding)
-            self._pending = b""
-            return self._decode(data, final)
-        first = next((i for i, b in enumerate(data) if b >= 0x80), None)
-        if first is None:  # plain ASCII so far: the same in either encoding
-            self._pending = b""
-            self._offset += len(data)
-            return data.decode("ascii")
-        head = data[:first].decode("ascii")
-        self._offset += first
-        rest = data[first:]
-        if len(rest) < _DECIDE_AFTER and not final:
-            self._pending = rest
-            return head
-        try:
-            codecs.getincrementaldecoder("utf-8")("strict").decode(rest, final)
-            encoding = "utf-8"
-        except UnicodeDecodeError:
-            encoding = "gb18030"
-        self._pending = b""
-        self._open(encoding)
-        return head + self._decode(rest, final)
-
-
-async def csv_rows(
-    chunks: AsyncIterator[bytes], charset: str | None = None
-) -> AsyncIterator[tuple[int, list[str]]]:
-    """(row number, cells) of a CSV body, parsed as it arrives."""
-    decoder = StreamDecoder(charset)
-    buffered = ""
-    record = ""
-    quotes = 0
-    number = 0
-    delimiter: str | None = None
-
-    def parse(text: str) -> list[str]:
-        nonlocal delimiter
-        text = text.rstrip("\r\n")
-        if delimiter is None:
-            delimiter = "\t" if "\t" in text and "," not in text else ","
-        try:
-            return next(csv.reader([text], delimiter=delimiter, strict=True), [])
-        except csv.Error as exc:
-            raise FileError(f"Row {number}: {exc}.", row=number) from exc
-
-    def lines(texts: list[str]) -> Iterator[tuple[int, list[str]]]:
-        nonlocal record, quotes, number
-        for line in texts:
-            if not record:
-                number += 1
-            record += line
-            quotes += line.count('"')
-            if quotes % 2 == 0:
-                cells = parse(record)
-                record, quotes = "", 0
-                yield number, cells
-            elif len(record) > MAX_RECORD_CHARS:
-                raise FileError(f"Row {number}: a quoted field is never closed.", row=number)
-
-    async for chunk in chunks:
-        buffered += decoder.feed(chunk)
-        *complete, buffered = buffered.split("\n")
-        if len(buffered) > MAX_RECORD_CHARS:
-            raise FileError(f"Row {number + 1}: the line is too long.", row=number + 1)
-        for row in lines([line + "\n" for line in complete]):
-            yield row
-    buffered += decoder.feed(b"", final=True)
-    tail = [line + "\n" for line in buffered.split("\n")]
-    tail[-1] = tail[-1][:-1]
-    for row in lines([line for line in tail if line]):
-        yield row
-    if record:
-        raise FileError(f"Row {number}: a quoted field is never closed.", row=number)
-
-
-# --- XLSX -------------------------------------------------------------------------------
-
-
-async def xlsx_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, list[Any]]]:
-    """(row number, cell values) of the first sheet of an XLSX body."""
-    from openpyxl import load_workbook
-
-    spool = tempfile.SpooledTemporaryFile(max_size=XLSX_SPOOL_IN_MEMORY)
-    try:
-        async for chunk in chunks:
-            spool.write(chunk)  # a local file write of one received chunk
-        spool.seek(0)
-        try:
-            book = await asyncio.to_thread(load_workbook, spool, read_only=True, data_only=True)
-        except Exception as exc:  # zip, XML and openpyxl's own errors alike
-            raise FileError("The body is not a readable XLSX workbook.") from exc
-        try:
-            sheet = book.worksheets[0]
-            rows = sheet.iter_rows()
-            number = 0
-
-            def take() -> list[tuple[int | None, list[Any]]]:
-                out = []
-                for _, cells in zip(range(500), rows, strict=False):
-                    at = next((c.row for c in cells if getattr(c, "row", None)), None)
-                    out.append((at, [c.value for c in cells]))
-                return out
-
-            while True:
-                try:
-                    batch = await asyncio.to_thread(take)
-                except Exception as exc:
-                    raise FileError(f"The sheet cannot be read after row {number}.") from exc
-                if not batch:
-                    break
-                for at, values in batch:
-                    number = at or number + 1  # the sheet's own row number
-                    yield number, values
-        finally:
-            book.close()
-    finally:
-        spool.close()
+    return _shared.records(rows, COLUMNS, REQUIRED, header_out)

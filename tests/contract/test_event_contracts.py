@@ -27,8 +27,19 @@ from zhanli_shared.events.contracts.commission import (
 )
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
 from zhanli_shared.events.contracts.gateway import RequestAudited
-from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, PerformanceGrowthMeasured
-from zhanli_shared.events.contracts.learning import SkillImprovementMeasured
+from zhanli_shared.events.contracts.kpi import (
+    KpiScoreUpdated,
+    PerformanceGrowthMeasured,
+    TrainingRecommended,
+)
+from zhanli_shared.events.contracts.learning import (
+    LearningReminder,
+    MentorRated,
+    MentorTaskCompleted,
+    PathGenerated,
+    SkillImprovementMeasured,
+    TrainingProgressed,
+)
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
     DealRecorded,
@@ -163,6 +174,69 @@ SAMPLES = {
     ),
     SkillImprovementMeasured: SkillImprovementMeasured(
         employee_id="E1", week="2026-W47", improvement=Decimal("0.12"), measured_at=NOW
+    ),
+    PathGenerated: PathGenerated(
+        employee_id="E1",
+        path_id="P1",
+        job_family="salesperson",
+        courses=6,
+        total_hours=Decimal("21.5"),
+        weekly_hours=Decimal("5"),
+        starts_on=NOW.date(),
+        probation_ends_on=NOW.date(),
+        fits_in_probation=True,
+        source="directory",
+        generated_at=NOW,
+    ),
+    TrainingProgressed: TrainingProgressed(
+        employee_id="E1",
+        path_id="P1",
+        course_id="C1",
+        status="completed",
+        quiz_score=88,
+        completion_rate=Decimal("0.5"),
+        completed_courses=3,
+        total_courses=6,
+        overdue_count=0,
+        occurred_at=NOW,
+    ),
+    LearningReminder: LearningReminder(
+        recipient_id="M1",
+        about_employee_id="E1",
+        kind="course_overdue",
+        stage="escalate",
+        subject_id="I1",
+        due_on=NOW.date(),
+        text_zh="课程逾期",
+        text_en="Course overdue",
+        occurred_at=NOW,
+    ),
+    MentorRated: MentorRated(
+        mentor_id="M1",
+        mentee_id="E1",
+        week="2026-W47",
+        rating=6,
+        average=Decimal("6.5"),
+        flagged=True,
+        rated_at=NOW,
+    ),
+    MentorTaskCompleted: MentorTaskCompleted(
+        mentor_id="M1",
+        mentee_id="E1",
+        task_id="T1",
+        week="2026-W47",
+        kind="client_visit",
+        task_completion_rate=Decimal("0.3333"),
+        on_time=True,
+        occurred_at=NOW,
+    ),
+    TrainingRecommended: TrainingRecommended(
+        employee_id="E1",
+        indicator="conversion_rate",
+        period="2026-11",
+        course_id="C1",
+        reason="转化率偏低",
+        recommended_at=NOW,
     ),
 }
 

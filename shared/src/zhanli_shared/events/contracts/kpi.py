@@ -34,3 +34,21 @@ class PerformanceGrowthMeasured(EventContract):
     day: dt.date = Field(description="Business day, company time zone")
     growth: DecimalStr = Field(ge=-100, le=100)
     measured_at: dt.datetime
+
+
+class TrainingRecommended(EventContract):
+    event_type = "zhanli.kpi.training_recommended"
+    version = 1
+    key_field = "employee_id"
+    description = (
+        "KPI found a weak indicator for a person and recommends training: a course of the "
+        "learning catalogue, or a skill to build (learning picks its best course)."
+    )
+
+    employee_id: str
+    indicator: str = Field(description="The weak KPI indicator, e.g. 'conversion_rate'")
+    period: str = Field(pattern=r"^\d{4}-\d{2}$")
+    course_id: str | None = Field(default=None, description="A course of the catalogue")
+    skill_id: str | None = Field(default=None, description="Or a skill to build")
+    reason: str = Field(default="", max_length=500, description="Why, for the person")
+    recommended_at: dt.datetime

@@ -14,7 +14,7 @@ for member in gateway services/people services/talent services/learning services
   $UVBIN pip sync --quiet --python "$env/bin/python" --require-hashes "$member/requirements.txt"
   # the local packages go in as source, exactly as the images do (PYTHONPATH)
   PYTHONPATH="shared/src:$member/src" ZHANLI_VAR_DIR="$work/var-$name" "$env/bin/python" - "$name" <<'PY'
-import importlib, pkgutil, sys
+import importlib, importlib.util, pkgutil, sys
 name = sys.argv[1]
 pkg = importlib.import_module(f"zhanli_{name}")
 count = 0
@@ -23,9 +23,13 @@ for mod in pkgutil.walk_packages(pkg.__path__, prefix=f"zhanli_{name}."):
         continue
     importlib.import_module(mod.name)
     count += 1
+# zhanli_shared.ml needs the shared 'ml' extra (talent, retention): imported where installed.
+has_ml = all(importlib.util.find_spec(m) for m in ("numpy", "sklearn", "lightgbm", "openpyxl"))
 for mod in pkgutil.walk_packages(importlib.import_module("zhanli_shared").__path__, prefix="zhanli_shared."):
     if mod.name.startswith("zhanli_shared.testing"):
         continue  # test support: needs the dev tools
+    if mod.name.startswith("zhanli_shared.ml.") and not has_ml:
+        continue
     importlib.import_module(mod.name)
 importlib.import_module(f"zhanli_{name}.main").create_app()
 print(f"isolation: {name}: {count} modules import from its own lock")

@@ -11,6 +11,7 @@ from zhanli_shared.events.contracts import (  # noqa: F401
     kpi,
     learning,
     sales,
+    talent,
 )
 from zhanli_shared.events.contracts.base import EventContract, all_contracts, contract_for_topic
 

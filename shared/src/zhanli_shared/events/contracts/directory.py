@@ -52,3 +52,29 @@ class EmployeeUpserted(EventContract):
     roles: list[str] = Field(default_factory=list)
     status: EmploymentStatus = EmploymentStatus.ACTIVE
     hired_on: dt.date | None = None
+
+
+class SeparationReason(StrEnum):
+    RESIGNATION = "resignation"
+    DISMISSAL = "dismissal"
+    FAILED_PROBATION = "failed_probation"
+    OTHER = "other"
+
+
+class EmployeeSeparated(EventContract):
+    event_type = "zhanli.directory.employee_separated"
+    version = 1
+    key_field = "employee_id"
+    description = (
+        "A person left the company (recorded by HR or the HRIS import): retention's label "
+        "and the talent service's hiring outcome."
+    )
+
+    employee_id: str = Field(min_length=1, max_length=64)
+    separated_on: dt.date
+    reason: SeparationReason
+    reason_detail: str | None = Field(default=None, max_length=500)
+    hired_on: dt.date | None = None
+    job_role: str | None = None
+    org_path: list[str] = Field(default_factory=list)
+    recorded_at: dt.datetime

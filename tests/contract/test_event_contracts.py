@@ -25,7 +25,12 @@ from zhanli_shared.events.contracts.commission import (
     PayoutItem,
     StatementStatusChanged,
 )
-from zhanli_shared.events.contracts.directory import EmployeeUpserted, OrgUnitUpserted
+from zhanli_shared.events.contracts.directory import (
+    EmployeeSeparated,
+    EmployeeUpserted,
+    OrgUnitUpserted,
+    SeparationReason,
+)
 from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.events.contracts.kpi import (
     KpiScoreUpdated,
@@ -46,6 +51,12 @@ from zhanli_shared.events.contracts.sales import (
     PaymentReceived,
     RefundIssued,
     SplitShare,
+)
+from zhanli_shared.events.contracts.talent import (
+    CandidateHired,
+    MatchPool,
+    PipelineReminderDue,
+    ReminderKind,
 )
 from zhanli_shared.events.outbox import Publisher, define_event_tables
 
@@ -237,6 +248,42 @@ SAMPLES = {
         course_id="C1",
         reason="转化率偏低",
         recommended_at=NOW,
+    ),
+    CandidateHired: CandidateHired(
+        employee_id="E2031",
+        candidate_id="c1",
+        application_id="a1",
+        requisition_id="r1",
+        name="张伟",
+        org_unit_id="T1",
+        manager_id="M1",
+        job_role="salesperson",
+        job_family="freight_sales",
+        hired_on=dt.date(2026, 12, 7),
+        match_score=Decimal("84.5"),
+        pool=MatchPool.FOCUS,
+        profile_version=3,
+        hired_at=NOW,
+    ),
+    PipelineReminderDue: PipelineReminderDue(
+        reminder_id="rm1",
+        kind=ReminderKind.OFFER_UNCONFIRMED,
+        application_id="a1",
+        requisition_id="r1",
+        candidate_id="c1",
+        recipient_ids=["M1", "rec1"],
+        due_since=NOW,
+        message="录用通知 3 天内未确认",
+    ),
+    EmployeeSeparated: EmployeeSeparated(
+        employee_id="E2031",
+        separated_on=dt.date(2027, 2, 1),
+        reason=SeparationReason.FAILED_PROBATION,
+        reason_detail="能力不匹配",
+        hired_on=dt.date(2026, 12, 7),
+        job_role="salesperson",
+        org_path=["G1", "T1"],
+        recorded_at=NOW,
     ),
 }
 

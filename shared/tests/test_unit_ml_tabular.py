@@ -309,3 +309,29 @@ def test_the_ibm_shaped_export_imports_with_its_mess_reported() -> None:
     assert travel.categories == ("Non-Travel", "Travel_Frequently", "Travel_Rarely")
     assert set(ds.protected) == {"Age", "Gender", "MaritalStatus"}
     assert 0.1 < ds.y.mean() < 0.25
+
+
+async def _chunks(data: bytes, size: int = 7):
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def test_a_streamed_body_reads_like_the_file() -> None:
+    from zhanli_shared.ml.tabular import read_table_stream
+
+    text = "工号,部门,是否离职\nA1,销售部,是\nA2,客服部\n\nA3,采购部,否\n"
+    raw = await read_table_stream(_chunks(text.encode("gbk")), "text/csv; charset=gbk")
+    assert raw.headers == ["工号", "部门", "是否离职"]
+    assert raw.rows == [["A1", "销售部", "是"], ["A3", "采购部", "否"]]
+    assert raw.row_numbers == [2, 5] and [r.row for r in raw.rejections] == [3]
+    xlsx = synthetic.candidates_xlsx(30)
+    raw = await read_table_stream(
+        _chunks(xlsx, 1000), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert raw.headers == synthetic.CANDIDATE_COLUMNS and len(raw.rows) == 30
+    with pytest.raises(Unprocessable) as err:
+        await read_table_stream(_chunks(b"a,b\n1,2\n"), "application/pdf")
+    assert err.value.field == "content-type"
+    with pytest.raises(Unprocessable) as err:
+        await read_table_stream(_chunks(b"a,b\n" * 100), "text/csv", max_bytes=50)
+    assert err.value.field == "file"

@@ -20,6 +20,10 @@ COPY services/talent/src/zhanli_talent /app/src/zhanli_talent
 RUN /opt/venv/bin/python -m compileall -q /app/src
 
 FROM ${PYTHON_IMAGE} AS runtime
+# LightGBM's manylinux wheel links the OpenMP runtime, which the slim image lacks.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 zhanli \
     && useradd --system --uid 10001 --gid 10001 --no-create-home \
        --home-dir /nonexistent --shell /usr/sbin/nologin zhanli

@@ -42,6 +42,26 @@ def _noop(fraction: float, message: str) -> None:
     return None
 
 
+SMALL_DATA: dict[str, Any] = {
+    "max_rounds": 800,
+    "learning_rate": 0.05,
+    "num_leaves": 7,
+    "max_depth": 3,
+    "min_data_in_leaf": 30,
+    "lambda_l2": 10.0,
+    "feature_fraction": 0.7,
+}
+LARGE_DATA: dict[str, Any] = {
+    "max_rounds": 200,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
+    "max_depth": 6,
+    "min_data_in_leaf": 20,
+    "lambda_l2": 5.0,
+    "feature_fraction": 0.8,
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     validation: Literal["stratified", "later"] = "stratified"
@@ -52,15 +72,18 @@ class TrainConfig:
     large_folds: int = 3
     seed: int = 20261205
     num_threads: int = 1
-    max_rounds: int = 200
+    # Tree settings: None takes the profile's value. "small" (below ``large_rows`` rows, the
+    # usual HR history): shallow, slow, strongly regularised trees; "large": deeper, faster.
+    profile: Literal["auto", "small", "large"] = "auto"
+    max_rounds: int | None = None
     min_rounds: int = 10
     early_stopping_rounds: int = 30
-    learning_rate: float = 0.1
-    num_leaves: int = 15
-    max_depth: int = 6
-    min_data_in_leaf: int = 20
-    lambda_l2: float = 5.0
-    feature_fraction: float = 0.8
+    learning_rate: float | None = None
+    num_leaves: int | None = None
+    max_depth: int | None = None
+    min_data_in_leaf: int | None = None
+    lambda_l2: float | None = None
+    feature_fraction: float | None = None
     bagging_fraction: float = 0.8
     max_bin: int = 63
     monotone: Mapping[str, int] = field(default_factory=dict)
@@ -72,16 +95,30 @@ class TrainConfig:
     leakage_sample: int = 20_000
     baseline_c: float = 1.0
 
-    def lgb_params(self, spec: FeatureSpec) -> dict[str, Any]:
+    def tree_settings(self, rows: int) -> dict[str, Any]:
+        """The profile's tree settings for ``rows`` rows, with this config's overrides."""
+        profile = self.profile
+        if profile == "auto":
+            profile = "small" if rows < self.large_rows else "large"
+        base = dict(SMALL_DATA if profile == "small" else LARGE_DATA)
+        for key in base:
+            value = getattr(self, key)
+            if value is not None:
+                base[key] = value
+        base["profile"] = profile
+        return base
+
+    def lgb_params(self, spec: FeatureSpec, rows: int = 0) -> dict[str, Any]:
+        trees = self.tree_settings(rows)
         params: dict[str, Any] = {
             "objective": "binary",
-            "learning_rate": self.learning_rate,
-            "num_leaves": self.num_leaves,
-            "max_depth": self.max_depth,
-            "min_data_in_leaf": self.min_data_in_leaf,
+            "learning_rate": trees["learning_rate"],
+            "num_leaves": trees["num_leaves"],
+            "max_depth": trees["max_depth"],
+            "min_data_in_leaf": trees["min_data_in_leaf"],
             "min_sum_hessian_in_leaf": 1e-3,
-            "lambda_l2": self.lambda_l2,
-            "feature_fraction": self.feature_fraction,
+            "lambda_l2": trees["lambda_l2"],
+            "feature_fraction": trees["feature_fraction"],
             "bagging_fraction": self.bagging_fraction,
             "bagging_freq": 1 if self.bagging_fraction < 1 else 0,
             "max_bin": self.max_bin,
@@ -626,7 +663,8 @@ def _train(
         leakage_warnings = [
             f.to_dict() for f in data_leaks(sample, threshold=min(0.9, config.leakage_auc))
         ]
-    params = config.lgb_params(spec)
+    params = config.lgb_params(spec, len(y))
+    max_rounds = int(config.tree_settings(len(y))["max_rounds"])
     folds = make_folds(dataset, config)
     report(0.05, f"{len(folds)} validation folds")
     full = lgb.Dataset(
@@ -648,7 +686,7 @@ def _train(
         booster = lgb.train(
             params,
             train_set,
-            num_boost_round=config.max_rounds,
+            num_boost_round=max_rounds,
             valid_sets=[valid_set],
             valid_names=["valid"],
             callbacks=[
@@ -725,6 +763,7 @@ def _train(
         "rounds": rounds,
         "seed": config.seed,
         "calibration": config.calibration,
+        "profile": config.tree_settings(len(y))["profile"],
     }
     report(1.0, "done")
     return TrainResult(

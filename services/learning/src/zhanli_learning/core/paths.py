@@ -127,6 +127,10 @@ class Catalogue:
 
         return key
 
+    def prerequisites_in_order(self, course_id: str) -> list[str]:
+        """Every course that must come before ``course_id``, in a valid order."""
+        return sorted(self.before[course_id], key=self._rank.__getitem__)
+
     def required_for(self, family: str) -> list[str]:
         return list(self._required.get(family, ()))
 

@@ -421,3 +421,84 @@ def test_candidates_xlsx_trains_with_a_monotone_score() -> None:
     )
     result = train(ds, TrainConfig(max_rounds=60, folds=3, monotone={"情景模拟得分": 1}))
     assert 0.55 < result.metrics["model"]["roc_auc"] < 0.95
+
+
+def test_protected_columns_become_fairness_groups(ibm: Dataset) -> None:
+    from zhanli_shared.ml.fairness import protected_groups
+
+    groups = protected_groups(ibm.protected)
+    assert set(groups) == {"age_band", "gender", "MaritalStatus"}
+    assert set(groups["gender"]) <= {"male", "female"}
+    assert set(groups["age_band"]) <= {"<25", "25-34", "35-44", "45-54", "55+"}
+    zh = protected_groups(
+        {"性别": ["男", "女"], "出生日期": ["1990-01-01", None]},
+        as_of=__import__("datetime").date(2026, 1, 1),
+    )
+    assert zh == {"gender": ["male", "female"], "age_band": ["35-44", None]}
+
+
+def test_person_periods_count_censored_people_for_what_was_seen() -> None:
+    import datetime as dt
+
+    from zhanli_shared.ml.survival import PersonSpan, person_periods, risk_within
+
+    d = dt.date(2026, 1, 5)
+    spans = [
+        PersonSpan("left-day-10", d, d + dt.timedelta(days=10)),
+        PersonSpan("still-here", d),
+        PersonSpan("hired-late", d + dt.timedelta(days=20)),
+    ]
+    rows = person_periods(spans, as_of=d + dt.timedelta(days=27), period_days=7, horizon=1)
+    by_person = {i: [(r.period, r.label) for r in rows if r.person == i] for i in range(3)}
+    assert by_person[0] == [(0, 0), (1, 1)]
+    assert by_person[1] == [(0, 0), (1, 0), (2, 0), (3, 0)]  # watched 4 whole weeks
+    assert by_person[2] == [(0, 0)]  # one whole week seen, then censored
+    four = person_periods(spans, as_of=d + dt.timedelta(days=27), horizon=4)
+    assert [(r.period, r.label) for r in four if r.person == 0] == [(0, 1), (1, 1)]
+    assert [r.period for r in four if r.person == 1] == [0]
+    assert risk_within(0.0, 90) == 0
+    assert risk_within(0.05, 63) == pytest.approx(1 - 0.95**9)
+
+
+def test_hire_and_exit_dates_train_on_later_cohorts() -> None:
+    import datetime as dt
+
+    rng = np.random.default_rng(12)
+    rows = []
+    start = dt.date(2023, 1, 1)
+    for i in range(600):
+        hired = start + dt.timedelta(days=int(i * 1.2))
+        score = float(rng.normal())
+        leaves = rng.random() < 1 / (1 + np.exp(-(2 * score - 0.5)))
+        rows.append(
+            {
+                "id": f"P{i}",
+                "hired": hired.isoformat(),
+                "left": (hired + dt.timedelta(days=int(rng.integers(5, 170)))).isoformat()
+                if leaves
+                else "",
+                "training_completion": round(
+                    float(np.clip(0.8 - 0.1 * score + rng.normal(0, 0.03), 0, 1)), 2
+                ),
+                "mentor": ["A", "B", "C"][i % 3],
+            }
+        )
+    ds = build_dataset(
+        records_table(rows),
+        ColumnMapping(
+            numeric=["training_completion"],
+            categorical=["mentor"],
+            hire_date="hired",
+            exit_date="left",
+            horizon_days=180,
+            id="id",
+        ),
+    )
+    assert ds.report is not None and ds.time is not None
+    # The newest hires have not been watched for 180 days: censored, not counted as stayers.
+    assert ds.report.rejection_counts == {
+        "hired: censored (watched less than the horizon)": ds.report.rows_rejected
+    }
+    result = train(ds, TrainConfig(validation="later", folds=3))
+    assert result.validation["scheme"] == "later"
+    assert 0.6 < result.metrics["model"]["roc_auc"] < 0.95

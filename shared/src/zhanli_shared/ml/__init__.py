@@ -22,6 +22,14 @@ job, with a progress callback that stores the fraction for a status endpoint)::
                                  metrics=result.metrics, card=card, training=...)
     if decision.activate: await registry.activate(session, name, version.version)
 
+Uploads: ``read_table(bytes, filename=...)`` for a file in memory (multipart), or
+``await read_table_stream(request.stream(), request.headers["content-type"])`` for a raw body
+(the platform's streaming reader, as the directory's HRIS import). Training settings:
+``TrainConfig()`` picks a small-data tree profile below 20,000 rows; ``validation="later"``
+with ``Dataset.time`` (hire cohort) for "train on earlier cohorts, validate on later";
+``Dataset.groups`` keeps a person's rows in one fold; ``monotone={"score": 1}``.
+``result.champion()`` is the better of LightGBM and the logistic baseline on validation.
+
 Scoring: ``model = TrainedModel.from_json(...)`` or ``await registry.load_active(...)``;
 ``model.predict_proba(model.spec.encode(rows_as_dicts))`` (or ``score_records``);
 ``model.explain(X, top=3)`` -> reasons up/down per row.
@@ -46,7 +54,10 @@ Modules:
   reject), ``activation_decision``.
 - ``card``: ``model_card``, ``card_markdown``.
 - ``fairness``: ``fairness_report`` (four-fifths rule, unreliable small groups),
-  ``age_band``, ``gender_group``.
+  ``age_band``, ``gender_group``, ``protected_groups(dataset.protected)``.
+- ``survival``: ``person_periods`` (discrete-time hazard rows per person and week, censored
+  people counted for the weeks seen), ``risk_within(hazard, days)`` (30/60/90-day risk from
+  one weekly-hazard model).
 - ``synthetic``: generators shaped like real exports (IBM-style attrition CSV, a GBK survey
   export, an XLSX of past candidates) with noisy, partly hidden causes, for tests/demo/bench.
 """

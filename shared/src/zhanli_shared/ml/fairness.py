@@ -10,7 +10,9 @@
 
 A ratio below ``threshold`` (0.8) is flagged. Groups smaller than ``min_group_size`` are
 marked unreliable (shown, never flagged, never the reference); missing values form the
-group "unknown". ``age_band(age_or_birth_date, as_of=...)`` gives the bands used.
+group "unknown". ``age_band(age_or_birth_date, as_of=...)`` gives the bands used;
+``protected_groups(dataset.protected)`` turns a dataset's protected columns into groups
+(age -> age band, gender/性别 -> gender, others as written).
 """
 
 from __future__ import annotations
@@ -145,3 +147,23 @@ def fairness_report(
             "of fairness."
         ),
     }
+
+
+def protected_groups(
+    protected: Mapping[str, Sequence[Any]], *, as_of: dt.date | None = None
+) -> dict[str, list[str | None]]:
+    """The groups of a dataset's protected columns (``Dataset.protected``): an age or birth
+    date column becomes ``age_band``, a gender/性别 column ``gender`` (normalised), any
+    other column its values as written."""
+    from zhanli_shared.ml.leakage import protected_reason
+
+    out: dict[str, list[str | None]] = {}
+    for column, values in protected.items():
+        reason = protected_reason(column)
+        if reason in ("age", "birth date"):
+            out["age_band"] = [age_band(v, as_of=as_of) for v in values]
+        elif reason in ("gender", "sex"):
+            out["gender"] = [gender_group(v) for v in values]
+        else:
+            out[column] = [None if v is None else str(v) for v in values]
+    return out

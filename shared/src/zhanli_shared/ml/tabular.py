@@ -915,6 +915,8 @@ def _reason_kind(reason: str) -> str:
         return "duplicate id"
     if "not a known label" in reason:
         return "unknown label value"
+    if reason.startswith("censored"):
+        return "censored (watched less than the horizon)"
     if "not a date" in reason or "ambiguous" in reason:
         return "not a date"
     return reason if len(reason) < 60 else reason[:57] + "..."

@@ -43,6 +43,16 @@ async def refuse(request: Request) -> Response:
     return JSONResponse({"detail": "not yours"}, status_code=403)
 
 
+async def hide(request: Request) -> Response:
+    """A service answering an out-of-scope id like an unknown one (``OutOfScope``)."""
+    from zhanli_shared.errors import DENIED_HEADER, PROBLEM_JSON, problem_document
+
+    body = problem_document(404, "Not found", "Unknown person 'E1'.", code="not-found")
+    return JSONResponse(
+        body, status_code=404, media_type=PROBLEM_JSON, headers={DENIED_HEADER: "scope"}
+    )
+
+
 async def sign_in(request: Request) -> Response:  # stands in for the people service
     body = await request.json()
     if body.get("username") == "admin" and body.get("password") == ADMIN_PASSWORD:
@@ -54,6 +64,7 @@ async def sign_in(request: Request) -> Response:  # stands in for the people ser
 async def upstream_server() -> AsyncIterator[int]:
     app = Starlette(
         routes=[
+            Route("/api/v1/hooks/hidden/{rest:path}", hide, methods=["GET"]),
             Route("/api/v1/hooks/{rest:path}", refuse, methods=["GET"]),
             Route("/api/v1/auth/api-keys", refuse, methods=["GET"]),
             Route("/api/v1/auth/token", sign_in, methods=["POST"]),
@@ -154,6 +165,20 @@ async def test_sign_ins_and_refusals_are_published_never_with_the_password(gatew
         data = event["data"]
         assert data["outcome"] == "denied" and data["status"] == 403
         assert data["roles"] == ["salesperson"] and data["method"] == "GET"
+
+
+async def test_an_out_of_scope_404_is_audited_as_denied_and_looks_unknown(gateway) -> None:
+    """A service answers an id out of the caller's scope with the 404 of an unknown id and
+    an internal marker header: the client gets a plain 404 (no marker, so it cannot tell
+    the two apart), the audit gets a denial."""
+    subject = f"S{uuid.uuid4().hex[:6]}"
+    seller = gateway.auth(subject, ["salesperson"])
+    r = await gateway.client.get("/api/v1/hooks/hidden/E1", headers=seller)
+    assert r.status_code == 404 and r.json()["detail"] == "Unknown person 'E1'."
+    assert "x-zhanli-denied" not in r.headers
+    (event,) = await events_where(gateway.settings, lambda e: e["data"]["actor_id"] == subject, 1)
+    assert event["data"]["outcome"] == "denied" and event["data"]["status"] == 404
+    assert event["data"]["path"] == "/api/v1/hooks/hidden/E1"
 
 
 def seen(n: int) -> RequestAudited:

@@ -244,8 +244,14 @@ async def test_authentication_and_data_scope(commission) -> None:
     ]
     for headers in ok:
         assert (await commission.client.get(url, headers=headers)).status_code == 200
+    # Out of scope is answered like an unknown person (404, same body): no id enumeration.
+    from zhanli_shared.testing.scope import assert_answered_alike
+
+    nobody = f"E-nobody-{uuid.uuid4().hex[:6]}"
     for headers in refused:
-        assert (await commission.client.get(url, headers=headers)).status_code == 403
+        hidden = await commission.client.get(url, headers=headers)
+        unknown = await commission.client.get(url.replace(rep, nobody), headers=headers)
+        assert_answered_alike(hidden, rep, unknown, nobody)
     deal = {
         "deal_id": f"D-{rep}",
         "salesperson_id": rep,

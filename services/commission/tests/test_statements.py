@@ -524,7 +524,8 @@ async def test_dispute_accepted_becomes_an_adjustment_in_the_open_period(commiss
     )
     assert [d["dispute_id"] for d in listing.json()["items"]] == [dispute["dispute_id"]]
     other = svc.auth("E-other", ["salesperson"])
-    assert (await svc.client.get(f"{BASE}/people/{rep}/disputes", headers=other)).status_code == 403
+    hidden = await svc.client.get(f"{BASE}/people/{rep}/disputes", headers=other)
+    assert hidden.status_code == 404  # like an unknown person: no id enumeration
     assert (await statement(svc, rep, "2026-08"))["open_disputes"] == 1
 
     resolve = f"{BASE}/disputes/{dispute['dispute_id']}/resolve"

@@ -92,7 +92,8 @@ async def test_revenue_position_from_deals_and_payments(kpi) -> None:
         f"/api/v1/kpi/people/{rep}/revenue?period=2026-11",
         headers=kpi.auth("someone-else", ["salesperson"]),
     )
-    assert other.status_code == 403
+    assert other.status_code == 404  # out of scope is answered like unknown: no enumeration
+    assert other.json()["detail"] == f"Unknown person {rep!r}."
     bad = await kpi.client.get(f"/api/v1/kpi/people/{rep}/revenue?period=2026-13", headers=headers)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.period"
 

@@ -49,6 +49,21 @@ class NotFound(ProblemError):
     status, code, title = 404, "not-found", "Not found"
 
 
+class OutOfScope(NotFound):
+    """A record the caller may not see, answered exactly like one that does not exist (404
+    and the same body: raise it with the unknown-id detail), so that ids cannot be
+    enumerated (OWASP: an out-of-scope id must not be told apart from an unknown one).
+
+    The refusal is still a refusal for the audit: the answer carries ``DENIED_HEADER``,
+    which the gateway records as a denied request and strips before the client sees it;
+    the service logs ``authz.out_of_scope``."""
+
+
+DENIED_HEADER = "x-zhanli-denied"
+"""Internal response header: this 404 hides a refusal (set by services, removed by the
+gateway's audit middleware, which records the denial)."""
+
+
 class Conflict(ProblemError):
     status, code, title = 409, "conflict", "Conflict"
 
@@ -144,6 +159,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _domain(request: Request, exc: ProblemError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        headers = None
+        if isinstance(exc, OutOfScope):
+            log.warning("authz.out_of_scope", path=request.url.path, method=request.method)
+            headers = {DENIED_HEADER: "scope"}
         return problem(
             exc.status,
             exc.title,
@@ -151,6 +170,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             code=exc.code,
             instance=request.url.path,
             errors=errors,
+            headers=headers,
             **exc.extra,
         )
 

@@ -1,5 +1,7 @@
-"""Audit facts only the gateway sees: login attempts and refused authorisation (403),
-here and from the services behind it, published as ``RequestAudited`` events (see
+"""Audit facts only the gateway sees: login attempts and refused authorisation (403, and
+the 404s a service answers for a record out of the caller's scope: marked by the internal
+``x-zhanli-denied`` header, which is removed here so the client cannot tell them from an
+unknown id), here and from the services behind it, published as ``RequestAudited`` events (see
 ``zhanli_gateway.audit.publisher``) for the audit service to chain.
 
 Pure ASGI: on the hot path it only watches the response status; it reads the body of a
@@ -18,13 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zhanli_gateway.audit.publisher import AuditEvents
 from zhanli_shared.auth import Principal, TokenVerifier
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import ProblemError
+from zhanli_shared.errors import DENIED_HEADER, ProblemError
 from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.observability import current_request_id
 
 log = structlog.get_logger("zhanli.audit")
 
 LOGIN_PATH = "/api/v1/auth/token"
+_DENIED = DENIED_HEADER.encode()
 MAX_LOGIN_BODY = 16 * 1024
 
 
@@ -67,13 +70,20 @@ class AuditMiddleware:
         login = scope["path"] == LOGIN_PATH and scope["method"] == "POST"
         body = bytearray()
 
+        denied = False
+
         async def watch_send(message: Message) -> None:
-            nonlocal status, request_id
+            nonlocal status, request_id, denied
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for key, value in message.get("headers", []):
+                headers = message.get("headers", [])
+                for key, value in headers:
                     if key == b"x-request-id":
                         request_id = value.decode("latin-1")
+                    elif key == _DENIED:
+                        denied = True
+                if denied:
+                    message["headers"] = [(k, v) for k, v in headers if k != _DENIED]
             await send(message)
 
         async def watch_receive() -> Message:
@@ -83,7 +93,7 @@ class AuditMiddleware:
             return message
 
         await self.app(scope, watch_receive if login else receive, watch_send)
-        if status == 403 or (login and status in (200, 401)):
+        if status == 403 or denied or (login and status in (200, 401)):
             request_id = current_request_id() or request_id
             try:
                 self._record(scope, status, request_id, bytes(body) if login else None)

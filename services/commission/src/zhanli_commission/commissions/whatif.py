@@ -18,7 +18,7 @@ from zhanli_commission.sales.service import people
 from zhanli_commission.settings import CommissionSettings
 from zhanli_shared.auth import Principal
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
+from zhanli_shared.errors import NotFound, OutOfScope, Unprocessable
 from zhanli_shared.money import business_month
 
 ZERO = Decimal("0.00")
@@ -94,9 +94,7 @@ async def what_if(
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_pay(employee_id, person.org_path):
-        raise Forbidden(
-            "Commission figures are visible to the person, their managers, finance and HR only."
-        )
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     currency = check(settings, data)
     moment = data.paid_at or now or utcnow()
     period = await pricing.open_period(

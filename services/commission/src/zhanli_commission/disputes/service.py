@@ -20,7 +20,6 @@ from zhanli_commission.statements.schemas import (
     DisputeResolve,
 )
 from zhanli_commission.statements.service import (
-    PAY_HIDDEN,
     check_pay_visible,
     known_person,
     manages,
@@ -29,7 +28,7 @@ from zhanli_commission.statements.service import (
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from zhanli_shared.errors import Conflict, Forbidden, NotFound, OutOfScope, Unprocessable
 from zhanli_shared.events.outbox import Publisher
 
 
@@ -88,7 +87,7 @@ async def visible_dispute(session: AsyncSession, principal: Principal, dispute_i
     person = await people.get(session, dispute.salesperson_id)
     org_path = person.org_path if person else []
     if not principal.can_view_pay(dispute.salesperson_id, org_path):
-        raise Forbidden(PAY_HIDDEN)
+        raise OutOfScope(f"Dispute {dispute_id!r} not found.")  # alike: no id enumeration
     return dispute
 
 

@@ -23,7 +23,7 @@ from zhanli_commission.sales.service import people
 from zhanli_commission.settings import commission_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import Forbidden, NotFound, OutOfScope
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["commission plans"])
@@ -185,7 +185,7 @@ async def read_quota(
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_person(employee_id, person.org_path):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     plan = await service.resolve_plan(session, person, period, commission_settings(runtime))
     amount, source = await service.quota_for(session, person, period, plan.rules)
     if amount is None:

@@ -19,7 +19,7 @@ from zhanli_commission.sales.schemas import (
 from zhanli_commission.settings import commission_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["sales facts"])
@@ -61,7 +61,7 @@ async def read_deal(deal_id: str, principal: CurrentPrincipal, session: SessionD
         principal.can_view_person(deal.salesperson_id, org_path)
         or principal.has_any({Role.INTEGRATION})
     ):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Deal {deal_id!r} not found.")  # alike: no id enumeration
     return await service.deal_read(session, deal)
 
 

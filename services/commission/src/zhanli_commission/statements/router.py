@@ -35,7 +35,7 @@ from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.money import business_month
 from zhanli_shared.runtime import PublisherDep, Runtime, RuntimeDep, SessionDep
 
@@ -213,9 +213,7 @@ async def read_live_position(
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_pay(employee_id, person.org_path):
-        raise Forbidden(
-            "Commission figures are visible to the person, their managers, finance and HR only."
-        )
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     period = period or business_month(utcnow(), commission_settings(runtime).timezone)
     # Lines first, then the position: each read sees at least what the one before saw (READ
     # COMMITTED), and the total shown is the sum of the lines shown, never a newer or older one.

@@ -56,7 +56,7 @@ from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
-from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from zhanli_shared.errors import Conflict, Forbidden, NotFound, OutOfScope, Unprocessable
 from zhanli_shared.events.contracts.commission import (
     StatementStatusChanged,
 )
@@ -108,8 +108,10 @@ async def known_person(session: AsyncSession, employee_id: str) -> Person:
 
 
 def check_pay_visible(principal: Principal, person: Person) -> None:
+    """Pay of someone out of the caller's scope is answered like an unknown person (404):
+    ids cannot be enumerated."""
     if not principal.can_view_pay(person.employee_id, person.org_path):
-        raise Forbidden(PAY_HIDDEN)
+        raise OutOfScope(f"Unknown person {person.employee_id!r}.")
 
 
 def manages(principal: Principal, person: Person) -> bool:

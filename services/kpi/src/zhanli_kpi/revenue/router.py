@@ -14,7 +14,7 @@ from zhanli_kpi.revenue.schemas import CurrencyPosition, RevenueRead
 from zhanli_shared.auth import CurrentPrincipal
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import PeopleProjection
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.money import business_month
 from zhanli_shared.runtime import RuntimeDep, SessionDep
 
@@ -63,7 +63,7 @@ async def read_revenue(
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_person(employee_id, person.org_path):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     period = period or business_month(utcnow(), runtime.settings.timezone)
     home = runtime.settings.currency
     by_currency = {p.currency: p for p in await repository.positions(session, employee_id, period)}

@@ -23,7 +23,7 @@ from zhanli_people.settings import people_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.crypto import FieldCipher
-from zhanli_shared.errors import Forbidden, NotFound, ProblemError, Unprocessable
+from zhanli_shared.errors import NotFound, OutOfScope, ProblemError, Unprocessable
 from zhanli_shared.runtime import CipherDep, PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
@@ -156,7 +156,7 @@ async def read_employee(
     if not principal.can_view_person(
         employee_id, unit.path if unit else []
     ) and not principal.has_any({Role.INTEGRATION}):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     return _read(emp, principal, cipher)
 
 

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-
-import zhanli_kpi
-from zhanli_kpi.main import create_app
-from zhanli_kpi.settings import KpiSettings
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
@@ -21,23 +14,9 @@ from zhanli_shared.events.contracts.sales import (
     RefundIssued,
     SplitShare,
 )
-from zhanli_shared.testing.plugin import DatabaseTarget, eventually
-from zhanli_shared.testing.services import RunningService, running_service, service_settings
+from zhanli_shared.testing.plugin import eventually
 
 SH = dt.timezone(dt.timedelta(hours=8))
-
-
-@pytest.fixture(scope="module")
-async def kpi(
-    db_backend: str, broker, keypair, issuer, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[RunningService]:
-    target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("kpi"), "kpi")
-    settings = service_settings(KpiSettings, target, broker, keypair[1])
-    async with running_service(
-        create_app, settings, Path(zhanli_kpi.__file__).parent / "migrations", issuer
-    ) as svc:
-        yield svc
-    await target.cleanup()
 
 
 async def test_revenue_position_from_deals_and_payments(kpi) -> None:
@@ -188,8 +167,12 @@ async def test_refunds_and_cancellations_reduce_and_currencies_never_mix(kpi) ->
         "2026-11",
         lambda b: (
             b["refunds"] == 1
+            and b["payments"] == 1
+            and b["deals"] == 1
             and b["other_currencies"]
             and b["other_currencies"][0]["cancellations"] == 1
+            and b["other_currencies"][0]["payments"] == 1
+            and b["other_currencies"][0]["deals"] == 2
         ),
     )
     assert body["currency"] == "CNY"

@@ -42,7 +42,7 @@ HUNDRED = Decimal(100)
 @dataclass(frozen=True)
 class SalesDelta:
     """One person's change in one period and currency: ``kind`` is booked, collected,
-    deal (a count), repeat_deal (a count), margin."""
+    deal, repeat_deal and new_client (counts), margin."""
 
     employee_id: str
     period: str
@@ -116,6 +116,17 @@ async def apply_deal(session: AsyncSession, deal: DealRecorded, tz: str) -> list
     for person, part in allocate(deal.amount, shares):
         repeat = await repository.has_customer(session, person, deal.customer_name)
         if not repeat:
+            deltas.append(
+                SalesDelta(
+                    person,
+                    period,
+                    deal.currency,
+                    "new_client",
+                    Decimal(1),
+                    deal.closed_at,
+                    deal.deal_id,
+                )
+            )
             session.add(
                 RevenueCustomer(
                     employee_id=person,

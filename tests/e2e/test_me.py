@@ -301,6 +301,28 @@ def test_my_revenue(world: dict[str, Any]) -> None:
     }
 
 
+def test_my_kpi_board(world: dict[str, Any]) -> None:
+    """The caller's live KPI board in one call: the salesperson role's seeded plan, the
+    revenue line fed by the deal, an ETag like the other /me reads."""
+    me, rep, period = world["me"], world["rep"], world["period"]
+    r = _until(
+        lambda: me.get("/api/v1/me/kpi"),
+        lambda r: r.status_code == 200 and r.json()["highlights"].get("revenue") == 80000,
+        30,
+    )
+    assert r.status_code == 200, r.text
+    body = _revalidates(me, f"/api/v1/me/kpi?period={period}").json()
+    assert body["employee_id"] == rep and body["period"] == period
+    assert body["plan"]["plan_id"] == "sales-freight"
+    revenue = next(line for line in body["lines"] if line["indicator"] == "revenue")
+    assert revenue["value"] == 80000 and revenue["weight"] == 40
+    assert revenue["gap"] == revenue["target"] - 80000
+    assert body["highlights"]["collected_revenue"] == 25000.5
+    assert sum(line["contribution"] for line in body["lines"]) == pytest.approx(
+        body["total"] - body["bonus"], abs=1e-3
+    )
+
+
 def test_my_notifications_newest_first(world: dict[str, Any]) -> None:
     me, rep, period = world["me"], world["rep"], world["period"]
     feed = _revalidates(me, "/api/v1/me/notifications").json()

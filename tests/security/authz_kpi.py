@@ -1,7 +1,8 @@
 """Authorisation rows of the KPI service (merged into test_authz_matrix.py).
 
 - A person's board, trend and facts are person data: the person, the managers of their
-  units and the company-wide roles (hr_admin, hr_bp, finance, executive).
+  units and the company-wide roles (hr_admin, hr_bp, finance, executive); out of scope
+  they read like an unknown id (404).
 - The indicator library is read by everyone signed in; HR administrators define it.
 - Plans and assignments are written by hr_admin and read by HR, finance, sales managers and
   executives. Targets: hr_admin anyone's, a sales manager their team's (never their own).
@@ -18,17 +19,18 @@ OK, NO, NF, CF, UN = "2xx", 403, 404, 409, 422
 TEAM_A, TEAM_B = "SEC-TA", "SEC-TB"
 TEAM_MEMBER = "S-TEAM"
 
+# out of scope reads like an unknown id (404: no id enumeration)
 _PERSON_DATA = {
     "hr_admin": (OK, OK, OK),
     "hr_bp": (OK, OK, OK),
-    "recruiter": (OK, NO, NO),
-    "sales_manager": (OK, OK, NO),
-    "mentor": (OK, NO, NO),
-    "salesperson": (OK, NO, NO),
+    "recruiter": (OK, NF, NF),
+    "sales_manager": (OK, OK, NF),
+    "mentor": (OK, NF, NF),
+    "salesperson": (OK, NF, NF),
     "finance": (OK, OK, OK),
     "executive": (OK, OK, OK),
-    "it_ops": (OK, NO, NO),
-    "integration": (NF, NO, NO),
+    "it_ops": (OK, NF, NF),
+    "integration": (NF, NF, NF),
 }
 _TARGET_WRITE = {
     "hr_admin": (OK, OK, OK),
@@ -60,10 +62,14 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "kpi.plan_assignments.get": _PLAN_READERS,
     "kpi.facts.post": _FACT_WRITERS,
     "kpi.facts.bulk": _FACT_WRITERS,
+    "kpi.facts.import": _FACT_WRITERS,
+    "kpi.facts.import.get": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NF),  # no such job
     # the unit's board: SEC-TA, managed by the sales_manager's person
-    "kpi.unit_board.get": (OK, OK, NO, OK, NO, NO, OK, OK, NO, NO),
+    "kpi.unit_board.get": (OK, OK, NF, OK, NF, NF, OK, OK, NF, NF),  # out of scope: 404
     "kpi.unit_target.put": (OK, NO, NO, OK, NO, NO, NO, NO, NO, NO),
     "kpi.period.recompute": _ADMIN,
+    # /api/v1/me/kpi: the caller's own board (the integration user is no person -> 404)
+    "me.kpi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
 }
 
 ROUTES: dict[str, tuple[str, str]] = {
@@ -84,9 +90,12 @@ ROUTES: dict[str, tuple[str, str]] = {
     "kpi.plan_assignments.get": ("GET", "/api/v1/kpi/plan-assignments"),
     "kpi.facts.post": ("POST", "/api/v1/kpi/facts"),
     "kpi.facts.bulk": ("POST", "/api/v1/kpi/facts/bulk"),
+    "kpi.facts.import": ("POST", "/api/v1/kpi/facts/imports"),
+    "kpi.facts.import.get": ("GET", "/api/v1/kpi/facts/imports/{import_id}"),
     "kpi.unit_board.get": ("GET", "/api/v1/kpi/units/{unit_id}/board"),
     "kpi.unit_target.put": ("PUT", "/api/v1/kpi/units/{unit_id}/targets/{period}/{indicator}"),
     "kpi.period.recompute": ("POST", "/api/v1/kpi/periods/{period}/recompute"),
+    "me.kpi.get": ("GET", "/api/v1/me/kpi"),
 }
 
 
@@ -144,10 +153,19 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
         return "POST", "/api/v1/kpi/facts", _fact(role)
     if endpoint == "kpi.facts.bulk":
         return "POST", "/api/v1/kpi/facts/bulk", {"items": [_fact(role, 1), _fact(role, 2)]}
+    if endpoint == "kpi.facts.import":
+        from zl_seckit import Raw
+
+        csv = f"工号,指标,数值,日期,单据号\n{TEAM_MEMBER},leads,1,2026-11-05,file-{role}\n"
+        return "POST", "/api/v1/kpi/facts/imports", Raw(csv.encode(), "text/csv")
+    if endpoint == "kpi.facts.import.get":
+        return "GET", "/api/v1/kpi/facts/imports/00000000-0000-4000-8000-000000000000", None
     if endpoint == "kpi.unit_board.get":
         return "GET", f"/api/v1/kpi/units/{TEAM_A}/board?period=2026-11", None
     if endpoint == "kpi.unit_target.put":
         return "PUT", f"/api/v1/kpi/units/{TEAM_A}/targets/2026-11/deals", {"target": 50}
+    if endpoint == "me.kpi.get":
+        return "GET", "/api/v1/me/kpi?period=2026-11", None
     if endpoint == "kpi.period.recompute":
         return "POST", "/api/v1/kpi/periods/2020-01/recompute", None
     return None

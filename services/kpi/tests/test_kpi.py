@@ -225,7 +225,7 @@ async def test_general_manager_worked_example_live(kpi) -> None:
     other = await kpi.client.get(
         f"/api/v1/kpi/people/{gm}/board", headers=kpi.auth("E-other", ["salesperson"])
     )
-    assert other.status_code == 403
+    assert other.status_code == 404  # alike an unknown person
 
 
 async def test_facts_are_idempotent_with_a_result_per_item(kpi) -> None:
@@ -521,7 +521,7 @@ async def test_team_board_and_team_bonus(kpi) -> None:
     outsider = await kpi.client.get(
         f"/api/v1/kpi/units/{unit}/board", headers=kpi.auth("M2", ["sales_manager"], ["other"])
     )
-    assert outsider.status_code == 403
+    assert outsider.status_code == 404
     trend = await kpi.client.get(
         f"/api/v1/kpi/people/{a}/trend", headers=kpi.auth(a, ["salesperson"])
     )
@@ -596,3 +596,90 @@ async def test_sales_events_feed_the_sales_indicators(kpi) -> None:
     assert by["repurchase_rate"]["value"] == 0.25  # 1 repeat of 4 deals (any currency)
     assert by["profit_per_shipment"]["value"] == 75  # 300 CNY margin / 4 deals
     assert b["highlights"]["collected_share"] == pytest.approx(500 / 3000, abs=1e-4)
+
+
+def _xlsx(rows: list[list[Any]]) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+async def test_file_import_csv_gbk_and_xlsx(kpi) -> None:
+    """Valid rows applied, bad rows reported (row, column), the same file again changes
+    nothing; Chinese headers and indicator names; GBK and XLSX alike."""
+    rep = await hire(kpi)
+    await own_plan(kpi, rep, [{"indicator": "leads", "weight": 100, "target": 20}])
+    text = (
+        "工号,指标,数值,日期,单据号\n"
+        f"{rep},线索数,5,2026-11-03,CRM-{rep}-1\n"
+        f'{rep},leads,"1,000",2026/11/04,CRM-{rep}-2\n'  # a thousands separator
+        f"{rep},不存在的指标,1,2026-11-04,CRM-{rep}-3\n"
+        f"nobody,leads,1,2026-11-04,CRM-{rep}-4\n"
+        f"{rep},leads,abc,2026-11-04,CRM-{rep}-5\n"
+        f"{rep},leads,2,someday,CRM-{rep}-6\n"
+    )
+    url = "/api/v1/kpi/facts/imports"
+    for n, (body, ctype) in enumerate(
+        [
+            (b"\xef\xbb\xbf" + text.encode("utf-8"), "text/csv"),
+            (text.encode("gbk"), "text/csv"),
+        ]
+    ):
+        r = await kpi.client.post(url, content=body, headers={**crm(kpi), "content-type": ctype})
+        assert r.status_code == 200, r.text
+        job = r.json()
+        assert job["status"] == "finished" and job["rows_read"] == 6
+        # the second time (GBK, the same rows): nothing new
+        assert (job["rows_applied"], job["rows_duplicate"]) == ((2, 0) if n == 0 else (0, 2))
+        assert [(e["row"], e["field"]) for e in job["errors"]] == [
+            (4, "indicator"),
+            (5, "employee_id"),
+            (6, "value"),
+            (7, "occurred_at"),
+        ]
+        again = await kpi.client.get(f"{url}/{job['import_id']}", headers=crm(kpi))
+        assert again.json()["rows_failed"] == 4
+    xlsx = _xlsx(
+        [
+            ["employee_id", "indicator", "value", "occurred_at"],
+            [rep, "leads", 3, dt.datetime(2026, 11, 6, 9, 30)],
+            [rep, "leads", 3, dt.datetime(2026, 11, 6, 9, 30)],  # no id: the row's digest
+        ]
+    )
+    xt = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    r = await kpi.client.post(url, content=xlsx, headers={**crm(kpi), "content-type": xt})
+    job = r.json()
+    assert (job["rows_applied"], job["rows_duplicate"], job["rows_failed"]) == (1, 1, 0), job
+    b = (
+        await kpi.client.get(f"/api/v1/kpi/people/{rep}/board?period=2026-11", headers=admin(kpi))
+    ).json()
+    assert b["lines"][0]["value"] == 1008
+    bad = await kpi.client.post(
+        url, content=b"x", headers={**crm(kpi), "content-type": "text/plain"}
+    )
+    assert bad.status_code == 415
+    no_header = await kpi.client.post(
+        url,
+        content="姓名,数值\n张三,1\n".encode(),
+        headers={**crm(kpi), "content-type": "text/csv"},
+    )
+    assert no_header.status_code == 422 and no_header.json()["errors"][0]["field"] == "employee_id"
+    dry = await kpi.client.post(
+        f"{url}?dry_run=true",
+        content=f"工号,指标,数值,日期\n{rep},leads,50,2026-11-09\n".encode(),
+        headers={**crm(kpi), "content-type": "text/csv"},
+    )
+    assert dry.json()["rows_applied"] == 1
+    b = (
+        await kpi.client.get(f"/api/v1/kpi/people/{rep}/board?period=2026-11", headers=admin(kpi))
+    ).json()
+    assert b["lines"][0]["value"] == 1008  # the dry run wrote nothing

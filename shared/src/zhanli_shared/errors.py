@@ -72,6 +72,10 @@ class Unprocessable(ProblemError):
     status, code, title = 422, "unprocessable", "Request cannot be processed"
 
 
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
+
+
 def problem_document(
     status: int,
     title: str,

@@ -1,5 +1,5 @@
-"""``/api/v1/me``: the signed-in person's profile, commission, what-if, revenue and
-notifications, each in one call (the mobile app's home screen)."""
+"""``/api/v1/me``: the signed-in person's profile, commission, what-if, revenue, KPI board
+and notifications, each in one call (the mobile app's home screen)."""
 
 from __future__ import annotations
 
@@ -192,6 +192,24 @@ def build_router(proxy: ProxyApp) -> APIRouter:
             params={"period": period} if period else None,
         )
         return json_response(request, revenue)
+
+    @router.get("/kpi", response_model=None, responses={200: {"description": "KPI board"}})
+    @_relays_failures
+    async def read_my_kpi(
+        request: Request, principal: CurrentPrincipal, period: Period = None
+    ) -> Response:
+        """The caller's live KPI board for the period (default: this month): each
+        indicator's value, target, completion, score, contribution and gap, and the weighted
+        total (the KPI service's board, in one call)."""
+        emp = await _me(services, request, principal.subject)
+        board = await services.call(
+            request,
+            "kpi",
+            "GET",
+            _path("kpi", emp["employee_id"], "board"),
+            params={"period": period} if period else None,
+        )
+        return json_response(request, board)
 
     @router.get("/notifications", response_model=None, responses={200: {"model": NotificationPage}})
     @_relays_failures

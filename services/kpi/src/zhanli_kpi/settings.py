@@ -19,15 +19,15 @@ class KpiSettings(ServiceSettings):
     )
 
     team_bonus_threshold: float = Field(
-        1.2, gt=0, description="Team completion that earns each member the team bonus"
+        default=1.2, gt=0, description="Team completion that earns each member the team bonus"
     )
     team_bonus_points: float = Field(
-        10.0, ge=0, description="KPI points each member of such a team gets (10 = +0.10)"
+        default=10.0, ge=0, description="KPI points each member of such a team gets (10 = +0.10)"
     )
     pace_alert_ratio: float = Field(
-        0.8, gt=0, le=1, description="Alert when completion < this share of pro-rata pace"
+        default=0.8, gt=0, le=1, description="Alert when completion < this share of pro-rata pace"
     )
-    pace_indicator: str = Field("revenue", description="The indicator pace alerts watch")
+    pace_indicator: str = Field(default="revenue", description="The indicator pace alerts watch")
 
 
 def kpi_settings(runtime: Runtime) -> KpiSettings:

@@ -25,7 +25,7 @@ from zhanli_kpi.settings import KpiSettings, kpi_settings
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/kpi", tags=["kpi boards"])
@@ -57,7 +57,7 @@ async def _person(session: Any, principal: Principal, employee_id: str) -> Perso
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_person(employee_id, person.org_path):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     return person
 
 
@@ -170,7 +170,7 @@ async def read_unit_board(
     if not (
         principal.has_any(COMPANY_WIDE) or principal.manages(service.unit_path(members, unit_id))
     ):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"No one is in unit {unit_id!r}.")  # alike: no id enumeration
     scores = await service.scores_of(session, [m.employee_id for m in members], period)
     rows = [
         MemberScore(

@@ -3,17 +3,34 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from starlette.requests import ClientDisconnect
 
 from zhanli_kpi.boards.service import people
 from zhanli_kpi.facts import repository, service
-from zhanli_kpi.facts.schemas import BulkFacts, BulkResult, FactIn, FactRead, FactResult
+from zhanli_kpi.facts.importing import FactImporter, records
+from zhanli_kpi.facts.schemas import (
+    BulkFacts,
+    BulkResult,
+    FactIn,
+    FactRead,
+    FactResult,
+    ImportRead,
+)
 from zhanli_kpi.settings import kpi_settings
+from zhanli_shared import tabular
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
-from zhanli_shared.errors import Conflict, Forbidden, NotFound, Unprocessable
+from zhanli_shared.errors import (
+    Conflict,
+    NotFound,
+    OutOfScope,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from zhanli_shared.money import business_month
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
@@ -85,7 +102,77 @@ async def list_facts(
     if person is None:
         raise NotFound(f"Unknown person {employee_id!r}.")
     if not principal.can_view_person(employee_id, person.org_path):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")  # alike: no id enumeration
     period = period or business_month(utcnow(), runtime.settings.timezone)
     rows = await repository.facts_of(session, employee_id, period, limit)
     return [FactRead.model_validate(r) for r in rows]
+
+
+FILE_BODY = {
+    "required": True,
+    "content": {
+        "text/csv": {"schema": {"type": "string", "format": "binary"}},
+        tabular.XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+    },
+}
+
+
+@router.post(
+    "/facts/imports",
+    response_model=ImportRead,
+    openapi_extra={"requestBody": FILE_BODY},
+    responses={415: {"description": "Neither CSV nor XLSX"}},
+)
+async def import_facts(
+    request: Request,
+    principal: FactWriter,
+    runtime: RuntimeDep,
+    dry_run: Annotated[bool, Query(description="Check every row; write nothing")] = False,
+) -> ImportRead:
+    """Facts from a CSV (UTF-8 or GBK) or XLSX file, the raw body: valid rows applied, bad
+    rows reported (row, column, reason); the same file again changes nothing. Columns:
+    工号/employee_id, 指标/indicator, 数值/value, 日期/occurred_at; optional 单据号/source_id,
+    来源/source, 备注/note."""
+    try:
+        media_type, charset = tabular.content_type(request.headers.get("content-type", ""))
+    except tabular.FileError as exc:
+        raise UnsupportedMediaType(exc.message, field=exc.field) from exc
+    importer = FactImporter(
+        runtime.sessions,
+        runtime.publisher,
+        kpi_settings(runtime),
+        actor=principal,
+        media_type=media_type,
+        dry_run=dry_run,
+    )
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in request.stream():
+                if chunk:
+                    yield chunk
+        except ClientDisconnect as exc:
+            raise tabular.FileError("The upload was interrupted.") from exc
+
+    job = await importer.run(records(chunks(), media_type, charset))
+    runtime.wake_relay()
+    if importer.file_error is not None:
+        raise Unprocessable(
+            importer.file_error.message,
+            field=importer.file_error.field,
+            import_id=job.import_id,
+            rows_read=job.rows_read,
+        )
+    return ImportRead.model_validate(job)
+
+
+@router.get("/facts/imports/{import_id}", response_model=ImportRead)
+async def read_import(
+    import_id: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: FactWriter,
+    session: SessionDep,
+) -> ImportRead:
+    job = await repository.get_import(session, import_id)
+    if job is None:
+        raise NotFound(f"Unknown import {import_id!r}.")
+    return ImportRead.model_validate(job)

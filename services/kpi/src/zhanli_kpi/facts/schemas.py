@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 MAX_BULK = 1000
 
@@ -26,6 +26,13 @@ class FactIn(BaseModel):
     value: float = Field(allow_inf_nan=False, ge=-1e15, le=1e15)
     occurred_at: AwareDatetime
     note: str | None = Field(default=None, max_length=500)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: dt.datetime) -> dt.datetime:
+        if not 1970 <= value.year <= 2200:
+            raise ValueError("occurred_at must be between 1970 and 2200")
+        return value
 
 
 class BulkFacts(BaseModel):

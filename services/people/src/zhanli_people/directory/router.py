@@ -23,7 +23,7 @@ from zhanli_people.settings import people_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.crypto import FieldCipher
-from zhanli_shared.errors import NotFound, OutOfScope, ProblemError, Unprocessable
+from zhanli_shared.errors import NotFound, OutOfScope, Unprocessable, UnsupportedMediaType
 from zhanli_shared.runtime import CipherDep, PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/directory", tags=["directory"])
@@ -169,10 +169,6 @@ def _read(emp: Employee, principal: Principal, cipher: FieldCipher) -> EmployeeR
 
 
 # --- HRIS import --------------------------------------------------------------------------
-
-
-class UnsupportedMediaType(ProblemError):
-    status, code, title = 415, "unsupported-media-type", "Unsupported media type"
 
 
 IMPORT_BODY = {

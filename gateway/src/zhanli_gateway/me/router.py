@@ -1,5 +1,6 @@
-"""``/api/v1/me``: the signed-in person's profile, commission, what-if, revenue, KPI board
-and notifications, each in one call (the mobile app's home screen)."""
+"""``/api/v1/me``: the signed-in person's profile, commission, what-if, revenue, KPI board,
+notifications, onboarding (learning) and mentor workbench, each in one call (the mobile
+app's home screen)."""
 
 from __future__ import annotations
 
@@ -250,5 +251,32 @@ def build_router(proxy: ProxyApp) -> APIRouter:
             request,
             {"items": chunk, "periods": periods, "limit": limit, "next_cursor": next_cursor},
         )
+
+    @router.get("/learning", response_model=None, responses={200: {"description": "Onboarding"}})
+    @_relays_failures
+    async def read_my_learning(request: Request, principal: CurrentPrincipal) -> Response:
+        """My onboarding in one call (the learning service's view): day N of the
+        probation, path progress, my mentor and this week's mentor tasks, next deadlines."""
+        emp = await _me(services, request, principal.subject)
+        view = await services.call(
+            request, "learning", "GET", _path("learning", emp["employee_id"], "onboarding")
+        )
+        return json_response(request, view)
+
+    @router.get(
+        "/mentoring", response_model=None, responses={200: {"description": "Mentor workbench"}}
+    )
+    @_relays_failures
+    async def read_my_mentoring(request: Request, principal: CurrentPrincipal) -> Response:
+        """My mentor workbench in one call: this week's three tasks per mentee, their path
+        progress and overdue courses (404 when I am not a mentor)."""
+        emp = await _me(services, request, principal.subject)
+        bench = await services.call(
+            request,
+            "learning",
+            "GET",
+            f"/api/v1/learning/mentors/{quote(emp['employee_id'], safe='')}/workbench",
+        )
+        return json_response(request, bench)
 
     return router

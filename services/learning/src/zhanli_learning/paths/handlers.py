@@ -1,5 +1,7 @@
-"""Events -> paths: a person entering probation gets a path (and a mentor when one with
-room is near them); KPI's training recommendation adds a course and tells the person."""
+"""Events -> paths: a person entering probation (the directory) or hired (talent's
+``candidate_hired``, whichever comes second finds the path planned) gets a path, and a
+mentor when one with room is near them; KPI's training recommendation adds a course and
+tells the person."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
 from zhanli_shared.events.contracts.kpi import TrainingRecommended
 from zhanli_shared.events.contracts.learning import LearningReminder
+from zhanli_shared.events.contracts.talent import CandidateHired
 from zhanli_shared.events.envelope import CloudEvent
 from zhanli_shared.events.outbox import Publisher
 
@@ -39,6 +42,34 @@ def register(registry: HandlerRegistry, settings: LearningSettings, publisher: P
         path = await service.generate(session, publisher, settings, person, source="directory")
         if path is None:
             log.info("path.no_profile", employee_id=person.employee_id, role=person.job_role)
+        mentor_id = await pick_mentor(session, person)
+        if mentor_id is not None:
+            await mentoring.assign(
+                session,
+                publisher,
+                "system",
+                person.employee_id,
+                mentor_id,
+                today(settings.timezone),
+                reason="on hire",
+            )
+
+    @registry.on(CandidateHired)
+    async def on_hire(session: AsyncSession, event: CandidateHired, envelope: CloudEvent) -> None:
+        """Talent's hire: plan the path from the hire's job family as soon as the person is
+        in the directory projection (else the directory's probation event plans it)."""
+        person = await people.get(session, event.employee_id)
+        if person is None or await repository.path_of(session, event.employee_id) is not None:
+            return
+        await service.generate(
+            session,
+            publisher,
+            settings,
+            person,
+            source="hire",
+            start_on=event.hired_on,
+            family_id=event.job_family,
+        )
         mentor_id = await pick_mentor(session, person)
         if mentor_id is not None:
             await mentoring.assign(

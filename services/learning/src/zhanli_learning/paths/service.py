@@ -92,13 +92,15 @@ async def generate(
     actor: Principal | str = "system",
     start_on: dt.date | None = None,
     replace: bool = False,
+    family_id: str | None = None,
 ) -> LearningPath | None:
     """The person's path (a new one, or the stored one unless ``replace``). None when the
     person's job role has no competency profile (nothing to plan against)."""
     existing = await repository.path_of(session, person.employee_id)
     if existing is not None and not replace:
         return existing
-    family = await session.get(JobFamily, person.job_role)
+    family = await session.get(JobFamily, family_id) if family_id else None
+    family = family or await session.get(JobFamily, person.job_role)
     if family is None:
         return None
     if existing is not None:

@@ -6,6 +6,8 @@ import io
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zhanli_shared.errors import Unprocessable
 from zhanli_shared.ml import synthetic
@@ -335,3 +337,22 @@ async def test_a_streamed_body_reads_like_the_file() -> None:
     with pytest.raises(Unprocessable) as err:
         await read_table_stream(_chunks(b"a,b\n" * 100), "text/csv", max_bytes=50)
     assert err.value.field == "file"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=2000), name=st.sampled_from([None, "a.csv", "a.xlsx", "a.txt"]))
+def test_any_bytes_read_or_are_refused_as_unprocessable(data: bytes, name: str | None) -> None:
+    try:
+        raw = read_table(data, filename=name)
+    except Unprocessable as exc:
+        assert exc.field in ("file", "sheet")
+    else:
+        assert all(len(row) == len(raw.headers) for row in raw.rows)
+
+
+def test_a_damaged_workbook_is_refused() -> None:
+    xlsx = synthetic.candidates_xlsx(50)
+    for cut in (100, len(xlsx) // 2, len(xlsx) - 30):
+        with pytest.raises(Unprocessable) as err:
+            read_table(xlsx[:cut], filename="a.xlsx")
+        assert err.value.field == "file"

@@ -265,13 +265,16 @@ class ModelRegistry:
         )
         return [self._row(r) for r in rows]
 
-    async def active(self, session: AsyncSession, name: str) -> ModelVersion | None:
+    async def active(
+        self, session: AsyncSession, name: str, *, for_update: bool = False
+    ) -> ModelVersion | None:
         t = self.table
-        row = (
-            await session.execute(
-                select(*self._columns()).where(t.c.name == name, t.c.status == "active")
-            )
-        ).first()
+        query = select(*self._columns()).where(t.c.name == name, t.c.status == "active")
+        if for_update:
+            # Two activations at once queue on PostgreSQL (SQLite takes its write lock up
+            # front): never two active versions.
+            query = query.with_for_update()
+        row = (await session.execute(query)).first()
         return None if row is None else self._row(row)
 
     async def load(self, session: AsyncSession, version: ModelVersion) -> TrainedModel:
@@ -313,7 +316,7 @@ class ModelRegistry:
                 "policy)",
                 field="version",
             )
-        current = await self.active(session, name)
+        current = await self.active(session, name, for_update=True)
         if current is not None:
             await session.execute(update(t).where(t.c.id == current.id).values(status="retired"))
         await session.execute(
@@ -336,7 +339,7 @@ class ModelRegistry:
         replaced; returns the now active version, or None (nothing before it: the service
         falls back to its rules)."""
         t = self.table
-        current = await self.active(session, name)
+        current = await self.active(session, name, for_update=True)
         if current is None:
             raise Conflict(f"model {name!r} has no active version to roll back", field="name")
         await session.execute(update(t).where(t.c.id == current.id).values(status="rolled_back"))

@@ -236,46 +236,52 @@ def _read_csv(data: bytes, *, max_rows: int) -> RawTable:
 
 
 def _read_xlsx(data: bytes, *, sheet: str | None, max_rows: int) -> RawTable:
-    import zipfile
-
     from openpyxl import load_workbook
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
+    except Exception as exc:  # zip, XML and openpyxl's own errors alike
         raise Unprocessable("the content is not a readable XLSX workbook", field="file") from exc
     try:
-        if sheet is not None:
-            if sheet not in workbook.sheetnames:
-                raise Unprocessable(
-                    f"no sheet {sheet!r} (sheets: {', '.join(workbook.sheetnames)})", field="sheet"
-                )
-            worksheet = workbook[sheet]
-        else:
-            worksheet = workbook.worksheets[0]
-        table = RawTable(headers=[], rows=[], row_numbers=[], format="xlsx")
-        keep: list[int] | None = None
-        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-            cells = list(values)
-            blank = all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
-            if keep is None:
-                if blank:
-                    continue
-                keep = _set_headers(table, ["" if c is None else str(c) for c in cells])
-                continue
-            if blank:
-                table.blank_rows += 1
-                continue
-            cells += [None] * (max(keep, default=-1) + 1 - len(cells))
-            table.rows.append([cells[i] for i in keep])
-            table.row_numbers.append(number)
-            if len(table.rows) > max_rows:
-                raise Unprocessable(f"more than {max_rows:,} rows", field="file")
-        if keep is None:
-            raise Unprocessable("the sheet has no header row", field="file")
-        return table
+        return _xlsx_table(workbook, sheet=sheet, max_rows=max_rows)
+    except Unprocessable:
+        raise
+    except Exception as exc:  # a damaged part found while reading rows
+        raise Unprocessable("the workbook cannot be read to its end", field="file") from exc
     finally:
         workbook.close()
+
+
+def _xlsx_table(workbook: Any, *, sheet: str | None, max_rows: int) -> RawTable:
+    if sheet is not None:
+        if sheet not in workbook.sheetnames:
+            raise Unprocessable(
+                f"no sheet {sheet!r} (sheets: {', '.join(workbook.sheetnames)})", field="sheet"
+            )
+        worksheet = workbook[sheet]
+    else:
+        worksheet = workbook.worksheets[0]
+    table = RawTable(headers=[], rows=[], row_numbers=[], format="xlsx")
+    keep: list[int] | None = None
+    for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        cells = list(values)
+        blank = all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+        if keep is None:
+            if blank:
+                continue
+            keep = _set_headers(table, ["" if c is None else str(c) for c in cells])
+            continue
+        if blank:
+            table.blank_rows += 1
+            continue
+        cells += [None] * (max(keep, default=-1) + 1 - len(cells))
+        table.rows.append([cells[i] for i in keep])
+        table.row_numbers.append(number)
+        if len(table.rows) > max_rows:
+            raise Unprocessable(f"more than {max_rows:,} rows", field="file")
+    if keep is None:
+        raise Unprocessable("the sheet has no header row", field="file")
+    return table
 
 
 def _set_headers(table: RawTable, header: Sequence[str]) -> list[int]:

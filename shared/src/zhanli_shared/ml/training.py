@@ -590,9 +590,17 @@ def make_folds(dataset: Dataset, config: TrainConfig) -> list[tuple[np.ndarray, 
             )
         return folds
     minority = int(min(y.sum(), n - y.sum()))
+    if minority < 2:
+        raise Unprocessable(
+            f"{minority} row(s) of the rarer outcome: at least 2 are needed to validate",
+            field="mapping.label",
+        )
     wanted = config.folds if n < config.large_rows else min(config.folds, config.large_folds)
     k = max(2, min(wanted, minority))
     if dataset.groups is not None:
+        k = min(k, len(np.unique(dataset.groups)))
+        if k < 2:
+            raise Unprocessable("validation needs at least two groups", field="mapping.group")
         splitter: Any = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
         return [(tr, va) for tr, va in splitter.split(dataset.X, y, dataset.groups)]
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)

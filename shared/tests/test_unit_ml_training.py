@@ -502,3 +502,33 @@ def test_hire_and_exit_dates_train_on_later_cohorts() -> None:
     result = train(ds, TrainConfig(validation="later", folds=3))
     assert result.validation["scheme"] == "later"
     assert 0.6 < result.metrics["model"]["roc_auc"] < 0.95
+
+
+def test_learn_from_a_file_gives_everything_the_registry_stores() -> None:
+    from zhanli_shared.ml.pipeline import learn_from_file
+
+    outcome = learn_from_file(
+        synthetic.ibm_attrition_csv(500, seed=21),
+        "hr.csv",
+        ibm_mapping(),
+        name="retention.attrition",
+        intended_use="Flag people at risk of leaving so HR can talk to them.",
+        config=FAST,
+    )
+    assert outcome.champion in ("model", "baseline")
+    assert outcome.model is (
+        outcome.result.model if outcome.champion == "model" else outcome.result.baseline
+    )
+    assert (
+        outcome.card["kind"] == outcome.model.kind and outcome.card["champion"] == outcome.champion
+    )
+    assert outcome.fairness is not None
+    assert {a["attribute"] for a in outcome.fairness["attributes"]} == {
+        "age_band",
+        "gender",
+        "MaritalStatus",
+    }
+    assert outcome.decision.reasons
+    json.dumps(
+        [outcome.metrics, outcome.training, outcome.card, outcome.model.to_json()], allow_nan=False
+    )

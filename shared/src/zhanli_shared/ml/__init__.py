@@ -58,6 +58,9 @@ Modules:
 - ``survival``: ``person_periods`` (discrete-time hazard rows per person and week, censored
   people counted for the weeks seen), ``risk_within(hazard, days)`` (30/60/90-day risk from
   one weekly-hazard model).
+- ``pipeline``: ``learn(dataset, name=..., intended_use=...)`` / ``learn_from_file(bytes,
+  filename, mapping, ...)`` -> ``LearnOutcome`` (champion model, metrics, decision, fairness
+  of its out-of-fold flags, card, training summary): everything but the registry writes.
 - ``synthetic``: generators shaped like real exports (IBM-style attrition CSV, a GBK survey
   export, an XLSX of past candidates) with noisy, partly hidden causes, for tests/demo/bench.
 """

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from zhanli_shared.ml.registry import Decision
-    from zhanli_shared.ml.training import TrainResult
+    from zhanli_shared.ml.training import TrainedModel, TrainResult
 
 LEGAL_LIMITS = (
     "The score is a recommendation to a person, never the sole basis of a decision about "
@@ -35,7 +35,10 @@ def model_card(
     limits: Sequence[str] = (),
     out_of_scope: Sequence[str] = (),
     created_by: str | None = None,
+    model: TrainedModel | None = None,
 ) -> dict[str, Any]:
+    """``model``: the version's model when it is not ``result.model`` (the baseline won)."""
+    chosen = model or result.model
     metrics = result.metrics
     validation = result.validation
     auto_limits: list[str] = []
@@ -68,14 +71,14 @@ def model_card(
     return {
         "name": name,
         "version": version,
-        "kind": result.model.kind,
+        "kind": chosen.kind,
         "intended_use": intended_use,
         "out_of_scope": list(out_of_scope)
         or ["Automatic rejection, dismissal or pay decisions without a person's review."],
         "created_by": created_by,
         "data": data or {"rows": rows, "positives": positives},
-        "features": result.model.spec.to_json(),
-        "importance": result.model.importance()[:15],
+        "features": chosen.spec.to_json(),
+        "importance": chosen.importance()[:15],
         "training": {k: v for k, v in result.model.meta.items() if k != "params"},
         "validation": validation,
         "metrics": {

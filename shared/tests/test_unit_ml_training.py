@@ -211,10 +211,13 @@ def test_explanations_name_the_reasons_up_and_down(ibm: Dataset, trained: TrainR
         overtime = [r for e in explanations for r in e.up + e.down if r.feature == "OverTime"]
         assert all(r.value in ("Yes", "No") for r in overtime)
     # Contributions (log-odds) plus the bias add up to the calibrated score.
-    raw = trained.model.raw(ibm.X[:5])
-    contrib = trained.model.inner.contributions(ibm.X[:5])
-    bias = raw - contrib.sum(axis=1)
-    assert np.allclose(bias, bias[0])
+    for model in (trained.model, trained.baseline):
+        raw = model.raw(ibm.X[:5])
+        contrib = model.inner.contributions(ibm.X[:5])
+        bias = raw - contrib.sum(axis=1)
+        assert np.allclose(bias, bias[0])
+    # The baseline's contributions are measured from the average row: they average to ~0.
+    assert np.allclose(trained.baseline.inner.contributions(ibm.X).mean(axis=0), 0, atol=1e-9)
 
 
 def test_progress_is_reported_from_start_to_end(ibm: Dataset) -> None:

@@ -314,6 +314,9 @@ class LinearModel:
         lr.fit(Z, y)
         model.params["coef"] = [float(v) for v in lr.coef_[0]]
         model.params["bias"] = float(lr.intercept_[0])
+        # Contributions are measured from the average training row (as LightGBM's are
+        # from its expected value), so a common category is not a "reason".
+        model.params["design_mean"] = [float(v) for v in Z.mean(axis=0)]
         return model
 
     def _blocks(self) -> list[int]:
@@ -346,7 +349,10 @@ class LinearModel:
         return np.asarray(self._design(X) @ np.asarray(self.params["coef"]) + self.params["bias"])
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        terms = self._design(X) * np.asarray(self.params["coef"])[None, :]
+        Z = self._design(X)
+        if "design_mean" in self.params:
+            Z = Z - np.asarray(self.params["design_mean"])[None, :]
+        terms = Z * np.asarray(self.params["coef"])[None, :]
         out = np.zeros((X.shape[0], len(self.spec.features)))
         start = 0
         for j, size in enumerate(self._blocks()):

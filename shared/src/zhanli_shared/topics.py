@@ -12,7 +12,8 @@ from zhanli_shared.events.kafka import EPOCH_CONFIG, EPOCH_TOPIC, dead_letter_to
 from zhanli_shared.settings import ServiceSettings
 
 CONSUMER_GROUPS = [
-    f"zhanli-{name}" for name in ("gateway", "talent", "learning", "kpi", "commission", "retention")
+    f"zhanli-{name}"
+    for name in ("gateway", "people", "talent", "learning", "kpi", "commission", "retention")
 ]
 
 

@@ -23,12 +23,15 @@ job record.
 
 Columns (Chinese or English headers; unknown columns are ignored): 工号/employee_id,
 姓名/name, 部门/unit (the unit's id) are required; 上级/manager, 职位/role, 手机/phone,
-身份证号/id_number, 入职日期/hired_on, 状态/status; for the unit: 部门名称/unit_name,
-上级部门/parent_unit, 部门类型/unit_kind, 部门负责人/unit_manager. A row without 工号
-but with 部门名称 describes a unit only. Empty cells keep what is stored, except 上级
-(an empty manager removes the manager) when the column is present. A person appears once
-per file, and a unit is described the same way on every row that describes it. Platform
-roles (permissions) are never set by a file: new people get none, others keep theirs.
+身份证号/id_number, 入职日期/hired_on, 状态/status, 离职日期/separated_on,
+离职原因/separation_reason (主动离职/辞职, 辞退/开除, 试用期不合格, 其他 or the English
+values), 离职说明/separation_detail (a separation sets the status to left); for the
+unit: 部门名称/unit_name, 上级部门/parent_unit, 部门类型/unit_kind, 部门负责人/unit_manager.
+A row without 工号 but with 部门名称 describes a unit only. Empty cells keep what is
+stored, except 上级 (an empty manager removes the manager) when the column is present. A
+person appears once per file, and a unit is described the same way on every row that
+describes it. Platform roles (permissions) are never set by a file: new people get none,
+others keep theirs.
 """
 
 from __future__ import annotations
@@ -47,13 +50,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhanli_people.directory import repository, service, tabular
 from zhanli_people.directory.models import DirectoryImport, Employee, OrgUnit
-from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite, SeparationWrite
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import ProblemError
-from zhanli_shared.events.contracts.directory import EmploymentStatus, OrgUnitKind
+from zhanli_shared.events.contracts.directory import (
+    EmploymentStatus,
+    OrgUnitKind,
+    SeparationReason,
+)
 from zhanli_shared.events.outbox import Publisher
 
 log = structlog.get_logger("zhanli.directory.import")
@@ -69,6 +76,18 @@ STATUS_WORDS = {
     "试用期": EmploymentStatus.PROBATION,
     "离职": EmploymentStatus.LEFT,
     "已离职": EmploymentStatus.LEFT,
+}
+REASON_WORDS = {
+    "主动离职": SeparationReason.RESIGNATION,
+    "辞职": SeparationReason.RESIGNATION,
+    "离职": SeparationReason.RESIGNATION,
+    "辞退": SeparationReason.DISMISSAL,
+    "开除": SeparationReason.DISMISSAL,
+    "解雇": SeparationReason.DISMISSAL,
+    "试用期不合格": SeparationReason.FAILED_PROBATION,
+    "试用期未通过": SeparationReason.FAILED_PROBATION,
+    "未通过试用期": SeparationReason.FAILED_PROBATION,
+    "其他": SeparationReason.OTHER,
 }
 KIND_WORDS = {
     "集团": OrgUnitKind.GROUP,
@@ -149,6 +168,7 @@ class EmployeePlan:
     data: EmployeeWrite
     action: str  # created | updated | unchanged
     fields: list[str]
+    separation: SeparationWrite | None = None
 
 
 @dataclass
@@ -212,7 +232,7 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _date(value: Any) -> dt.date:
+def _date(value: Any, column: str = "hired_on") -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -222,11 +242,24 @@ def _date(value: Any) -> dt.date:
         r"(\d{4})(\d{2})(\d{2})", text
     )
     if not m:
-        raise RowError("hired_on", "Not a date: write it as YYYY-MM-DD.")
+        raise RowError(column, "Not a date: write it as YYYY-MM-DD.")
     try:
         return dt.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError as exc:
-        raise RowError("hired_on", "Not a date: write it as YYYY-MM-DD.") from exc
+        raise RowError(column, "Not a date: write it as YYYY-MM-DD.") from exc
+
+
+def _reason(value: Any) -> SeparationReason:
+    text = _text(value)
+    if text in REASON_WORDS:
+        return REASON_WORDS[text]
+    try:
+        return SeparationReason(text.lower())
+    except ValueError as exc:
+        allowed = ", ".join([r.value for r in SeparationReason] + list(REASON_WORDS))
+        raise RowError(
+            "separation_reason", f"Unknown separation reason; one of {allowed}."
+        ) from exc
 
 
 def _status(value: Any) -> EmploymentStatus:
@@ -542,6 +575,10 @@ class DirectoryImporter:
                 await service.upsert_unit(session, self.publisher, d, **kw)
         if emp_plan is not None and emp_plan.action != "unchanged":
             await service.upsert_employee(session, self.publisher, self.cipher, emp_plan.data, **kw)
+            if emp_plan.separation is not None:
+                await service.record_separation(
+                    session, self.publisher, emp_plan.data.employee_id, emp_plan.separation, **kw
+                )
 
     # -- planning ------------------------------------------------------------------------
 
@@ -677,6 +714,23 @@ class DirectoryImporter:
             "status", _status, EmploymentStatus(emp.status) if emp else EmploymentStatus.ACTIVE
         )
         hired_on = cell("hired_on", _date, emp.hired_on if emp else None)
+        separated_on = cell("separated_on", lambda x: _date(x, "separated_on"), None)
+        reason = cell("separation_reason", _reason, None)
+        detail = _text(v.get("separation_detail")) or None
+        separation = None
+        if (separated_on is None) != (reason is None) and not errors:
+            missing = "separation_reason" if reason is None else "separated_on"
+            errors.append((missing, "A separation needs both 离职日期 and 离职原因."))
+        elif separated_on is not None and reason is not None:
+            if "status" in v and _text(v["status"]) and status is not EmploymentStatus.LEFT:
+                errors.append(("status", "A person with a separation has the status left."))
+            status = EmploymentStatus.LEFT
+            if detail is not None and len(detail) > 500:
+                errors.append(("separation_detail", "At most 500 characters."))
+            else:
+                separation = SeparationWrite(
+                    separated_on=separated_on, reason=reason, reason_detail=detail
+                )
         phone = cell("phone", lambda x: re.sub(r"\s+", "", _text(x)), None)
         id_number = cell("id_number", _id_number, None)
         if errors:
@@ -701,7 +755,7 @@ class DirectoryImporter:
         if manager and manager != employee_id and manager not in self.employee_ids:
             raise Deferred("manager", f"Unknown manager {manager!r}.")
         if emp is None:
-            return EmployeePlan(data, "created", ["*"])
+            return EmployeePlan(data, "created", ["*"], separation)
         fields = [
             f
             for f, old, new in (
@@ -714,6 +768,16 @@ class DirectoryImporter:
             )
             if old != new
         ]
+        if separation is not None:
+            fields += [
+                f
+                for f, old, new in (
+                    ("separated_on", emp.separated_on, separation.separated_on),
+                    ("separation_reason", emp.separation_reason, separation.reason.value),
+                    ("separation_detail", emp.separation_detail, separation.reason_detail),
+                )
+                if old != new
+            ]
         for column, stored_value, new in (
             ("phone", emp.phone_enc, data.phone),
             ("id_number", emp.id_number_enc, data.id_number),
@@ -726,7 +790,7 @@ class DirectoryImporter:
                 != new
             ):
                 fields.append(column)
-        return EmployeePlan(data, "updated" if fields else "unchanged", fields)
+        return EmployeePlan(data, "updated" if fields else "unchanged", fields, separation)
 
 
 async def stream_records(

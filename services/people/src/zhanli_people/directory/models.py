@@ -38,6 +38,11 @@ class Employee(Base):
     # Personal data, envelope-encrypted (zhanli_shared.crypto); never in events.
     phone_enc: Mapped[str | None] = mapped_column(Text)
     id_number_enc: Mapped[str | None] = mapped_column(Text)
+    # The separation (status left): date, reason (resignation, dismissal, failed_probation,
+    # other) and HR's words; retention's label and the talent service's hiring outcome.
+    separated_on: Mapped[dt.date | None] = mapped_column(Date)
+    separation_reason: Mapped[str | None] = mapped_column(String(30))
+    separation_detail: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[dt.datetime] = mapped_column(TZDateTime())
 
 

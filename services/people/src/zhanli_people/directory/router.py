@@ -18,6 +18,7 @@ from zhanli_people.directory.schemas import (
     OrgUnitRead,
     OrgUnitWrite,
     Page,
+    SeparationWrite,
 )
 from zhanli_people.settings import people_settings
 from zhanli_shared.audit import client_ip
@@ -115,6 +116,30 @@ async def put_employee(
         raise Unprocessable("employee_id in the body must match the URL.", field="employee_id")
     emp = await service.upsert_employee(
         session, publisher, cipher, body, actor=principal, source_ip=client_ip(request)
+    )
+    return _read(emp, principal, cipher)
+
+
+@router.put(
+    "/employees/{employee_id}/separation",
+    response_model=EmployeeRead,
+    dependencies=[Depends(require_roles(*WRITERS))],
+)
+async def put_separation(
+    employee_id: str,
+    body: SeparationWrite,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    publisher: PublisherDep,
+    cipher: CipherDep,
+) -> EmployeeRead:
+    """Record that the person left: date, reason (resignation, dismissal,
+    failed_probation, other) and detail. The status becomes ``left`` and
+    ``zhanli.directory.employee_separated.v1`` is published (retention's label, the
+    talent service's hiring outcome); the same separation again publishes nothing."""
+    emp = await service.record_separation(
+        session, publisher, employee_id, body, actor=principal, source_ip=client_ip(request)
     )
     return _read(emp, principal, cipher)
 

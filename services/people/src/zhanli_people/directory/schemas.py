@@ -8,7 +8,11 @@ from typing import Annotated, Generic, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from zhanli_shared.auth import Role
-from zhanli_shared.events.contracts.directory import EmploymentStatus, OrgUnitKind
+from zhanli_shared.events.contracts.directory import (
+    EmploymentStatus,
+    OrgUnitKind,
+    SeparationReason,
+)
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 
@@ -68,6 +72,20 @@ class EmployeeRead(BaseModel):
     hired_on: dt.date | None
     phone: str | None = Field(default=None, description="Masked unless HR or the person")
     id_number: str | None = Field(default=None, description="Masked unless HR or the person")
+    separated_on: dt.date | None = None
+    separation_reason: str | None = None
+    separation_detail: str | None = None
+
+
+class SeparationWrite(BaseModel):
+    """The person left: the date, the reason and HR's words. Sets the status to ``left``
+    and publishes ``zhanli.directory.employee_separated.v1``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    separated_on: dt.date
+    reason: SeparationReason
+    reason_detail: str | None = Field(default=None, max_length=500, examples=["能力不匹配"])
 
 
 T = TypeVar("T")

@@ -8,13 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_people.directory import repository
 from zhanli_people.directory.models import Employee, OrgUnit
-from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite
+from zhanli_people.directory.schemas import EmployeeWrite, OrgUnitWrite, SeparationWrite
 from zhanli_shared import audit
 from zhanli_shared.auth import Principal
 from zhanli_shared.crypto import FieldCipher, mask_id_number, mask_phone
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import NotFound, Unprocessable
 from zhanli_shared.events.contracts.directory import (
+    EmployeeSeparated,
     EmployeeUpserted,
     EmploymentStatus,
     OrgUnitKind,
@@ -110,6 +111,8 @@ def _employee_state(emp: Employee) -> dict[str, Any]:
         "roles": list(emp.roles),
         "status": emp.status,
         "hired_on": emp.hired_on,
+        "separated_on": emp.separated_on,
+        "separation_reason": emp.separation_reason,
         "phone_set": emp.phone_enc is not None,
         "id_number_set": emp.id_number_enc is not None,
     }
@@ -269,6 +272,71 @@ async def upsert_employee(
         entity_id=emp.employee_id,
         before=before,
         after=after,
+        source_ip=source_ip,
+    )
+    return emp
+
+
+async def record_separation(
+    session: AsyncSession,
+    publisher: Publisher,
+    employee_id: str,
+    data: SeparationWrite,
+    *,
+    actor: Principal | str = "system",
+    source_ip: str | None = None,
+) -> Employee:
+    """The person left on ``separated_on`` for ``reason``: status ``left``, the separation
+    kept, ``employee_upserted`` and ``employee_separated`` published, audited. The same
+    separation again changes and publishes nothing; a corrected one is published again."""
+    emp = await repository.get_employee(session, employee_id)
+    if emp is None:
+        raise NotFound(f"Unknown person {employee_id!r}.")
+    if emp.hired_on is not None and data.separated_on < emp.hired_on:
+        raise Unprocessable(
+            f"The separation date is before the hire date ({emp.hired_on}).", field="separated_on"
+        )
+    same = (
+        emp.status == EmploymentStatus.LEFT.value
+        and emp.separated_on == data.separated_on
+        and emp.separation_reason == data.reason.value
+        and emp.separation_detail == data.reason_detail
+    )
+    if same:
+        return emp
+    before = _employee_state(emp)
+    status_changed = emp.status != EmploymentStatus.LEFT.value
+    emp.status = EmploymentStatus.LEFT.value
+    emp.separated_on, emp.separation_reason = data.separated_on, data.reason.value
+    emp.separation_detail, emp.updated_at = data.reason_detail, utcnow()
+    await session.flush()
+    unit = await repository.get_unit(session, emp.org_unit_id)
+    path = list(unit.path) if unit else [emp.org_unit_id]
+    if status_changed:
+        await publisher.publish(session, _employee_event(emp, path))
+    await publisher.publish(
+        session,
+        EmployeeSeparated(
+            employee_id=emp.employee_id,
+            separated_on=data.separated_on,
+            reason=data.reason,
+            reason_detail=data.reason_detail,
+            hired_on=emp.hired_on,
+            job_role=emp.job_role,
+            org_path=path,
+            recorded_at=emp.updated_at,
+        ),
+    )
+    await audit.record(
+        session,
+        publisher,
+        actor=actor,
+        action="directory.employee.separated",
+        entity_type="employee",
+        entity_id=emp.employee_id,
+        before=before,
+        after=_employee_state(emp)
+        | {"separation_detail": "changed" if data.reason_detail else "unchanged"},
         source_ip=source_ip,
     )
     return emp

@@ -49,6 +49,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "parent_unit": ("上级部门", "parent_unit", "parent_unit_id"),
     "unit_kind": ("部门类型", "unit_kind"),
     "unit_manager": ("部门负责人", "unit_manager"),
+    "separated_on": ("离职日期", "separated_on", "exit_date", "termination_date"),
+    "separation_reason": ("离职原因", "离职类型", "separation_reason", "exit_reason"),
+    "separation_detail": ("离职说明", "离职备注", "separation_detail"),
 }
 REQUIRED = ("employee_id", "name", "unit")
 

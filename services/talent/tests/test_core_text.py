@@ -110,7 +110,7 @@ def test_tokens_are_deterministic_and_clean(text: str) -> None:
         assert token not in lexicon.STOPWORDS
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.text(alphabet="客户开发拓业绩增长销售经验abc 的了，。1", max_size=300))
 def test_any_text_round_trips_through_both_encodings(text: str) -> None:
     if not text.strip():

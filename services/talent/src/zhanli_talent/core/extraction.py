@@ -6,6 +6,7 @@ guesses silently."""
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ MAX_PDF_PAGES = 50
 MAX_DOCX_XML_BYTES = 50 * 1024 * 1024
 MAX_TEXT_CHARS = 100_000
 KINDS = ("txt", "docx", "pdf")
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
 MEDIA_TYPES = {
     "text/plain": "txt",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
@@ -105,12 +107,26 @@ def decode_text(data: bytes) -> tuple[str, str]:
             text = data.decode(encoding)
         except UnicodeDecodeError:
             continue
+        if encoding == "utf-8" and _gbk_in_disguise(data, text):
+            continue
         if _plausible(text):
             return text, "gbk" if encoding == "gb18030" else encoding.replace("-sig", "")
     raise ResumeFileError(
         "The text is neither UTF-8 nor GBK (save it as UTF-8 and upload again).",
         field="encoding",
     )
+
+
+def _gbk_in_disguise(data: bytes, text: str) -> bool:
+    """Short GBK text can also be valid UTF-8 (业 = D2 B5 = Cyrillic ҵ): UTF-8 with
+    non-ASCII characters but no Chinese at all, that reads as Chinese in GBK, is GBK."""
+    if text.isascii() or _CJK.search(text):
+        return False
+    try:
+        other = data.decode("gb18030")
+    except UnicodeDecodeError:
+        return False
+    return bool(_CJK.search(other)) and _plausible(other)
 
 
 def _plausible(text: str) -> bool:

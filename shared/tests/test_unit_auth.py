@@ -254,3 +254,94 @@ def test_verified_tokens_are_cached_only_until_they_expire(
     monkeypatch.setattr(auth_module.time, "time", lambda: later)
     assert verifier.verify(token).subject == "E1"  # (still valid by the signature's clock)
     assert len(calls) == 2  # ... but no longer answered from the cache
+
+
+HOSTILE_KIDS = [
+    "../../etc/passwd",
+    "/etc/passwd",
+    "..",
+    "' OR 1=1--",
+    "1; DROP TABLE api_keys",
+    "http://evil.example/jwks.json",
+    "kid\x00",
+    "x" * 65,
+    "",
+]
+
+
+@pytest.mark.parametrize("kid", [*HOSTILE_KIDS, 7, ["a"], {"a": 1}])
+def test_a_kid_that_is_a_path_sql_or_url_is_refused_before_any_key_lookup(
+    keypair: tuple[str, str], kid: Any
+) -> None:
+    """A hostile ``kid`` never reaches the key look-up (JWKS, file, database): 401 at once.
+    The token is otherwise perfect, signed with the trusted key."""
+    verifier = TokenVerifier(
+        issuer=TEST_ISSUER,
+        audience=TEST_AUDIENCE,
+        algorithms=["RS256"],
+        public_key=keypair[1],
+    )
+    looked_up: list[str] = []
+
+    def key_for(token: str) -> Any:
+        looked_up.append(token)
+        raise AssertionError("the key look-up must not run")
+
+    verifier.issuers[TEST_ISSUER].key_for = key_for  # type: ignore[method-assign]
+    header = {"alg": "RS256", "typ": "JWT", "kid": kid}
+    signing_input = (
+        b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims()).encode())
+    ).encode()
+    algorithm = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
+    signature = algorithm.sign(signing_input, algorithm.prepare_key(keypair[0]))
+    token = signing_input.decode() + "." + b64(signature)
+    with pytest.raises(Unauthorized, match=r"key id|malformed"):
+        verifier.verify(token)
+    assert looked_up == []
+
+
+@pytest.mark.parametrize("header", ["jku", "x5u", "jwk", "x5c"])
+def test_a_token_naming_where_its_key_is_is_refused(keypair: tuple[str, str], header: str) -> None:
+    verifier = TokenVerifier(
+        issuer=TEST_ISSUER, audience=TEST_AUDIENCE, algorithms=["RS256"], public_key=keypair[1]
+    )
+    token = jwt.encode(
+        claims(), keypair[0], algorithm="RS256", headers={header: "https://evil.example/k"}
+    )
+    with pytest.raises(Unauthorized, match="where their key is"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("kid", ["zhanli-local-1", "2026-12.rsa_A", "k"])
+def test_plain_kids_still_verify(keypair: tuple[str, str], kid: str) -> None:
+    verifier = TokenVerifier(
+        issuer=TEST_ISSUER, audience=TEST_AUDIENCE, algorithms=["RS256"], public_key=keypair[1]
+    )
+    token = TokenIssuer(keypair[0], issuer=TEST_ISSUER, audience=TEST_AUDIENCE, key_id=kid).issue(
+        "e-1", ["salesperson"]
+    )
+    assert verifier.verify(token).subject == "e-1"
+
+
+async def test_subject_status_rereads_who_has_left_at_most_every_refresh() -> None:
+    from zhanli_shared.auth import SubjectStatus
+
+    now = [0.0]
+    left: set[str] = set()
+    loads = []
+
+    async def load() -> set[str]:
+        loads.append(now[0])
+        return set(left)
+
+    status = SubjectStatus(load, refresh_s=1.0, clock=lambda: now[0])
+    assert not await status.inactive("E1")
+    left.add("E1")
+    assert not await status.inactive("E1")  # within the refresh: the set read at 0.0
+    now[0] = 1.0
+    assert await status.inactive("E1")  # re-read
+    assert loads == [0.0, 1.0]
+    status.mark("E1", active=True)  # a change applied in this process: at once
+    assert not await status.inactive("E1")
+    status.mark("E2", active=False)
+    assert await status.inactive("E2")

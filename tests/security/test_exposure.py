@@ -6,6 +6,7 @@ unknown one, so ids cannot be enumerated."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import httpx
@@ -72,3 +73,97 @@ def test_a_deal_out_of_scope_looks_like_an_unknown_deal(world: World) -> None:
     hidden = seller.get(f"/api/v1/commission/deals/{hidden_id}")
     unknown = seller.get(f"/api/v1/commission/deals/{unknown_id}")
     assert_answered_alike(hidden, hidden_id, unknown, unknown_id)
+
+
+def test_a_departure_stops_the_persons_tokens_and_api_keys(world: World) -> None:
+    """HR marks a person as left: the API key they own stops at once (this gateway forgets
+    it; the people service reads it as revoked), their unexpired token within moments in
+    every service (each one's directory projection), and they cannot sign in again."""
+    from zl_seckit import ROOT_UNIT, TEAM_B
+
+    admin = world.client("admin")
+    eid = f"S-LEAVER-{uuid.uuid4().hex[:6].upper()}"
+    person = {
+        "employee_id": eid,
+        "name": "离职测试",
+        "org_unit_id": TEAM_B,
+        "job_role": "salesperson",
+        "roles": ["salesperson"],
+        "status": "active",
+        "hired_on": "2026-01-05",
+    }
+    assert admin.put(f"/api/v1/directory/employees/{eid}", json=person).status_code == 200
+    username, password = f"leaver-{uuid.uuid4().hex[:6]}", "leaver-pw-1"
+    created = admin.post(
+        "/api/v1/auth/users",
+        json={
+            "username": username,
+            "password": password,
+            "employee_id": eid,
+            "roles": ["salesperson"],
+        },
+    )
+    assert created.status_code == 201, created.text
+    token = world.platform.token(username, password)  # type: ignore[attr-defined]
+    key = admin.post(
+        "/api/v1/auth/api-keys",
+        json={"name": "离职者的脚本", "roles": ["integration"], "owner": eid},
+    )
+    assert key.status_code == 201, key.text
+    base = world.base
+    mine = {"authorization": f"Bearer {token}"}
+    keyed = {"x-api-key": key.json()["api_key"]}
+    statement = f"/api/v1/commission/people/{eid}/statement"
+    record = f"/api/v1/directory/employees/{eid}"
+    units = "/api/v1/directory/org-units"
+
+    def status(path: str, headers: dict[str, str]) -> int:
+        return httpx.get(base + path, headers=headers, timeout=15).status_code
+
+    deadline = time.monotonic() + 60
+    while status(statement, mine) != 200:  # the person reached commission
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert status(record, mine) == 200 and status(units, keyed) == 200
+
+    left = admin.put(f"/api/v1/directory/employees/{eid}", json={**person, "status": "left"})
+    assert left.status_code == 200, left.text
+    assert status(units, keyed) == 401  # at once: no cache window
+    deadline = time.monotonic() + 60
+    while status(statement, mine) != 401 or status(record, mine) != 401:
+        assert time.monotonic() < deadline, "the departed person's token still works"
+        time.sleep(0.2)
+    signin = httpx.post(
+        base + "/api/v1/auth/token", json={"username": username, "password": password}, timeout=15
+    )
+    assert signin.status_code == 401
+    assert ROOT_UNIT  # the company the world built is untouched
+    assert admin.get(record).status_code == 200
+
+
+@pytest.mark.parametrize("kid", ["../../etc/passwd", "' OR 1=1--", "http://evil.example/k"])
+@pytest.mark.parametrize("path", ["/api/v1/commission/people/S-TEAM/statement", "/api/v1/me"])
+def test_a_token_whose_kid_is_a_path_or_sql_is_refused(world: World, kid: str, path: str) -> None:
+    """Signed with the platform's real key, admin roles, only the kid is hostile: 401."""
+    import datetime as dt
+
+    import jwt
+
+    keys = world.platform.var / "keys"  # type: ignore[attr-defined]
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "iss": "zhanli-local",
+        "aud": "zhanli",
+        "sub": "admin",
+        "iat": now,
+        "nbf": now,
+        "exp": now + dt.timedelta(minutes=10),
+        "roles": ["hr_admin", "it_ops"],
+        "org_units": [],
+    }
+    token = jwt.encode(
+        claims, (keys / "jwt-private.pem").read_text(), algorithm="RS256", headers={"kid": kid}
+    )
+    r = httpx.get(world.base + path, headers={"authorization": f"Bearer {token}"}, timeout=15)
+    assert r.status_code == 401, r.text
+    assert r.headers["content-type"] == "application/problem+json"

@@ -222,6 +222,49 @@ async def test_bad_input_is_a_problem_and_writes_nothing(commission) -> None:
     assert await counts() == before
 
 
+async def test_a_departed_persons_unexpired_token_stops_working(commission) -> None:
+    """The directory says the person has left: their token (valid for another hour) is
+    refused (401) as soon as the change reaches this service; back in the directory, it
+    works again. Others are untouched."""
+    from zhanli_shared.events.contracts.directory import EmploymentStatus
+
+    rep, colleague = f"E{uuid.uuid4().hex[:6]}", f"E{uuid.uuid4().hex[:6]}"
+    await hire(commission, rep)
+    await hire(commission, colleague)
+    mine = commission.auth(rep, ["salesperson"])
+    url = f"/api/v1/commission/people/{rep}/statement"
+    assert (await commission.client.get(url, headers=mine)).status_code == 200
+
+    async def upsert(status: EmploymentStatus) -> None:
+        await commission.publish(
+            EmployeeUpserted(
+                employee_id=rep,
+                name="王小明",
+                org_unit_id="T1",
+                org_path=["G1", "B1", "T1"],
+                manager_id="M1",
+                job_role="salesperson",
+                roles=["salesperson"],
+                status=status,
+            )
+        )
+
+    async def answered(status: int) -> bool:
+        return (await commission.client.get(url, headers=mine)).status_code == status
+
+    await upsert(EmploymentStatus.LEFT)
+    await eventually(lambda: answered(401))
+    refused = await commission.client.get(url, headers=mine)
+    assert refused.json()["detail"] == "This account is no longer active."
+    other = f"/api/v1/commission/people/{colleague}/statement"
+    ok = await commission.client.get(other, headers=commission.auth(colleague, ["salesperson"]))
+    assert ok.status_code == 200
+    # Their figures stay readable by finance (only the person's own access ends).
+    assert (await commission.client.get(url, headers=finance(commission))).status_code == 200
+    await upsert(EmploymentStatus.ACTIVE)  # rehired
+    await eventually(lambda: answered(200))
+
+
 async def test_authentication_and_data_scope(commission) -> None:
     rep = f"E{uuid.uuid4().hex[:6]}"
     await hire(commission, rep, team="T1")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 import zhanli_people
 from zhanli_people.main import create_app
 from zhanli_people.settings import PeopleSettings
-from zhanli_shared.testing.plugin import DatabaseTarget
+from zhanli_shared.testing.plugin import DatabaseTarget, eventually
 from zhanli_shared.testing.services import RunningService, running_service, service_settings
 
 ADMIN_PASSWORD = "s3cret-admin-密码"
@@ -366,3 +366,67 @@ async def test_directory_writes_are_audited_with_before_after_actor_and_request_
     (granted,) = await audit_facts(people, "user", username)
     assert granted["action"] == "identity.user.created" and granted["actor_id"] == "admin"
     assert granted["after"]["roles"] == ["sales_manager"] and "password" not in json.dumps(granted)
+
+
+async def test_a_departure_ends_sign_in_tokens_and_owned_api_keys_at_once(people) -> None:
+    """The directory says the person has left: they cannot sign in, the token they hold is
+    refused (401) here, and the API keys they own read as revoked to the gateway."""
+    import uuid
+
+    h = await admin_headers(people)
+    unit, eid = f"U{uuid.uuid4().hex[:6]}", f"E{uuid.uuid4().hex[:6]}"
+    put_unit = await people.client.put(
+        f"/api/v1/directory/org-units/{unit}",
+        headers=h,
+        json={"org_unit_id": unit, "name": "离职测试组", "kind": "team"},
+    )
+    assert put_unit.status_code in (200, 201), put_unit.text
+    person = {
+        "employee_id": eid,
+        "name": "离职者",
+        "org_unit_id": unit,
+        "job_role": "salesperson",
+        "roles": ["salesperson"],
+    }
+    url = f"/api/v1/directory/employees/{eid}"
+    assert (await people.client.put(url, headers=h, json=person)).status_code == 200
+    username = f"u-{eid.lower()}"
+    user = await people.client.post(
+        "/api/v1/auth/users",
+        headers=h,
+        json={
+            "username": username,
+            "password": "leaver-pass-1",
+            "employee_id": eid,
+            "roles": ["salesperson"],
+        },
+    )
+    assert user.status_code == 201, user.text
+    signed_in = await login(people, username, "leaver-pass-1")
+    assert signed_in.status_code == 200
+    mine = {"authorization": "Bearer " + signed_in.json()["access_token"]}
+    assert (await people.client.get(url, headers=mine)).status_code == 200
+    key = await people.client.post(
+        "/api/v1/auth/api-keys",
+        headers=h,
+        json={"name": "个人脚本", "roles": ["integration"], "owner": eid},
+    )
+    assert key.status_code == 201, key.text
+    internal = f"/internal/v1/api-keys/{key.json()['key_id']}"
+    gateway = {
+        "authorization": "Bearer " + people.issuer.issue("service:gateway", [], kind="service")
+    }
+    state = (await people.client.get(internal, headers=gateway)).json()
+    assert state["owner"] == eid and state["revoked"] is False
+
+    left = await people.client.put(url, headers=h, json={**person, "status": "left"})
+    assert left.status_code == 200, left.text
+    state = (await people.client.get(internal, headers=gateway)).json()
+    assert state["revoked"] is True  # the gateway's next look-up refuses the key
+    assert (await login(people, username, "leaver-pass-1")).status_code == 401
+
+    async def refused() -> bool:
+        return (await people.client.get(url, headers=mine)).status_code == 401
+
+    await eventually(refused)  # within auth_status_refresh_s (1 s)
+    assert (await people.client.get(url, headers=h)).status_code == 200  # HR still reads it

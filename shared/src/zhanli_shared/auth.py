@@ -7,7 +7,9 @@ subject; ``none`` and HMAC algorithms are never accepted with a public key.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -20,6 +22,12 @@ from fastapi import Depends, Request
 
 from zhanli_shared.errors import Forbidden, Unauthorized
 from zhanli_shared.settings import ServiceSettings
+
+# A key id names a key in a JWKS and nothing else: short, plain characters, never a path or
+# a query. A token whose ``kid`` is anything else is refused before any key is looked up.
+KID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$")
+# Headers that would let a token name where its own key comes from: never trusted, refused.
+_KEY_LOCATING_HEADERS = ("jku", "x5u", "jwk", "x5c")
 
 ASYMMETRIC = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"}
 
@@ -229,6 +237,12 @@ class TokenVerifier:
             raise Unauthorized("The bearer token is malformed.") from exc
         if header.get("alg") not in self.algorithms:
             raise Unauthorized(f"Token algorithm {header.get('alg')!r} is not accepted.")
+        kid = header.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not KID.match(kid) or ".." in kid):
+            # Checked before any key look-up: a kid is never a path, a URL or SQL.
+            raise Unauthorized("The token's key id (kid) is not acceptable.")
+        if any(h in header for h in _KEY_LOCATING_HEADERS):
+            raise Unauthorized("Tokens may not say where their key is (jku, x5u, jwk, x5c).")
         source = self._only
         if source is None:
             try:
@@ -333,15 +347,57 @@ def generate_rsa_keypair() -> tuple[str, str]:
     return private, public
 
 
+class SubjectStatus:
+    """Who may no longer act although their token is still valid: people the directory says
+    have left (their tokens, and through the people service the API keys they own, stop
+    working as soon as the change reaches this service, whatever the token's expiry).
+
+    ``load`` returns the current set of inactive subjects (one indexed query on the local
+    directory projection); it is re-read at most every ``refresh_s`` seconds, so a request
+    costs a set look-up. ``mark`` applies a change at once in this process (the projection's
+    handler calls it when it runs here)."""
+
+    def __init__(
+        self,
+        load: Callable[[], Awaitable[Iterable[str]]],
+        *,
+        refresh_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._load, self.refresh_s, self.clock = load, refresh_s, clock
+        self._inactive: frozenset[str] = frozenset()
+        self._loaded_at = float("-inf")
+        self._lock = asyncio.Lock()
+
+    def mark(self, subject: str, *, active: bool) -> None:
+        self._inactive = (
+            self._inactive - {subject} if active else self._inactive | frozenset({subject})
+        )
+
+    async def inactive(self, subject: str) -> bool:
+        if self.clock() - self._loaded_at >= self.refresh_s:
+            async with self._lock:
+                if self.clock() - self._loaded_at >= self.refresh_s:
+                    started = self.clock()
+                    self._inactive = frozenset(await self._load())
+                    self._loaded_at = started
+        return subject in self._inactive
+
+
 async def get_principal(request: Request) -> Principal:
     """The FastAPI dependency: the verified caller, or 401. (async: a sync dependency
-    would cost a thread-pool hop per request.)"""
+    would cost a thread-pool hop per request.) A person the directory says has left is
+    refused (401) even with an unexpired token."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>'.")
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify(token.strip())
+    principal = verifier.verify(token.strip())
+    status: SubjectStatus | None = getattr(request.app.state, "subject_status", None)
+    if status is not None and principal.kind == "user" and await status.inactive(principal.subject):
+        raise Unauthorized("This account is no longer active.")
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -18,15 +18,16 @@ from typing import Annotated, Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from zhanli_shared.auth import TokenVerifier
+from zhanli_shared.auth import SubjectStatus, TokenVerifier
 from zhanli_shared.crypto import FieldCipher
 from zhanli_shared.db import create_engine, ping, session_factory
 from zhanli_shared.errors import Conflict, install_problem_handlers
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
+from zhanli_shared.events.contracts.directory import EmploymentStatus
 from zhanli_shared.events.kafka import broker_reachable
 from zhanli_shared.events.outbox import EventTables, Publisher
 from zhanli_shared.events.relay import OutboxRelay, count_parked
@@ -195,6 +196,20 @@ def health_router(readiness: Readiness | None = None) -> APIRouter:
     return router
 
 
+def departed_people(
+    sessions: async_sessionmaker[AsyncSession], table: Table, refresh_s: float
+) -> SubjectStatus:
+    """Who has left, read from ``table`` (the directory, or its local projection)."""
+    left = EmploymentStatus.LEFT.value
+
+    async def load() -> list[str]:
+        async with sessions() as session:
+            rows = await session.execute(select(table.c.employee_id).where(table.c.status == left))
+            return list(rows.scalars())
+
+    return SubjectStatus(load, refresh_s=refresh_s)
+
+
 def create_service_app(
     settings: ServiceSettings,
     *,
@@ -209,9 +224,17 @@ def create_service_app(
     on_start: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
     on_stop: Callable[[FastAPI, Runtime], Awaitable[None]] | None = None,
     readiness: Readiness | None = None,
+    people_table: Table | None = None,
 ) -> FastAPI:
+    """``people_table`` (``employee_id``, ``status``): where this service reads who has
+    left, to refuse their tokens; default the local directory projection
+    (``directory_people``) when the service keeps one."""
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    del metadata  # tables are created by migrations, never at start-up
+    # Tables are created by migrations, never at start-up: the metadata only names them.
+    if people_table is None:
+        people_table = next(
+            (t for t in metadata.tables.values() if t.name == "directory_people"), None
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -239,6 +262,10 @@ def create_service_app(
         )
         app.state.runtime = runtime
         app.state.verifier = verifier
+        if people_table is not None:
+            app.state.subject_status = departed_people(
+                sessions, people_table, settings.auth_status_refresh_s
+            )
         if settings.metrics_port is not None:
             runtime.metrics_listener = MetricsListener(settings.metrics_host, settings.metrics_port)
         if mode in (Mode.SERVE, Mode.RELAY) and settings.relay_enabled:

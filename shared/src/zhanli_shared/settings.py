@@ -166,6 +166,13 @@ class ServiceSettings(BaseSettings):
         '[{"issuer": "zhanli-gateway", "jwks_url": "http://gateway:8000/.well-known/jwks.json"}]',
     )
     auth_leeway_s: int = 30
+    auth_status_refresh_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a service re-reads who has left from its directory projection: "
+        "a departed person's unexpired tokens are refused within this long of the change "
+        "reaching the service",
+    )
 
     data_keys: SecretStr | None = Field(
         default=None,

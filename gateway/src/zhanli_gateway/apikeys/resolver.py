@@ -49,7 +49,8 @@ class KeyState:
     name: str = ""
     roles: frozenset[str] = frozenset()
     expires_at: float | None = None  # epoch seconds
-    revoked: bool = False
+    revoked: bool = False  # revoked, or its owner has left
+    owner: str | None = None
 
     def problem(self, now: float) -> str | None:
         """Why this (known, secret-checked) key may not be used now, or None."""
@@ -145,6 +146,7 @@ class PeopleKeyStore:
             frozenset(data.get("roles", [])),
             dt.datetime.fromisoformat(expires).timestamp() if expires else None,
             bool(data.get("revoked")),
+            data.get("owner"),
         )
 
 
@@ -190,6 +192,13 @@ class ApiKeyResolver:
         """Drop what this process knows of a key (after revoking it here)."""
         self._states.pop(key_id, None)
         self._tokens.pop(key_id, None)
+
+    def forget_owner(self, owner: str | None) -> None:
+        """Drop the keys of ``owner`` (every key when None): after a directory change
+        relayed here, such as a departure, their next use asks the people service again."""
+        for key_id, (state, _) in list(self._states.items()):
+            if owner is None or state.owner == owner:
+                self.forget(key_id)
 
     # --- verification
     async def authenticate(self, raw: str) -> KeyState:
@@ -361,14 +370,36 @@ class ApiKeyMiddleware:
 class RevocationWatch:
     """Around the proxy: when the people service answers a revocation (``DELETE
     /api/v1/auth/api-keys/{key_id}``) with 204, this gateway process forgets the key at once
-    (the others within their cache TTL). Every other request passes untouched."""
+    (the others within their cache TTL); after a successful change of a person in the
+    directory (``PUT|PATCH /api/v1/directory/employees/{id}``: a departure) it forgets the
+    keys that person owns, after an HRIS import every key. Every other request passes
+    untouched."""
 
     PREFIX = "/api/v1/auth/api-keys/"
+    PEOPLE = "/api/v1/directory/employees/"
+    IMPORTS = "/api/v1/directory/imports"
 
     def __init__(self, app: ASGIApp, resolver: ApiKeyResolver) -> None:
         self.app, self.resolver = app, resolver
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("PUT", "PATCH", "POST"):
+            path: str = scope["path"]
+            if scope["method"] != "POST" and path.startswith(self.PEOPLE):
+                owner: str | None = path[len(self.PEOPLE) :].strip("/")
+            elif scope["method"] == "POST" and path.startswith(self.IMPORTS):
+                owner = None
+            else:
+                await self.app(scope, receive, send)
+                return
+
+            async def changed(message: Message) -> None:
+                if message["type"] == "http.response.start" and message["status"] < 300:
+                    self.resolver.forget_owner(owner)
+                await send(message)
+
+            await self.app(scope, receive, changed)
+            return
         if (
             scope["type"] != "http"
             or scope["method"] != "DELETE"

@@ -15,12 +15,14 @@ from fastapi import FastAPI
 from zhanli_people.apikeys.router import router as apikeys_router
 from zhanli_people.db import event_tables, metadata
 from zhanli_people.directory import handlers
+from zhanli_people.directory.models import Employee
 from zhanli_people.directory.router import router as directory_router
 from zhanli_people.identity import service as identity
 from zhanli_people.identity.router import router as identity_router
 from zhanli_people.settings import PeopleSettings
 from zhanli_shared.auth import TokenIssuer
 from zhanli_shared.crypto import FieldCipher
+from zhanli_shared.db import table_of
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.runtime import Mode, Runtime, create_service_app
@@ -57,6 +59,7 @@ def create_app(settings: PeopleSettings | None = None, mode: Mode = Mode.SERVE) 
         description="The directory (org units, people, HRIS imports), sign-in of the built-in "
         "issuer, and API keys.",
         on_start=on_start,
+        people_table=table_of(Employee),  # who has left: their tokens are refused here too
     )
     app.state.issuer = (
         TokenIssuer(

@@ -15,11 +15,13 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from zhanli_people.apikeys import repository, service
 from zhanli_people.apikeys.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead, ApiKeyState
+from zhanli_people.directory import repository as directory_repository
 from zhanli_people.settings import people_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.events.contracts.directory import EmploymentStatus
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["identity"])
@@ -92,6 +94,8 @@ async def key_state(
     if key is None:
         return ApiKeyState(key_id=key_id, known=False)
     await service.touch(session, key, utcnow())
+    owner = await directory_repository.get_employee(session, key.owner)
+    owner_left = owner is not None and owner.status == EmploymentStatus.LEFT
     return ApiKeyState(
         key_id=key.key_id,
         known=True,
@@ -99,5 +103,6 @@ async def key_state(
         name=key.name,
         roles=sorted(key.roles),
         expires_at=key.expires_at,
-        revoked=key.revoked_at is not None,
+        revoked=key.revoked_at is not None or owner_left,  # a departed owner's keys stop
+        owner=key.owner,
     )

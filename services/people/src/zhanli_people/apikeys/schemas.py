@@ -47,3 +47,4 @@ class ApiKeyState(BaseModel):
     roles: list[str] = Field(default_factory=list)
     expires_at: dt.datetime | None = None
     revoked: bool = False
+    owner: str | None = None

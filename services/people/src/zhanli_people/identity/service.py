@@ -16,6 +16,7 @@ from zhanli_shared import audit
 from zhanli_shared.auth import Principal, Role, TokenIssuer
 from zhanli_shared.db import utcnow
 from zhanli_shared.errors import Conflict, Unauthorized
+from zhanli_shared.events.contracts.directory import EmploymentStatus
 from zhanli_shared.events.outbox import Publisher
 
 log = structlog.get_logger("zhanli.identity")
@@ -93,5 +94,7 @@ async def login(session: AsyncSession, issuer: TokenIssuer, username: str, passw
     name = None
     if user.employee_id:
         emp = await directory.get_employee(session, user.employee_id)
+        if emp is not None and emp.status == EmploymentStatus.LEFT:
+            raise Unauthorized("Unknown user or wrong password.")  # departed: no sign-in
         name = emp.name if emp else None
     return issuer.issue(subject, user.roles, org_units=scope, name=name)

@@ -443,6 +443,17 @@ def is_missing(value: Any) -> bool:
 
 def parse_number(value: Any) -> tuple[float | None, str | None]:
     """(number or None when missing, error reason or None)."""
+    if type(value) is str:
+        try:  # the common case first: a plain number
+            number = float(value)
+        except ValueError:
+            pass
+        else:
+            if math.isfinite(number):
+                return number, None
+            if number != number:  # "nan"
+                return None, None
+            return None, f"{value[:40]!r} is not a finite number"
     if is_missing(value):
         return None, None
     if isinstance(value, bool):
@@ -785,14 +796,16 @@ def build_dataset(
         j = col[name]
         if kind == "numeric":
             bad: list[str] = []
+            present = 0
             for i, row in enumerate(raw.rows):
                 number, error = parse_number(row[j])
                 if error:
                     reject(i, name, error)
                     bad.append(str(row[j])[:30])
+                    present += 1
                 elif number is not None:
                     X[i, k] = number
-            present = sum(1 for row in raw.rows if not is_missing(row[j]))
+                    present += 1
             if bad and len(bad) > limits.max_numeric_failure_rate * max(1, present):
                 raise Unprocessable(
                     f"column {name!r} is mapped as numeric but {len(bad):,} of {present:,} "
@@ -804,12 +817,19 @@ def build_dataset(
         else:
             spellings: dict[str, Counter[str]] = {}
             keys: list[str | None] = []
+            seen_cells: dict[tuple[type, Any], tuple[str | None, str | None]] = {}
             for row in raw.rows:
-                text = parse_category(row[j])
-                if text is None:
+                cell = row[j]
+                try:  # by type too: True == 1 == 1.0 would share an entry
+                    text, key = seen_cells[type(cell), cell]
+                except (KeyError, TypeError):  # first time, or unhashable
+                    text = parse_category(cell)
+                    key = None if text is None else _category_key(text)
+                    if len(seen_cells) < 10_000:
+                        seen_cells[type(cell), cell] = (text, key)
+                if text is None or key is None:
                     keys.append(None)
                     continue
-                key = _category_key(text)
                 spellings.setdefault(key, Counter())[text] += 1
                 keys.append(key)
             # One category per case/spacing-insensitive key, shown in its commonest spelling.

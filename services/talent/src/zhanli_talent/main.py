@@ -17,6 +17,7 @@ from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.runtime import Mode, Runtime, create_service_app
 from zhanli_talent.candidates.router import router as candidates_router
 from zhanli_talent.db import event_tables, metadata, people_table
+from zhanli_talent.models.router import router as models_router
 from zhanli_talent.profiles import handlers as profile_handlers
 from zhanli_talent.profiles.router import router as profiles_router
 from zhanli_talent.requisitions import handlers as requisition_handlers
@@ -64,7 +65,7 @@ def create_app(settings: TalentSettings | None = None, mode: Mode = Mode.SERVE) 
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[profiles_router, candidates_router, requisitions_router],
+        routers=[profiles_router, candidates_router, requisitions_router, models_router],
         title="Zhanli talent",
         description="Competency profiles learned from top performers, Chinese resume "
         "screening, match scores with reasons, the pipeline per requisition, hires and exits.",

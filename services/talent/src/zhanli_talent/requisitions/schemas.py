@@ -80,6 +80,9 @@ class Explanation(BaseModel):
     keywords_matched: list[str]
     keywords_missing: list[str]
     traits_missing: list[str]
+    model_version: int | None = Field(
+        default=None, description="Version of the learned model blended in, if any"
+    )
     note: str = Field(
         default="A recommendation for a person to review, never an automatic decision.",
     )

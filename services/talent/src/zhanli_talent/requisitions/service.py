@@ -29,6 +29,7 @@ from zhanli_talent.auditing import exact
 from zhanli_talent.candidates import repository as candidates_repo
 from zhanli_talent.candidates.models import Assessment, Candidate
 from zhanli_talent.core import scoring
+from zhanli_talent.models import service as models
 from zhanli_talent.profiles import repository as profiles_repo
 from zhanli_talent.profiles import service as profiles
 from zhanli_talent.profiles.models import CompetencyProfile
@@ -51,17 +52,6 @@ from zhanli_talent.requisitions.schemas import (
     TransitionWrite,
 )
 from zhanli_talent.settings import TalentSettings
-
-# Learned probabilities of candidates (set by the learned component once a model is
-# active): (profile, candidates) -> probability or None for each.
-LearnedScorer = Callable[[CompetencyProfile, Sequence[Candidate]], list[float | None]]
-
-
-def no_model(profile: CompetencyProfile, cands: Sequence[Candidate]) -> list[float | None]:
-    return [None] * len(cands)
-
-
-learned_scorer: LearnedScorer = no_model
 
 
 async def create_requisition(
@@ -169,12 +159,14 @@ async def score_applications(
         return 0
     spec = profiles.spec_of(profile)
     ordered = [cands[a.candidate_id] for a in apps]
-    learned = learned_scorer(profile, ordered) if profile.learned_model else [None] * len(apps)
-    for app, cand, p in zip(apps, ordered, learned, strict=True):
+    traits = [
+        candidate_traits(assessments[c.id], interviews[a.id])
+        for a, c in zip(apps, ordered, strict=True)
+    ]
+    learned, model_version = await models.learned_probabilities(session, profile, ordered, traits)
+    for app, cand, known, p in zip(apps, ordered, traits, learned, strict=True):
         features = scoring.Candidate(
-            counts=cand.token_counts or {},
-            length=cand.doc_length,
-            traits=candidate_traits(assessments[cand.id], interviews[app.id]),
+            counts=cand.token_counts or {}, length=cand.doc_length, traits=known
         )
         result = scoring.score(spec, features, p)
         if app.pool is not None and app.pool != result.pool.value:
@@ -182,7 +174,8 @@ async def score_applications(
         app.score, app.rule_score = result.score, result.rule_score
         app.learned_probability = p
         app.pool, app.profile_version = result.pool.value, profile.version
-        app.explanation, app.scored_at = _explanation(result), now
+        app.explanation = _explanation(result) | {"model_version": model_version}
+        app.scored_at = now
     await session.flush()
     return changed
 

@@ -625,7 +625,8 @@ class Dataset:
         ids: list[str] | None = None,
         protected: dict[str, list[str | None]] | None = None,
     ) -> Dataset:
-        X = np.asarray(X, dtype=np.float64)
+        X = np.array(X, dtype=np.float64)  # a copy: infinities become missing
+        X[np.isinf(X)] = np.nan
         y = np.asarray(y).astype(np.int8)
         if X.ndim != 2 or X.shape[1] != len(spec.features) or X.shape[0] != y.shape[0]:
             raise ValueError(

@@ -751,6 +751,11 @@ def _train(
     }
     if rules is not None:
         scores = np.asarray(rules, dtype=np.float64)
+        if len(scores) != len(y):
+            raise ValueError(f"{len(scores)} rule scores for {len(y)} rows")
+        if np.isnan(scores).any():  # a rule that could not be evaluated ranks lowest
+            low = np.nanmin(scores) if (~np.isnan(scores)).any() else 0.0
+            scores = np.where(np.isnan(scores), min(low, 0.0), scores)
         probabilities = bool(np.all((scores >= 0) & (scores <= 1)))
         metrics["rules"] = evaluate(
             yv, scores[valid_mask], probabilities=probabilities, top_k=top_k, bins=bins

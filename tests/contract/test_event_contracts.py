@@ -33,7 +33,9 @@ from zhanli_shared.events.contracts.directory import (
 )
 from zhanli_shared.events.contracts.gateway import RequestAudited
 from zhanli_shared.events.contracts.kpi import (
+    KpiPaceAlert,
     KpiScoreUpdated,
+    PaceCause,
     PerformanceGrowthMeasured,
     TrainingRecommended,
 )
@@ -179,6 +181,26 @@ SAMPLES = {
     ),
     KpiScoreUpdated: KpiScoreUpdated(
         employee_id="E1", period="2026-11", score=Decimal("0.92"), calculated_at=NOW
+    ),
+    KpiPaceAlert: KpiPaceAlert(
+        employee_id="E1",
+        manager_id="M1",
+        period="2026-11",
+        indicator="revenue",
+        completion=Decimal("0.30"),
+        pace=Decimal("0.50"),
+        threshold=Decimal("0.8"),
+        causes=[
+            PaceCause(
+                indicator="response_time",
+                value=Decimal("48"),
+                target=Decimal("30"),
+                owner_role="customer_service",
+            )
+        ],
+        notify_roles=["customer_service"],
+        message="销售完成率落后于进度 / sales behind pace",
+        raised_at=NOW,
     ),
     PerformanceGrowthMeasured: PerformanceGrowthMeasured(
         employee_id="E1", day=NOW.date(), growth=Decimal("0.06"), measured_at=NOW

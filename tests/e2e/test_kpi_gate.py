@@ -114,7 +114,11 @@ def test_a_kpi_fact_opens_the_accelerator_gate(platform: Any) -> None:
             },
         ),
     ):
-        assert admin.post(path, json=body).status_code == 201
+        r = _until(  # the directory reaches the commission service as an event
+            lambda path=path, body=body: admin.post(path, json=body),
+            lambda r: r.status_code != 422,
+        )
+        assert r.status_code == 201, r.text
     # KPI: one indicator fed by the CRM, leads against a target of 10
     kpi_plan = f"gate-{suffix.lower()}"
     r = admin.put(

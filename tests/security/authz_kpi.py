@@ -38,7 +38,7 @@ _TARGET_WRITE = {
 }
 
 TARGETED: list[tuple[str, str, Any, Any, Any]] = []
-for _endpoint in ("kpi.board.get", "kpi.trend.get", "kpi.facts.list"):
+for _endpoint in ("kpi.board.get", "kpi.trend.get", "kpi.facts.list", "kpi.ratings.get"):
     for _role, (_own, _team, _other) in _PERSON_DATA.items():
         TARGETED.append((_endpoint, _role, _own, _team, _other))
 for _role in _PERSON_DATA:
@@ -68,6 +68,11 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "kpi.unit_board.get": (OK, OK, NF, OK, NF, NF, OK, OK, NF, NF),  # out of scope: 404
     "kpi.unit_target.put": (OK, NO, NO, OK, NO, NO, NO, NO, NO, NO),
     "kpi.period.recompute": _ADMIN,
+    "kpi.period.close": _ADMIN,  # 2020-01: long over, nobody scored
+    "kpi.growth.post": (OK, NO, NO, NO, NO, NO, NO, NO, OK, OK),  # a scheduler's job
+    # a rating of a colleague: every person may give one (the integration user is none)
+    "kpi.ratings.post": (OK, OK, OK, OK, OK, OK, OK, OK, OK, UN),
+    "kpi.unit_analysis.get": (OK, OK, NO, NO, NO, NO, NO, NO, NO, NO),  # HR's export
     # /api/v1/me/kpi: the caller's own board (the integration user is no person -> 404)
     "me.kpi.get": (OK, OK, OK, OK, OK, OK, OK, OK, OK, NF),
 }
@@ -96,6 +101,11 @@ ROUTES: dict[str, tuple[str, str]] = {
     "kpi.unit_target.put": ("PUT", "/api/v1/kpi/units/{unit_id}/targets/{period}/{indicator}"),
     "kpi.period.recompute": ("POST", "/api/v1/kpi/periods/{period}/recompute"),
     "me.kpi.get": ("GET", "/api/v1/me/kpi"),
+    "kpi.ratings.get": ("GET", "/api/v1/kpi/people/{employee_id}/ratings"),
+    "kpi.period.close": ("POST", "/api/v1/kpi/periods/{period}/close"),
+    "kpi.growth.post": ("POST", "/api/v1/kpi/growth/{day}"),
+    "kpi.ratings.post": ("POST", "/api/v1/kpi/ratings"),
+    "kpi.unit_analysis.get": ("GET", "/api/v1/kpi/units/{unit_id}/analysis"),
 }
 
 
@@ -164,6 +174,22 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
         return "GET", f"/api/v1/kpi/units/{TEAM_A}/board?period=2026-11", None
     if endpoint == "kpi.unit_target.put":
         return "PUT", f"/api/v1/kpi/units/{TEAM_A}/targets/2026-11/deals", {"target": 50}
+    if endpoint == "kpi.ratings.get":
+        return "GET", f"/api/v1/kpi/people/{target}/ratings?period=2026-11", None
+    if endpoint == "kpi.period.close":
+        return "POST", "/api/v1/kpi/periods/2020-01/close", None
+    if endpoint == "kpi.growth.post":
+        return "POST", "/api/v1/kpi/growth/2020-01-15", None
+    if endpoint == "kpi.ratings.post":
+        body = {
+            "rated_id": TEAM_MEMBER,
+            "indicator": "peer_teamwork",
+            "period": "2026-11",
+            "score": 4,
+        }
+        return "POST", "/api/v1/kpi/ratings", body
+    if endpoint == "kpi.unit_analysis.get":
+        return "GET", f"/api/v1/kpi/units/{TEAM_A}/analysis?period=2026-11", None
     if endpoint == "me.kpi.get":
         return "GET", "/api/v1/me/kpi?period=2026-11", None
     if endpoint == "kpi.period.recompute":

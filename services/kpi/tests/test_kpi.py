@@ -683,3 +683,223 @@ async def test_file_import_csv_gbk_and_xlsx(kpi) -> None:
         await kpi.client.get(f"/api/v1/kpi/people/{rep}/board?period=2026-11", headers=admin(kpi))
     ).json()
     assert b["lines"][0]["value"] == 1008  # the dry run wrote nothing
+
+
+async def _outbox(kpi, topic: str, *ids: str) -> list[dict[str, Any]]:
+    async with kpi.runtime.sessions() as s:
+        rows = await outbox_rows_about(s, kpi.runtime.tables.outbox, *ids, topic=topic)
+        out = []
+        for event_id, _ in rows:
+            payload = (
+                await s.execute(
+                    select(kpi.runtime.tables.outbox.c.payload).where(
+                        kpi.runtime.tables.outbox.c.event_id == event_id
+                    )
+                )
+            ).scalar_one()
+            data = json.loads(payload)
+            out.append(data.get("data", data))
+        return out
+
+
+async def test_period_close_snapshots_locks_and_late_facts_adjust_the_next(kpi) -> None:
+    from zhanli_shared.events.contracts.kpi import TrainingRecommended
+
+    rep = await hire(kpi)
+    await own_plan(
+        kpi,
+        rep,
+        [
+            {"indicator": "leads", "weight": 70, "target": 10},
+            {"indicator": "response_time", "weight": 30, "target": 30, "curve": {"kind": "lower"}},
+        ],
+        period="2026-08",
+    )
+    await kpi.client.post(
+        "/api/v1/kpi/facts/bulk",
+        json={"items": [fact(rep, "leads", 8, month=8), fact(rep, "response_time", 30, month=8)]},
+        headers=crm(kpi),
+    )
+    shut = await kpi.client.post("/api/v1/kpi/periods/2026-08/close", headers=admin(kpi))
+    assert shut.status_code == 200, shut.text
+    assert shut.json()["locked"] >= 1
+    again = await kpi.client.post("/api/v1/kpi/periods/2026-08/close", headers=admin(kpi))
+    assert again.status_code == 409
+    assert (
+        await kpi.client.post("/api/v1/kpi/periods/2099-01/close", headers=admin(kpi))
+    ).status_code == 409
+    late = await kpi.client.post(
+        "/api/v1/kpi/facts", json=fact(rep, "leads", 2, month=8), headers=crm(kpi)
+    )
+    assert late.status_code == 201
+    assert late.json()["period"] == "2026-09" and late.json()["adjustment_of"] == "2026-08"
+    b = (
+        await kpi.client.get(f"/api/v1/kpi/people/{rep}/board?period=2026-08", headers=admin(kpi))
+    ).json()
+    assert b["locked"] is True and b["total"] == pytest.approx(0.7 * 0.8 + 0.3)
+    nxt = (
+        await kpi.client.get(f"/api/v1/kpi/people/{rep}/facts?period=2026-09", headers=admin(kpi))
+    ).json()
+    assert [(f["value"], f["original_period"]) for f in nxt] == [(2, "2026-08")]
+    (rec,) = await _outbox(kpi, TrainingRecommended.topic_name(), rep)
+    assert rec["indicator"] == "leads" and rec["period"] == "2026-08"
+
+
+async def test_daily_growth_is_published(kpi) -> None:
+    from zhanli_kpi.boards.models import DailyScore
+    from zhanli_shared.events.contracts.kpi import PerformanceGrowthMeasured
+
+    a, b = f"G{uuid.uuid4().hex[:8]}", f"G{uuid.uuid4().hex[:8]}"
+    now = dt.datetime.now(dt.UTC)
+    async with kpi.runtime.sessions() as s:
+        for eid, day, score in ((a, 19, 0.5), (a, 20, 0.6), (b, 18, 0.4)):
+            s.add(
+                DailyScore(
+                    employee_id=eid,
+                    day=dt.date(2026, 11, day),
+                    period="2026-11",
+                    score=score,
+                    updated_at=now,
+                )
+            )
+        await s.commit()
+    r = await kpi.client.post("/api/v1/kpi/growth/2026-11-20", headers=admin(kpi))
+    assert r.status_code == 200, r.text
+    got = {
+        e["employee_id"]: Decimal(e["growth"])
+        for e in await _outbox(kpi, PerformanceGrowthMeasured.topic_name(), a, b)
+    }
+    assert got == {a: Decimal("0.2"), b: Decimal("0")}  # b: no change since the 18th
+    refused = await kpi.client.post(
+        "/api/v1/kpi/growth/2026-11-20", headers=kpi.auth(a, ["salesperson"])
+    )
+    assert refused.status_code == 403
+
+
+async def test_ratings_anonymous_once_never_self(kpi) -> None:
+    unit = f"U{uuid.uuid4().hex[:6]}"
+    rated = await hire(kpi, unit=unit, path=["G1", unit])
+    peer = await hire(kpi, unit=unit, path=["G1", unit])
+    ops = await hire(kpi, unit="OPS", path=["G1", "OPS"], role="operations")
+    await own_plan(
+        kpi,
+        rated,
+        [
+            {"indicator": "peer_teamwork", "weight": 50, "target": 4},
+            {"indicator": "collaboration_rating", "weight": 50, "target": 4},
+        ],
+    )
+    url = "/api/v1/kpi/ratings"
+
+    def rating(indicator: str, score: float, who: str = rated) -> dict[str, Any]:
+        return {
+            "rated_id": who,
+            "indicator": indicator,
+            "period": "2026-11",
+            "score": score,
+            "comment": "配合很好",
+        }
+
+    as_peer, as_ops = kpi.auth(peer, ["salesperson"]), kpi.auth(ops, ["salesperson"])
+    r = await kpi.client.post(url, json=rating("peer_teamwork", 5), headers=as_peer)
+    assert r.status_code == 201, r.text
+    again = await kpi.client.post(url, json=rating("peer_teamwork", 1), headers=as_peer)
+    assert again.status_code == 409
+    cases = [
+        (rating("peer_teamwork", 4), kpi.auth(rated, ["salesperson"]), "rated_id"),  # self
+        (rating("peer_teamwork", 6), as_ops, "score"),  # out of 1-5
+        (rating("collaboration_rating", 4), as_peer, "indicator"),  # same role: not cross
+        (rating("leads", 4), as_ops, "indicator"),  # not a rating
+        (rating("peer_teamwork", 4, "nobody"), as_ops, "rated_id"),
+    ]
+    for body, headers, field in cases:
+        r = await kpi.client.post(url, json=body, headers=headers)
+        assert r.status_code == 422, (body, r.text)
+        assert r.json()["errors"][0]["field"] == field
+    r = await kpi.client.post(url, json=rating("collaboration_rating", 3), headers=as_ops)
+    assert r.status_code == 201, r.text
+    seen = await kpi.client.get(
+        f"/api/v1/kpi/people/{rated}/ratings?period=2026-11",
+        headers=kpi.auth(rated, ["salesperson"]),
+    )
+    assert seen.status_code == 200
+    assert peer not in seen.text and ops not in seen.text  # anonymous
+    by = {x["indicator"]: x for x in seen.json()}
+    assert by["peer_teamwork"]["average"] == 5 and by["collaboration_rating"]["count"] == 1
+    b = (
+        await kpi.client.get(f"/api/v1/kpi/people/{rated}/board?period=2026-11", headers=admin(kpi))
+    ).json()
+    assert b["total"] == pytest.approx(0.5 * 1.25 + 0.5 * 0.75)
+
+
+async def test_team_analysis_export(kpi) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    unit = f"U{uuid.uuid4().hex[:6]}"
+    a = await hire(kpi, unit=unit, path=["G1", unit])
+    b = await hire(kpi, unit=unit, path=["G1", unit])
+    for eid, leads in ((a, 9), (b, 3)):
+        await own_plan(
+            kpi,
+            eid,
+            [
+                {"indicator": "leads", "weight": 60, "target": 10},
+                {"indicator": "deals", "weight": 40, "target": 5},
+            ],
+        )
+        await kpi.client.post("/api/v1/kpi/facts", json=fact(eid, "leads", leads), headers=crm(kpi))
+    url = f"/api/v1/kpi/units/{unit}/analysis?period=2026-11"
+    r = await kpi.client.get(url, headers=kpi.auth("hr", ["hr_bp"]))
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+    lines = r.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("排名 Rank,工号 Employee")
+    assert lines[1].split(",")[1] == a and "yes" in lines[1] and "成交票数" in lines[1]
+    x = await kpi.client.get(url + "&format=xlsx", headers=kpi.auth("hr", ["hr_admin"]))
+    sheet = load_workbook(io.BytesIO(x.content)).active
+    assert sheet is not None and sheet.cell(2, 2).value == a
+    no = await kpi.client.get(url, headers=kpi.auth("m", ["sales_manager"], [unit]))
+    assert no.status_code == 403
+
+
+async def test_pace_alert_with_causes_through_linked_indicators(kpi) -> None:
+    from zhanli_kpi.alerts import service as alerts
+    from zhanli_kpi.boards import service as boards
+    from zhanli_kpi.core import board as core
+    from zhanli_shared.events.contracts.kpi import KpiPaceAlert
+
+    rep = await hire(kpi)
+    cs = await hire(kpi, role="customer_service")
+    r = await kpi.client.post(
+        "/api/v1/kpi/facts", json=fact(cs, "response_time", 48, month=7), headers=crm(kpi)
+    )
+    assert r.status_code == 201, r.text
+    async with kpi.runtime.sessions() as s:
+        person = await boards.people.get(s, rep)
+        lib, _ = await boards.library(s)
+        board = core.Board([core.LineResult("revenue", 40, 100, 20, 0.2, 0.2, 0.08, 80)])
+        event = await alerts.check_pace(
+            s, kpi.runtime.publisher, kpi.settings, person, "2026-07", board, lib, 0.5
+        )
+        assert event is not None
+        assert [(c.indicator, c.owner_role) for c in event.causes] == [
+            ("response_time", "customer_service")
+        ]
+        assert event.notify_roles == ["customer_service"]
+        assert (
+            await alerts.check_pace(  # once a day
+                s, kpi.runtime.publisher, kpi.settings, person, "2026-07", board, lib, 0.5
+            )
+            is None
+        )
+        on_pace = core.Board([core.LineResult("revenue", 40, 100, 45, 0.45, 0.45, 0.18, 55)])
+        assert (
+            await alerts.check_pace(
+                s, kpi.runtime.publisher, kpi.settings, person, "2026-07", on_pace, lib, 0.5
+            )
+            is None
+        )
+        await s.commit()
+    (published,) = await _outbox(kpi, KpiPaceAlert.topic_name(), rep)
+    assert published["completion"] == "0.2" and published["pace"] == "0.5"

@@ -10,7 +10,9 @@ from zhanli_kpi.db import event_tables, metadata, people_table
 from zhanli_kpi.facts import service as facts
 from zhanli_kpi.facts.router import router as facts_router
 from zhanli_kpi.indicators.router import router as indicators_router
+from zhanli_kpi.periods.router import router as periods_router
 from zhanli_kpi.plans.router import router as plans_router
+from zhanli_kpi.ratings.router import router as ratings_router
 from zhanli_kpi.revenue import handlers as revenue_handlers
 from zhanli_kpi.revenue.router import router as revenue_router
 from zhanli_kpi.revenue.service import SalesDelta
@@ -46,6 +48,8 @@ def create_app(settings: KpiSettings | None = None, mode: Mode = Mode.SERVE) -> 
             plans_router,
             facts_router,
             boards_router,
+            periods_router,
+            ratings_router,
         ],
         title="Zhanli KPI",
     )

@@ -27,6 +27,9 @@ class KpiSettings(ServiceSettings):
     pace_alert_ratio: float = Field(
         default=0.8, gt=0, le=1, description="Alert when completion < this share of pro-rata pace"
     )
+    pace_grace: float = Field(
+        default=0.2, ge=0, le=1, description="No pace alert in this first share of a period"
+    )
     pace_indicator: str = Field(default="revenue", description="The indicator pace alerts watch")
 
 

@@ -3,13 +3,11 @@ re-scoring a whole period."""
 
 from __future__ import annotations
 
-import calendar
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
-from zhanli_kpi.boards import service
+from zhanli_kpi.boards import export, service
 from zhanli_kpi.boards.models import Score
 from zhanli_kpi.boards.schemas import (
     BoardLine,
@@ -23,7 +21,6 @@ from zhanli_kpi.boards.schemas import (
 from zhanli_kpi.core import board as core
 from zhanli_kpi.settings import KpiSettings, kpi_settings
 from zhanli_shared.auth import COMPANY_WIDE, CurrentPrincipal, Principal, Role, require_roles
-from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
@@ -37,19 +34,8 @@ KpiAdmin = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN))]
 HIGHLIGHTS = ("revenue", "collected_revenue", "collected_share", "repurchase_rate")
 
 
-def current_period(settings: KpiSettings) -> str:
-    now = utcnow().astimezone(ZoneInfo(settings.timezone))
-    return f"{now.year:04d}-{now.month:02d}"
-
-
-def pace_of(settings: KpiSettings, period: str) -> float:
-    now = utcnow().astimezone(ZoneInfo(settings.timezone))
-    current = f"{now.year:04d}-{now.month:02d}"
-    if period < current:
-        return 1.0
-    if period > current:
-        return 0.0
-    return core.pro_rata_pace(now.day, calendar.monthrange(now.year, now.month)[1])
+current_period = service.current_period
+pace_of = service.pace_of
 
 
 async def _person(session: Any, principal: Principal, employee_id: str) -> Person:
@@ -236,3 +222,53 @@ async def recompute_period(
         if row is not None and row.score != old:
             changed += 1
     return {"people": len(everyone), "changed": changed}
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+Analyst = Annotated[Principal, Depends(require_roles(Role.HR_ADMIN, Role.HR_BP))]
+
+
+@router.get(
+    "/units/{unit_id}/analysis",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+)
+async def export_analysis(
+    unit_id: Annotated[str, Path(min_length=1, max_length=64)],
+    principal: Analyst,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    period: PeriodQ = None,
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+) -> Response:
+    """HR's team analysis of the period: rank, score, top performers, each person's two
+    weakest indicators and every indicator's score; CSV with a BOM or XLSX."""
+    settings = kpi_settings(runtime)
+    period = period or current_period(settings)
+    members = await service.members_of(session, unit_id)
+    if not members:
+        raise NotFound(f"No one is in unit {unit_id!r}.")
+    scores = await service.scores_of(session, [m.employee_id for m in members], period)
+    rows = [
+        {
+            "employee_id": m.employee_id,
+            "name": m.name,
+            "unit": m.org_unit_id,
+            "role": m.job_role,
+            "plan_id": scores[m.employee_id].plan_id if m.employee_id in scores else None,
+            "score": scores[m.employee_id].score if m.employee_id in scores else None,
+            "breakdown": scores[m.employee_id].breakdown if m.employee_id in scores else [],
+        }
+        for m in members
+    ]
+    header, table = export.table(rows)
+    name = f"kpi-{unit_id}-{period}"
+    if format == "xlsx":
+        body, media = export.to_xlsx(header, table, f"{unit_id} {period}"), XLSX
+    else:
+        body, media = export.to_csv(header, table), "text/csv; charset=utf-8"
+    return Response(
+        body,
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="{name}.{format}"'},
+    )

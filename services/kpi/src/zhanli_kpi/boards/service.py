@@ -3,6 +3,7 @@ and ``zhanli.kpi.score_updated.v1`` published whenever the weighted score change
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhanli_kpi.alerts import service as alerts
 from zhanli_kpi.boards.models import DailyScore, Period, Score
 from zhanli_kpi.core import board as core
 from zhanli_kpi.core import formula
@@ -137,6 +139,22 @@ def breakdown(scored: Scored) -> list[dict[str, Any]]:
     return out
 
 
+def current_period(settings: KpiSettings) -> str:
+    now = utcnow().astimezone(ZoneInfo(settings.timezone))
+    return f"{now.year:04d}-{now.month:02d}"
+
+
+def pace_of(settings: KpiSettings, period: str) -> float:
+    """The share of the period gone by: 1 for a past period, 0 for a future one."""
+    now = utcnow().astimezone(ZoneInfo(settings.timezone))
+    current = f"{now.year:04d}-{now.month:02d}"
+    if period < current:
+        return 1.0
+    if period > current:
+        return 0.0
+    return core.pro_rata_pace(now.day, calendar.monthrange(now.year, now.month)[1])
+
+
 async def closed(session: AsyncSession, period: str) -> bool:
     return await session.get(Period, period) is not None
 
@@ -167,6 +185,17 @@ async def refresh(
     row.breakdown = breakdown(scored)
     row.calculated_at = now
     await _daily(session, settings, person.employee_id, period, total, now)
+    if period == current_period(settings):
+        await alerts.check_pace(
+            session,
+            publisher,
+            settings,
+            person,
+            period,
+            scored.board,
+            scored.library,
+            pace_of(settings, period),
+        )
     if changed:
         await publisher.publish(
             session,

@@ -517,3 +517,53 @@ async def test_profile_learned_from_top_performers(talent: RunningService) -> No
         headers=hdr(svc, HR),
     )
     assert too_few.status_code == 422 and too_few.json()["errors"][0]["field"] == "period_from"
+
+
+async def test_reports_feedback_and_fairness(talent: RunningService) -> None:
+    svc = talent
+    fam = family()
+    req = await setup_requisition(svc, fam)
+    for i in range(4):
+        cid = await new_candidate(
+            svc,
+            f"候选{i}",
+            resume_text=GOOD_RESUME if i % 2 else WEAK_RESUME,
+            gender="female" if i < 2 else "male",
+            birth_year=1995,
+        )
+        aid = (
+            await svc.client.post(
+                f"/api/v1/talent/requisitions/{req}/applications",
+                json={"candidate_id": cid},
+                headers=hdr(svc, RECRUITER),
+            )
+        ).json()["id"]
+        move = {"to": "screened"} if i % 2 else {"to": "rejected", "reason": "经验不符"}
+        r = await svc.client.post(
+            f"/api/v1/talent/applications/{aid}/transitions",
+            json=move,
+            headers=hdr(svc, RECRUITER),
+        )
+        assert r.status_code == 200, r.text
+    fair = await svc.client.get(
+        "/api/v1/talent/reports/fairness",
+        params={"requisition_id": req, "min_group_size": 2},
+        headers=hdr(svc, HR),
+    )
+    assert fair.status_code == 200, fair.text
+    body = fair.json()
+    assert body["reviewed_by_people"] == 4
+    gender = next(a for a in body["decisions"]["attributes"] if a["attribute"] == "gender")
+    assert {g["group"]: g["rate"] for g in gender["groups"]} == {"female": 0.5, "male": 0.5}
+    assert not gender["flagged"]
+    recruiter = await svc.client.get(
+        "/api/v1/talent/reports/fairness",
+        params={"requisition_id": req},
+        headers=hdr(svc, RECRUITER),
+    )
+    assert recruiter.status_code == 403
+    fb = await svc.client.get(
+        "/api/v1/talent/reports/feedback", params={"job_family": fam}, headers=hdr(svc, HR)
+    )
+    assert fb.status_code == 200, fb.text
+    assert fb.json()["by_band"] == [] and "Not enough" in fb.json()["suggestions"][0]

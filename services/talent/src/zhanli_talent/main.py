@@ -20,6 +20,7 @@ from zhanli_talent.db import event_tables, metadata, people_table
 from zhanli_talent.models.router import router as models_router
 from zhanli_talent.profiles import handlers as profile_handlers
 from zhanli_talent.profiles.router import router as profiles_router
+from zhanli_talent.reports.router import router as reports_router
 from zhanli_talent.requisitions import handlers as requisition_handlers
 from zhanli_talent.requisitions import service as requisitions
 from zhanli_talent.requisitions.router import router as requisitions_router
@@ -65,7 +66,13 @@ def create_app(settings: TalentSettings | None = None, mode: Mode = Mode.SERVE) 
         tables=event_tables,
         registry=registry,
         mode=mode,
-        routers=[profiles_router, candidates_router, requisitions_router, models_router],
+        routers=[
+            profiles_router,
+            candidates_router,
+            requisitions_router,
+            models_router,
+            reports_router,
+        ],
         title="Zhanli talent",
         description="Competency profiles learned from top performers, Chinese resume "
         "screening, match scores with reasons, the pipeline per requisition, hires and exits.",

@@ -535,3 +535,16 @@ def test_learn_from_a_file_gives_everything_the_registry_stores() -> None:
     json.dumps(
         [outcome.metrics, outcome.training, outcome.card, outcome.model.to_json()], allow_nan=False
     )
+
+
+def test_progress_is_reported_inside_long_folds() -> None:
+    spec, X, y = synthetic.wide_arrays(2000, 6, categorical=1)
+    seen: list[tuple[float, str]] = []
+    train(
+        Dataset.from_arrays(spec, X, y),
+        TrainConfig(folds=2, max_rounds=120, early_stopping_rounds=1000, check_leakage=False),
+        progress=lambda f, m: seen.append((f, m)),
+    )
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "LightGBM fold 1 of 2: 50 trees" in [m for _, m in seen]

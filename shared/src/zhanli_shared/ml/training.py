@@ -613,6 +613,23 @@ def make_folds(dataset: Dataset, config: TrainConfig) -> list[tuple[np.ndarray, 
     return [(tr, va) for tr, va in splitter.split(dataset.X, y)]
 
 
+def _tree_progress(
+    report: Progress, fold: int, folds: int, steps: int, max_rounds: int
+) -> Callable[[Any], None]:
+    """A LightGBM callback reporting progress inside a fold every 50 trees."""
+
+    def callback(env: Any) -> None:
+        done = env.iteration + 1
+        if done % 50 == 0 and done < max_rounds:
+            within = done / max_rounds
+            report(
+                0.05 + 0.8 * (fold + within) / steps,
+                f"LightGBM fold {fold + 1} of {folds}: {done} trees",
+            )
+
+    return callback
+
+
 def _sample(dataset: Dataset, limit: int, seed: int) -> Dataset:
     """At most ``limit`` rows drawn at random (fixed seed), for checks whose figures do not
     need every row."""
@@ -706,6 +723,7 @@ def _train(
             callbacks=[
                 lgb.record_evaluation(evals),
                 lgb.early_stopping(config.early_stopping_rounds, verbose=False),
+                _tree_progress(report, k, len(folds), steps, max_rounds),
             ],
         )
         boosters.append(booster)

@@ -193,6 +193,8 @@ class Platform:
             "ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE": str(secrets_["private"]),
             # The people service signs the built-in sign-in with the same key.
             "ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE": str(secrets_["private"]),
+            # The audit service signs checkpoints of its chain with it.
+            "ZHANLI_AUDIT_AUTH_PRIVATE_KEY_FILE": str(secrets_["private"]),
             "ZHANLI_PEOPLE_BOOTSTRAP_ADMIN_PASSWORD": secrets_["admin"].read_text().strip(),
             "ZHANLI_GATEWAY_PORT": str(self.args.gateway_port),
             "ZHANLI_GATEWAY_UPSTREAMS": json.dumps(

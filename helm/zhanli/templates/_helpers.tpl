@@ -147,6 +147,10 @@ ZHANLI_GATEWAY_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/
 {{- /* the built-in issuer's sign-in: the same key as the gateway's */}}
 ZHANLI_PEOPLE_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%s" $v.gateway.privateKey.key | quote }}
 {{- end }}
+{{- if and (eq .name "audit") $v.gateway.privateKey.existingSecret }}
+{{- /* signed checkpoints of the audit chain: the platform's signing key */}}
+ZHANLI_AUDIT_AUTH_PRIVATE_KEY_FILE: {{ printf "/var/run/secrets/zhanli/issuer/%s" $v.gateway.privateKey.key | quote }}
+{{- end }}
 {{- range $k, $val := $v.platform.env }}
 {{ $k }}: {{ $val | toString | quote }}
 {{- end }}
@@ -206,7 +210,7 @@ alsoDatabaseOf (optional): another service whose database URL the process reads 
   mountPath: /var/run/secrets/zhanli/data-keys
   readOnly: true
 {{- end }}
-{{- if and (has .name (list "gateway" "people")) $v.gateway.privateKey.existingSecret }}
+{{- if and (has .name (list "gateway" "people" "audit")) $v.gateway.privateKey.existingSecret }}
 - name: issuer-private-key
   mountPath: /var/run/secrets/zhanli/issuer
   readOnly: true
@@ -234,7 +238,7 @@ alsoDatabaseOf (optional): another service whose database URL the process reads 
     secretName: {{ $v.dataKeys.existingSecret }}
     defaultMode: 0440
 {{- end }}
-{{- if and (has .name (list "gateway" "people")) $v.gateway.privateKey.existingSecret }}
+{{- if and (has .name (list "gateway" "people" "audit")) $v.gateway.privateKey.existingSecret }}
 - name: issuer-private-key
   secret:
     secretName: {{ $v.gateway.privateKey.existingSecret }}

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
@@ -49,7 +50,12 @@ async def audit(
 ) -> AsyncIterator[RunningService]:
     target = DatabaseTarget(db_backend, tmp_path_factory.mktemp("audit"), "audit")
     settings = service_settings(
-        AuditSettings, target, broker, keypair[1], webhook_dispatcher_enabled=False
+        AuditSettings,
+        target,
+        broker,
+        keypair[1],
+        webhook_dispatcher_enabled=False,
+        auth_private_key=SecretStr(keypair[0]),  # signs checkpoints of the chain
     )
     async with running_service(create_app, settings, MIGRATIONS, issuer) as svc:
         yield svc
@@ -315,7 +321,12 @@ async def test_verify_finds_the_first_tampered_entry(audit, db_backend: str) -> 
             await conn.execute(tamper)
     try:
         bad = (await audit.client.get("/api/v1/audit/verify", headers=auditor(audit))).json()
-        assert bad == {"ok": False, "checked": seq - 1, "first_bad_sequence": seq}
+        assert {k: bad[k] for k in ("ok", "checked", "first_bad_sequence", "fault")} == {
+            "ok": False,
+            "checked": seq - 1,
+            "first_bad_sequence": seq,
+            "fault": "altered",
+        }
     finally:
         async with engine.begin() as conn:
             if db_backend == "postgres":

@@ -386,7 +386,8 @@ class RevocationWatch:
         if scope["type"] == "http" and scope["method"] in ("PUT", "PATCH", "POST"):
             path: str = scope["path"]
             if scope["method"] != "POST" and path.startswith(self.PEOPLE):
-                owner: str | None = path[len(self.PEOPLE) :].strip("/")
+                # /employees/{id} and /employees/{id}/separation: the person is {id}
+                owner: str | None = path[len(self.PEOPLE) :].strip("/").split("/", 1)[0]
             elif scope["method"] == "POST" and path.startswith(self.IMPORTS):
                 owner = None
             else:

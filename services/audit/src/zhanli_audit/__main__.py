@@ -1,4 +1,5 @@
-"""``python -m zhanli_audit [serve|api|relay|consume|migrate|import-from-gateway]``"""
+"""``python -m zhanli_audit [serve|api|relay|consume|migrate|import-from-gateway|
+checkpoint-verify]``"""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from zhanli_shared.cli import service_main
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["checkpoint-verify"]:  # offline, with the public key only
+        from zhanli_audit.audit.checkpoints import cli as checkpoint_cli
+
+        sys.exit(checkpoint_cli(sys.argv[2:]))
     if sys.argv[1:2] == ["import-from-gateway"]:  # carry the chain and webhooks over, once
         from zhanli_audit.carryover import cli
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from zhanli_shared.settings import ServiceSettings
@@ -38,3 +39,17 @@ class AuditSettings(ServiceSettings):
     webhook_backoff_cap_s: float = 1800.0
     webhook_backoff_jitter: float = 0.2  # +/- this fraction of each delay
     webhook_secret_grace_s: int = 86_400  # the old secret still signs after a rotation
+
+    # Signed checkpoints of the chain (zhanli_audit.audit.checkpoints): signed with the
+    # platform's signing key (the gateway's, whose public half is in its JWKS).
+    auth_private_key: SecretStr | None = None
+    auth_private_key_file: str | None = None
+    auth_key_id: str = "zhanli-local-1"
+    local_issuer: str | None = None
+
+    def private_key_pem(self) -> str | None:
+        if self.auth_private_key:
+            return self.auth_private_key.get_secret_value()
+        if self.auth_private_key_file:
+            return Path(self.auth_private_key_file).read_text()
+        return None

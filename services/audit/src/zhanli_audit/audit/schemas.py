@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AuditEntryRead(BaseModel):
@@ -39,3 +39,31 @@ class VerifyResult(BaseModel):
     ok: bool
     checked: int
     first_bad_sequence: int | None
+    fault: Literal["missing", "reordered", "altered", "rewritten", "truncated"] | None = Field(
+        default=None,
+        description="missing: rows deleted; reordered: a row not linked to the one before "
+        "(moved, swapped); altered: a row's content changed; rewritten / truncated: a signed "
+        "checkpoint's entry has another hash / is gone",
+    )
+    detail: str | None = None
+    checkpoints: int = Field(default=0, description="signed checkpoints checked against")
+
+
+class Checkpoint(BaseModel):
+    """A signed checkpoint (zhanli_audit.audit.checkpoints): keep a copy elsewhere."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: str
+    issuer: str
+    kid: str
+    sequence: int
+    hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signed_at: str
+    signature: str = Field(max_length=8192)
+
+
+class VerifyAgainst(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoints: list[Checkpoint] = Field(min_length=1, max_length=1000)

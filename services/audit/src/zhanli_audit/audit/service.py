@@ -5,12 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from zhanli_audit.audit import chain, repository
+from zhanli_audit.audit import checkpoints as checkpoints_core
 from zhanli_audit.audit.models import AuditEntry
 from zhanli_audit.audit.repository import Filters
 from zhanli_shared.db import utcnow
@@ -69,28 +70,29 @@ def entry_fields(entry: AuditEntry) -> dict[str, Any]:
     return {name: getattr(entry, name) for name in (*chain.HASHED_FIELDS, "hash")}
 
 
-async def verify(sessions: async_sessionmaker[AsyncSession], chunk: int = CHUNK) -> dict[str, Any]:
-    """Recompute the chain from the start, one chunk (and one short session) at a time."""
-    checked, expected_sequence, prev_hash = 0, 1, chain.GENESIS
+async def verify(
+    sessions: async_sessionmaker[AsyncSession],
+    chunk: int = CHUNK,
+    checkpoints: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Recompute the chain from the start, one chunk (and one short session) at a time,
+    against the signed ``checkpoints`` given (already verified); name the first fault."""
+    check = checkpoints_core.ChainCheck(checkpoints)
+    after = 0
     while True:
         async with sessions() as session:
-            rows = await repository.chunk(session, expected_sequence - 1, chunk)
+            rows = await repository.chunk(session, after, chunk)
         if not rows:
-            return {"ok": True, "checked": checked, "first_bad_sequence": None}
+            return check.finish()
         for entry in rows:
-            fields = entry_fields(entry)
-            if (
-                entry.sequence != expected_sequence
-                or entry.prev_hash != prev_hash
-                or chain.entry_hash(fields) != entry.hash
-            ):
-                return {
-                    "ok": False,
-                    "checked": checked,
-                    "first_bad_sequence": min(entry.sequence, expected_sequence),
-                }
-            checked += 1
-            expected_sequence, prev_hash = entry.sequence + 1, entry.hash
+            if not check.feed(entry_fields(entry)):
+                return check.finish()
+        after = rows[-1].sequence
+
+
+async def head(sessions: async_sessionmaker[AsyncSession]) -> tuple[int, str] | None:
+    async with sessions() as session:
+        return await repository.head(session)
 
 
 def to_document(entry: AuditEntry) -> dict[str, Any]:

@@ -167,3 +167,25 @@ def test_a_token_whose_kid_is_a_path_or_sql_is_refused(world: World, kid: str, p
     r = httpx.get(world.base + path, headers={"authorization": f"Bearer {token}"}, timeout=15)
     assert r.status_code == 401, r.text
     assert r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_checkpoint_of_the_audit_chain_verifies_with_the_gateways_public_key(
+    world: World,
+) -> None:
+    """Signed by the audit service with the platform's key: the gateway's JWKS key (and the
+    public PEM a copy-holder keeps) verifies it offline; the live chain agrees with it."""
+    import jwt
+
+    ops = world.client("it_ops")
+    cp = ops.get("/api/v1/audit/checkpoint")
+    assert cp.status_code == 200, cp.text
+    doc = cp.json()
+    jwks = httpx.get(world.base + "/.well-known/jwks.json", timeout=10).json()
+    (key,) = [k for k in jwks["keys"] if k["kid"] == doc["kid"]]
+    payload = jwt.decode(
+        doc["signature"], jwt.PyJWK(key).key, algorithms=["RS256"], options={"verify_aud": False}
+    )
+    assert payload["sequence"] == doc["sequence"] and payload["hash"] == doc["hash"]
+    verified = ops.post("/api/v1/audit/verify", json={"checkpoints": [doc]})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True and verified.json()["checkpoints"] == 1

@@ -7,6 +7,7 @@ from sqlalchemy.orm import DeclarativeBase
 from zhanli_shared.db import new_metadata
 from zhanli_shared.directory import define_people_table
 from zhanli_shared.events.outbox import define_event_tables
+from zhanli_shared.ml.registry import ModelRegistry, define_model_tables
 
 metadata = new_metadata()
 
@@ -17,3 +18,6 @@ class Base(DeclarativeBase):
 
 event_tables = define_event_tables(metadata)
 people_table = define_people_table(metadata)
+
+model_tables = define_model_tables(metadata)
+model_registry = ModelRegistry(model_tables)

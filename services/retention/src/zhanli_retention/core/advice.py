@@ -54,6 +54,10 @@ BY_FACTOR: dict[str, tuple[Intervention, ...]] = {
     "target_adjustments": (CHECKIN,),
     "match_score": (COACHING,),
     "hire_pool": (COACHING,),
+    # Not actionable: shown as factors, no intervention of their own.
+    "tenure_weeks": (),
+    "probation_day": (),
+    "in_probation": (),
 }
 
 # Rules map onto the factors they read.
@@ -98,7 +102,7 @@ def suggest(factors: Sequence[str]) -> list[Intervention]:
     seen: set[str] = set()
     out: list[Intervention] = []
     for f in factors:
-        for iv in BY_FACTOR.get(f, (CHECKIN,)):
+        for iv in BY_FACTOR.get(f, ()):
             if iv.kind not in seen:
                 seen.add(iv.kind)
                 out.append(iv)

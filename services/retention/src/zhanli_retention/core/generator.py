@@ -131,14 +131,16 @@ def generate(
                 sig.append(Signal("target_adjustment", 1.0, end))
             # The hazard of leaving during the next week: latent causes plus a little of
             # what is visible (a run of bad weeks hurts), plus noise.
-            probation_bump = 0.4 if 4 <= w <= 16 else 0.0
+            probation_bump = 0.5 if 4 <= w <= 16 else (-0.4 if w > 26 else 0.0)
+            behind = expected - completion  # training falling behind hurts past a point
             z = (
                 base_logit
-                - 0.75 * engagement
-                - 0.55 * ability
-                - 0.45 * mq
+                - 0.5 * engagement
+                - 0.35 * ability
                 + 0.8 * outside
-                + 0.25 * min(zero_run, 4)
+                + (0.9 if behind > 0.25 else 0.0)
+                + (0.9 if mq < -0.5 and engagement < 0 else 0.0)  # a poor mentor, a shaky hire
+                + (0.7 if zero_run >= 2 else 0.0)
                 + 0.6 * manager_shock
                 + probation_bump
                 + 0.4 * rng.gauss(0, 1)

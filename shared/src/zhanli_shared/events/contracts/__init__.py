@@ -10,6 +10,7 @@ from zhanli_shared.events.contracts import (  # noqa: F401
     gateway,
     kpi,
     learning,
+    retention,
     sales,
     talent,
 )

@@ -38,7 +38,9 @@ def create_app(settings: RetentionSettings | None = None, mode: Mode = Mode.SERV
             await asyncio.sleep(interval)
             try:
                 if what == "train":
-                    await modeling.start_training(runtime, settings, trigger="schedule", by=None, wait=True)
+                    await modeling.start_training(
+                        runtime, settings, trigger="schedule", by=None, wait=True
+                    )
                 else:
                     await scoring.refresh_all(runtime, settings)
             except Exception:

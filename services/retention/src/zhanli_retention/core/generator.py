@@ -159,3 +159,26 @@ def generate(
                 break
         people.append(p)
     return people
+
+
+def timelines(
+    people: list[GeneratedPerson], org_path: list[str] | None = None
+) -> list[dict[str, object]]:
+    """The people as the body of ``POST /api/v1/retention/history/timelines`` (JSON-ready)."""
+    return [
+        {
+            "employee_id": p.employee_id,
+            "hired_on": p.hired_on.isoformat(),
+            "left_on": p.left_on.isoformat() if p.left_on else None,
+            "exit_reason": p.exit_reason,
+            "mentor_id": p.mentor_id,
+            "org_path": list(org_path or []),
+            "gender": p.gender,
+            "age_band": p.age_band,
+            "signals": [
+                {"name": s.name, "value": s.value, "observed_on": s.observed_on.isoformat()}
+                for s in p.signals
+            ],
+        }
+        for p in people
+    ]

@@ -38,7 +38,10 @@ async def set_attributes(
         action="retention.attributes.updated",
         entity_type="retention_person",
         entity_id=employee_id,
-        before={k: "changed" if before.get(k) != row.protected.get(k) else "unchanged" for k in ("gender", "age_band")},
+        before={
+            k: "changed" if before.get(k) != row.protected.get(k) else "unchanged"
+            for k in ("gender", "age_band")
+        },
         after=None,
         source_ip=client_ip(request),
     )

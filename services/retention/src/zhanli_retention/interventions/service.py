@@ -71,13 +71,19 @@ async def record(
         entity_type="retention_intervention",
         entity_id=row.id,
         before=None,
-        after={"employee_id": employee_id, "kind": body.kind, "note": "changed" if body.note else "unchanged"},
+        after={
+            "employee_id": employee_id,
+            "kind": body.kind,
+            "note": "changed" if body.note else "unchanged",
+        },
         source_ip=source_ip,
     )
     return row
 
 
-async def of_person(session: AsyncSession, principal: Principal, employee_id: str) -> list[Intervention]:
+async def of_person(
+    session: AsyncSession, principal: Principal, employee_id: str
+) -> list[Intervention]:
     await _check(session, principal, employee_id)
     return list(
         (

@@ -25,7 +25,13 @@ from zhanli_retention.core.features import FEATURES, PersonFacts, relative_to_pe
 from zhanli_retention.core.hazard import HORIZON_WEEKS, HazardDataset, HazardSettings, build_dataset
 from zhanli_retention.core.rules import RuleSettings, evaluate
 from zhanli_shared.ml.tabular import Dataset, Feature, FeatureSpec
-from zhanli_shared.ml.training import TrainConfig, TrainedModel, TrainResult, concordance_index, train
+from zhanli_shared.ml.training import (
+    TrainConfig,
+    TrainedModel,
+    TrainResult,
+    concordance_index,
+    train,
+)
 
 MODEL_NAME = "retention.hazard_weekly"
 SPEC = FeatureSpec(tuple(Feature(n, "numeric") for n in FEATURES))
@@ -116,7 +122,9 @@ def prepare(
     person_index: dict[str, int] = {}
     groups = np.array([person_index.setdefault(p, len(person_index)) for p in ds.person])
     time = np.array([int(c[:4]) * 12 + int(c[5:7]) for c in ds.cohort], dtype=np.float64)
-    dataset = Dataset.from_arrays(SPEC, x, np.asarray(ds.y), groups=groups, time=time, ids=ds.person)
+    dataset = Dataset.from_arrays(
+        SPEC, x, np.asarray(ds.y), groups=groups, time=time, ids=ds.person
+    )
     rule_scores = np.array(
         [evaluate(dict(zip(FEATURES, row, strict=True)), rules).score for row in ds.x]
     )
@@ -157,7 +165,9 @@ def person_concordance(prep: Prepared, oof: np.ndarray, weeks: int = 4) -> float
     return None if math.isnan(c) else float(c)
 
 
-def fit(prep: Prepared, *, progress: Progress | None = None, config: TrainConfig | None = None) -> Fitted:
+def fit(
+    prep: Prepared, *, progress: Progress | None = None, config: TrainConfig | None = None
+) -> Fitted:
     config = config or config_for(len(prep.hazard), prep.hazard.positives)
     result = train(prep.dataset, config, progress=progress, rules=prep.rules)
     candidate, chosen = result.champion()
@@ -252,13 +262,15 @@ def score(
         if risks is not None and contrib is not None:
             p90 = float(risks[90][i])
             band = band_of(p90, bands)
-            factors = top_factors(contrib[i, : len(FEATURES)], x[i], FEATURES, n=top)
+            factors = top_factors(
+                contrib[i, : len(FEATURES)].tolist(), x[i].tolist(), FEATURES, n=top
+            )
             risk: dict[int, float | None] = {d: float(risks[d][i]) for d in risks}
         else:
             band = rules_band
             fired = {RULE_FACTOR[name] for name in r.fired}
             weights = [1.0 if n in fired else 0.0 for n in FEATURES]
-            factors = top_factors(weights, x[i], FEATURES, n=top)
+            factors = top_factors(weights, x[i].tolist(), FEATURES, n=top)
             risk = {30: None, 60: None, 90: None}
         out.append(
             Score(

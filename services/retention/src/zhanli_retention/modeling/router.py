@@ -21,8 +21,8 @@ from zhanli_retention.modeling.schemas import (
 from zhanli_retention.settings import retention_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import Principal, require_roles
-from zhanli_shared.ml.registry import ModelVersion
 from zhanli_shared.ml.card import card_markdown
+from zhanli_shared.ml.registry import ModelVersion
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/retention", tags=["retention model"])
@@ -47,9 +47,7 @@ async def write_config(
 
 
 @router.post("/models/train", response_model=RunRead, status_code=status.HTTP_202_ACCEPTED)
-async def train(
-    body: TrainRequest, principal: HrReader, runtime: RuntimeDep
-) -> RunRead:
+async def train(body: TrainRequest, principal: HrReader, runtime: RuntimeDep) -> RunRead:
     """Retrain from the feature store's history (person-weeks, later cohorts validated).
     Activated only if it beats the rules (and the logistic baseline)."""
     run = await service.start_training(
@@ -73,7 +71,9 @@ async def list_versions(principal: HrReader, session: SessionDep) -> VersionList
         active_version=active.version if active else None,
         basis="model" if active else "rules",
         basis_reason=(
-            f"version {active.version} is active" if active else await service.fallback_reason(session)
+            f"version {active.version} is active"
+            if active
+            else await service.fallback_reason(session)
         ),
         items=[VersionRead.model_validate(v.to_dict()) for v in versions],
     )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 RuleName = Literal["training_completion", "mentor_rating", "zero_growth"]
+ALL_RULES: tuple[RuleName, ...] = ("training_completion", "mentor_rating", "zero_growth")
 
 
 class RulesConfig(BaseModel):
@@ -17,9 +18,7 @@ class RulesConfig(BaseModel):
     mentor_rating_below: float = Field(default=7.0, ge=0, le=10)
     zero_growth_weeks: int = Field(default=2, ge=1, le=26)
     high_flags: int = Field(default=2, ge=1, le=3)
-    enabled: list[RuleName] = Field(
-        default_factory=lambda: ["training_completion", "mentor_rating", "zero_growth"]
-    )
+    enabled: list[RuleName] = Field(default_factory=lambda: list(ALL_RULES))
 
 
 class BandsConfig(BaseModel):

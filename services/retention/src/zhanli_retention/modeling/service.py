@@ -152,12 +152,17 @@ async def fallback_reason(session: AsyncSession) -> str:
     if last is None:
         return "No model has been trained yet: scores come from the early-warning rules."
     if last.status == "insufficient":
-        return f"Too little history to train a model ({last.result.get('reason')}): scores come from the early-warning rules."
+        return (
+            f"Too little history to train a model ({last.result.get('reason')}): "
+            "scores come from the early-warning rules."
+        )
     if last.status == "failed":
         return f"The last training failed ({last.error}): scores come from the early-warning rules."
     if not last.activated:
         why = "; ".join(last.result.get("decision", {}).get("reasons", [])) or "not activated"
-        return f"The last model was not activated ({why}): scores come from the early-warning rules."
+        return (
+            f"The last model was not activated ({why}): scores come from the early-warning rules."
+        )
     return "No active model (rolled back): scores come from the early-warning rules."
 
 
@@ -211,7 +216,9 @@ async def start_training(
         return found
 
 
-def _fairness(prep: pipeline.Prepared, oof: np.ndarray, protected: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+def _fairness(
+    prep: pipeline.Prepared, oof: np.ndarray, protected: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
     """High-risk flags (a validated person's mean weekly hazard in the top fifth) by gender
     and age band, four-fifths rule; None without protected attributes."""
     ds = prep.hazard
@@ -359,7 +366,12 @@ async def get_run(session: AsyncSession, run_id: str) -> TrainingRun:
 
 
 async def activate(
-    session: AsyncSession, publisher: Publisher, version: int, *, actor: Principal, source_ip: str | None
+    session: AsyncSession,
+    publisher: Publisher,
+    version: int,
+    *,
+    actor: Principal,
+    source_ip: str | None,
 ) -> ModelVersion:
     before = await model_registry.active(session, MODEL_NAME)
     found = await model_registry.activate(session, MODEL_NAME, version, by=actor.subject)

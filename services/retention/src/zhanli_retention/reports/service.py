@@ -59,7 +59,11 @@ async def fairness(session: AsyncSession) -> dict[str, Any]:
 
 
 async def effect(
-    session: AsyncSession, settings: RetentionSettings, *, horizon_days: int = 90, caliper: float = 0.05
+    session: AsyncSession,
+    settings: RetentionSettings,
+    *,
+    horizon_days: int = 90,
+    caliper: float = 0.05,
 ) -> dict[str, Any]:
     """Retention ``horizon_days`` after an intervention, against people who received none,
     matched on their risk on the same kind of day (their risk history). Only interventions
@@ -133,7 +137,9 @@ async def effect(
     }
 
 
-def _by_kind(ivs: list[Intervention], stayed: Callable[[str, dt.date], bool | None]) -> list[dict[str, Any]]:
+def _by_kind(
+    ivs: list[Intervention], stayed: Callable[[str, dt.date], bool | None]
+) -> list[dict[str, Any]]:
     acc: dict[str, list[int]] = {}
     for iv in ivs:
         s = stayed(iv.employee_id, iv.started_on)

@@ -31,7 +31,10 @@ RIGHTS_EN = (
     "to correct the data it uses, or to refuse a decision made only by automated means "
     "(PIPL Art. 24)."
 )
-RIGHTS_ZH = "该评估绝不作为对您做出决定的唯一依据。您可以要求 HR 解释、更正所用数据,或拒绝仅由自动化方式作出的决定(《个人信息保护法》第二十四条)。"
+RIGHTS_ZH = (
+    "该评估绝不作为对您做出决定的唯一依据。您可以要求 HR 解释、更正所用数据,"
+    "或拒绝仅由自动化方式作出的决定(《个人信息保护法》第二十四条)。"
+)
 
 
 @router.get("/scores", response_model=ScoreList)
@@ -48,13 +51,17 @@ async def list_scores(
 
 
 @router.get("/people/{employee_id}/score", response_model=ScoreRead)
-async def read_score(employee_id: str, principal: CurrentPrincipal, session: SessionDep) -> ScoreRead:
+async def read_score(
+    employee_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> ScoreRead:
     row, _ = await service.score_of(session, principal, employee_id)
     return ScoreRead.model_validate(row)
 
 
 @router.get("/people/{employee_id}/explanation", response_model=Explanation)
-async def explain(employee_id: str, principal: CurrentPrincipal, session: SessionDep) -> Explanation:
+async def explain(
+    employee_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Explanation:
     """The explanation the person concerned (and HR, their managers) can read."""
     row, _ = await service.score_of(session, principal, employee_id, explanation=True)
     return Explanation(

@@ -74,12 +74,18 @@ async def refresh(
         bands=bands,
         probation_days=settings.probation_days,
     )
-    existing = {
-        s.employee_id: s
-        for s in (
-            await session.execute(select(RetentionScore).where(RetentionScore.employee_id.in_(ids)))
-        ).scalars()
-    } if ids else {}
+    existing = (
+        {
+            s.employee_id: s
+            for s in (
+                await session.execute(
+                    select(RetentionScore).where(RetentionScore.employee_id.in_(ids))
+                )
+            ).scalars()
+        }
+        if ids
+        else {}
+    )
     by_id = {r.employee_id: r for r in rows}
     now = utcnow()
     alerts = 0
@@ -170,7 +176,9 @@ async def refresh_all(runtime: Any, settings: RetentionSettings) -> dict[str, in
     return out
 
 
-async def score_of(session: AsyncSession, principal: Principal, employee_id: str, *, explanation: bool = False) -> tuple[RetentionScore, Any]:
+async def score_of(
+    session: AsyncSession, principal: Principal, employee_id: str, *, explanation: bool = False
+) -> tuple[RetentionScore, Any]:
     person = await features.person(session, employee_id)
     org_path = list(person.org_path or []) if person else []
     allowed = (
@@ -182,7 +190,11 @@ async def score_of(session: AsyncSession, principal: Principal, employee_id: str
         raise Forbidden("Retention risk is visible to HR and the person's management chain only.")
     row = await session.get(RetentionScore, employee_id)
     if row is None:
-        raise NotFound(f"no retention score for {employee_id} (not an active person with a hire date, or not scored yet)", field="employee_id")
+        raise NotFound(
+            f"no retention score for {employee_id} (not an active person with a hire date, "
+            "or not scored yet)",
+            field="employee_id",
+        )
     return row, person
 
 

@@ -57,7 +57,15 @@ EXIT_DATE_FIELDS = (
 EXIT_REASON_FIELDS = ("reason", "separation_type", "kind", "exit_type")
 HIRE_DATE_FIELDS = ("hired_on", "start_date", "starts_on")
 DAY_FIELDS = ("day", "date", "observed_on", "effective_on")
-TIME_FIELDS = ("measured_at", "calculated_at", "rated_at", "occurred_at", "recorded_at", "at")
+TIME_FIELDS = (
+    "measured_at",
+    "calculated_at",
+    "rated_at",
+    "occurred_at",
+    "recorded_at",
+    "hired_at",
+    "at",
+)
 POOLS = {"elimination": 0.0, "eliminate": 0.0, "review": 1.0, "focus": 2.0}
 
 EXPLICIT = {
@@ -224,6 +232,13 @@ def tolerant_handler(
         eid = str(getattr(event, person_field))
         row = await repo.ensure_person(session, eid)
         day = _observed(event, envelope, tz)
+        hire = _field(event, HIRE_DATE_FIELDS)
+        hired_on = None
+        if hire is not None and isinstance(hire[1], dt.date):
+            hired_on = hire[1] if not isinstance(hire[1], dt.datetime) else hire[1].date()
+        if is_hire and hired_on is not None:
+            # What is known at the hire (match score, pool) is known from its first day.
+            day = min(day, hired_on)
         for fname, name in signal_fields.items():
             v = _num(getattr(event, fname, None))
             if v is None:
@@ -237,10 +252,10 @@ def tolerant_handler(
         mentor = getattr(event, "mentor_id", None)
         if isinstance(mentor, str) and mentor and mentor != eid:
             row.mentor_id = mentor
-        if is_hire:
-            hire = _field(event, HIRE_DATE_FIELDS)
-            if hire is not None and isinstance(hire[1], dt.date):
-                row.hired_on = hire[1] if not isinstance(hire[1], dt.datetime) else hire[1].date()
+        if hired_on is not None and (
+            is_hire or (row.hired_on is None and hire is not None and hire[0] == "hired_on")
+        ):
+            row.hired_on = hired_on
         if is_exit:
             exit_ = _field(event, EXIT_DATE_FIELDS)
             if exit_ is not None and isinstance(exit_[1], dt.date):

@@ -26,10 +26,10 @@ DENIED = "Interventions are visible to HR and the person's management chain only
 
 async def _check(session: AsyncSession, principal: Principal, employee_id: str) -> None:
     person = await features.person(session, employee_id)
+    if not can_see_risk(principal, employee_id, list(person.org_path or []) if person else []):
+        raise Forbidden(DENIED)
     if person is None:
         raise NotFound(f"retention does not know {employee_id}", field="employee_id")
-    if not can_see_risk(principal, employee_id, list(person.org_path or [])):
-        raise Forbidden(DENIED)
 
 
 async def record(

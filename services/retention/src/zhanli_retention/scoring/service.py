@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,11 +47,16 @@ async def refresh(
     entered the high band."""
     config = await modeling.get_config(session)
     rules, bands = modeling.rule_settings(config), modeling.band_settings(config)
+    everyone = await features.people(session)
     rows = [
-        r
-        for r in await features.people(session)
-        if r.hired_on is not None and r.left_on is None and r.status != "left"
+        r for r in everyone if r.hired_on is not None and r.left_on is None and r.status != "left"
     ]
+    gone = [r.employee_id for r in everyone if r.left_on is not None or r.status == "left"]
+    for i in range(0, len(gone), 500):
+        # People who left are scored no more (their history stays in retention_risk_history).
+        await session.execute(
+            delete(RetentionScore).where(RetentionScore.employee_id.in_(gone[i : i + 500]))
+        )
     facts = await features.facts(session, rows)
     day = modeling.today(settings)
     loaded = await modeling.load_model(session)

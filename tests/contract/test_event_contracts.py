@@ -47,6 +47,7 @@ from zhanli_shared.events.contracts.learning import (
     SkillImprovementMeasured,
     TrainingProgressed,
 )
+from zhanli_shared.events.contracts.retention import RiskAlertRaised, RiskFactor
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
     DealRecorded,
@@ -306,6 +307,28 @@ SAMPLES = {
         job_role="salesperson",
         org_path=["G1", "T1"],
         recorded_at=NOW,
+    ),
+    RiskAlertRaised: RiskAlertRaised(
+        alert_id="al-1",
+        employee_id="E2031",
+        manager_id="E0002",
+        org_path=["G1", "T1"],
+        band="high",
+        previous_band="medium",
+        probability_90d=Decimal("0.52"),
+        basis="model",
+        model_version=3,
+        factors=[
+            RiskFactor(
+                feature="mentor_rating",
+                label_en="Mentor rating",
+                label_zh="导师评分",
+                value=Decimal("5.5"),
+            )
+        ],
+        rules_fired=["mentor_rating"],
+        suggested_interventions=["mentor_change"],
+        raised_at=NOW,
     ),
 }
 

@@ -10,18 +10,22 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from zhanli_retention.core.advice import (
     RULE_FACTOR,
     BandSettings,
-    band_of,
     suggest,
-    top_factors,
 )
-from zhanli_retention.core.features import FEATURES, PersonFacts, relative_to_peers, snapshot
+from zhanli_retention.core.features import (
+    FEATURE_LABELS,
+    FEATURES,
+    PersonFacts,
+    relative_to_peers,
+    snapshot,
+)
 from zhanli_retention.core.hazard import HORIZON_WEEKS, HazardDataset, HazardSettings, build_dataset
 from zhanli_retention.core.rules import RuleSettings, evaluate
 from zhanli_shared.ml.tabular import Dataset, Feature, FeatureSpec
@@ -55,23 +59,11 @@ class Minimums:
 
 
 def config_for(rows: int, positives: int) -> TrainConfig:
-    """Small-data settings: more regularisation and bigger leaves while exits are few;
-    validation on later hire cohorts; Platt calibration on out-of-fold predictions; one
-    thread and a fixed seed (the same data gives the same model)."""
-    few = positives < 2000
-    return TrainConfig(
-        validation="later",
-        folds=4,
-        num_threads=1,
-        max_rounds=300 if not few else 200,
-        learning_rate=0.05,
-        num_leaves=15 if not few else 7,
-        max_depth=6 if not few else 4,
-        min_data_in_leaf=max(20, min(200, rows // 200)),
-        lambda_l2=5.0 if not few else 10.0,
-        calibration="sigmoid",
-        top_k=(0.05, 0.1, 0.2),
-    )
+    """Validation on later hire cohorts (forward folds); Platt calibration on out-of-fold
+    predictions; one thread and a fixed seed (the same data gives the same model). The
+    toolkit picks its small-data profile (shallow, strongly regularised trees, larger
+    leaves) below 20,000 rows and its large one above."""
+    return TrainConfig(validation="later", folds=4, num_threads=1, calibration="sigmoid")
 
 
 @dataclass
@@ -221,22 +213,174 @@ def current_rows(
     return rows, x
 
 
+GRID = (0, 3, 6, 9, 12)  # weeks ahead where the hazard is predicted (then interpolated)
+
+
 def horizon_risks(model: TrainedModel, x: np.ndarray, probation_days: int) -> dict[int, np.ndarray]:
-    """30/60/90-day risks from the weekly hazard model: the rows moved forward week by week
-    (tenure and probation day only), hazards chained."""
+    """30/60/90-day risks from the weekly hazard model: the rows moved forward in tenure
+    (and probation day; the other signals held), the hazard predicted at weeks 0, 3, 6, 9
+    and 12 ahead and interpolated linearly between them (a tree's hazard is a step
+    function of tenure: 5 predictions a person instead of 13), then chained."""
     n = x.shape[0]
     weeks = max(HORIZON_WEEKS.values())
     i_t, i_pd, i_ip = (FEATURES.index(k) for k in ("tenure_weeks", "probation_day", "in_probation"))
-    stacked = np.repeat(x[np.newaxis, :, :], weeks, axis=0)  # weeks x n x p
-    shift = np.arange(weeks, dtype=np.float64)[:, np.newaxis]
-    tenure = x[np.newaxis, :, i_t] + shift
+    grid = np.asarray(GRID, dtype=np.float64)
+    stacked = np.repeat(x[np.newaxis, :, :], len(grid), axis=0)  # grid x n x p
+    tenure = x[np.newaxis, :, i_t] + grid[:, np.newaxis]
     stacked[:, :, i_t] = tenure
     days = tenure * 7
     stacked[:, :, i_pd] = np.minimum(days, probation_days)
     stacked[:, :, i_ip] = (days < probation_days).astype(np.float64)
-    hazards = model.predict_proba(stacked.reshape(weeks * n, -1)).reshape(weeks, n)
+    at_grid = model.predict_proba(stacked.reshape(len(grid) * n, -1)).reshape(len(grid), n)
+    ahead = np.arange(weeks, dtype=np.float64)
+    left = np.clip(np.searchsorted(grid, ahead, side="right") - 1, 0, len(grid) - 2)
+    frac = ((ahead - grid[left]) / (grid[left + 1] - grid[left]))[:, np.newaxis]
+    hazards = at_grid[left] * (1 - frac) + at_grid[left + 1] * frac  # weeks x n
     survival = np.cumprod(1.0 - np.clip(hazards, 0, 1), axis=0)
     return {days_: 1.0 - survival[w - 1] for days_, w in HORIZON_WEEKS.items()}
+
+
+def rule_flags(x: np.ndarray, rules: RuleSettings) -> tuple[np.ndarray, list[str]]:
+    """The rules on a whole matrix at once: (n x rules) fired booleans, rule names (the
+    same semantics as ``core.rules.evaluate``: an unknown signal never fires)."""
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    with np.errstate(invalid="ignore"):
+        if "training_completion" in rules.enabled:
+            cols.append(
+                x[:, FEATURES.index("training_completion")] < rules.training_completion_below
+            )
+            names.append("training_completion")
+        if "mentor_rating" in rules.enabled:
+            cols.append(x[:, FEATURES.index("mentor_rating")] < rules.mentor_rating_below)
+            names.append("mentor_rating")
+        if "zero_growth" in rules.enabled:
+            cols.append(x[:, FEATURES.index("zero_growth_weeks")] >= rules.zero_growth_weeks)
+            names.append("zero_growth")
+    fired = np.stack(cols, axis=1) if cols else np.zeros((x.shape[0], 0), dtype=bool)
+    return fired, names
+
+
+@dataclass
+class ScoreArrays:
+    """Scores of a whole matrix, column by column (what ``records`` turns into rows)."""
+
+    risks: dict[int, np.ndarray] | None
+    band: np.ndarray
+    rules_band: np.ndarray
+    fired: np.ndarray
+    rule_names: list[str]
+    top_index: np.ndarray  # n x top feature indices, largest positive contribution first
+    top_weight: np.ndarray
+
+
+def score_arrays(
+    x: np.ndarray,
+    model: TrainedModel | None,
+    *,
+    rules: RuleSettings,
+    bands: BandSettings,
+    probation_days: int,
+    top: int = 3,
+    explain: Literal["all", "flagged", "none"] = "all",
+) -> ScoreArrays:
+    """The rules, the horizon risks, the bands, the contributions and the top factors of
+    every row at once. LightGBM contributions (TreeSHAP) cost several times the risks:
+    ``explain="flagged"`` computes them for the medium and high bands only (the people in
+    lists and alerts; a low-band person's factors are computed when their score is read),
+    ``"none"`` for nobody."""
+    n, p = x.shape[0], len(FEATURES)
+    fired, rule_names = rule_flags(x, rules)
+    n_fired = fired.sum(axis=1) if fired.size else np.zeros(n, dtype=int)
+    rules_band = np.where(
+        n_fired >= rules.high_flags, "high", np.where(n_fired >= 1, "medium", "low")
+    )
+    risks: dict[int, np.ndarray] | None = None
+    if model is not None and n:
+        risks = horizon_risks(model, x, probation_days)
+        p90 = risks[90]
+        band = np.where(
+            p90 >= bands.high_from, "high", np.where(p90 >= bands.medium_from, "medium", "low")
+        )
+        weights = np.zeros((n, p))
+        rows = (
+            np.arange(n)
+            if explain == "all"
+            else np.flatnonzero(band != "low")
+            if explain == "flagged"
+            else np.arange(0)
+        )
+        if len(rows):
+            weights[rows] = model.contributions(x[rows])[:, :p]
+    else:
+        weights = np.zeros((n, p))
+        for j, name in enumerate(rule_names):
+            weights[:, FEATURES.index(RULE_FACTOR[name])] = fired[:, j]
+        band = rules_band
+    # Largest contributions first, ties by feature name (as core.advice.top_factors).
+    rank = np.argsort(np.argsort(np.array(FEATURES)))
+    order = np.lexsort((np.broadcast_to(rank, (n, p)), -weights), axis=1)[:, :top]
+    return ScoreArrays(
+        risks=risks,
+        band=band,
+        rules_band=rules_band,
+        fired=fired,
+        rule_names=rule_names,
+        top_index=order,
+        top_weight=np.take_along_axis(weights, order, axis=1),
+    )
+
+
+def records(ids: Sequence[str], x: np.ndarray, arrays: ScoreArrays) -> list[Score]:
+    """One record per person (factors with labels, interventions, rules fired, features)."""
+    values = np.where(np.isnan(x), np.nan, np.round(x, 4)).tolist()
+    order_rows, w_rows = arrays.top_index.tolist(), np.round(arrays.top_weight, 4).tolist()
+    fired_rows = arrays.fired.tolist()
+    band_l, rules_band_l = arrays.band.tolist(), arrays.rules_band.tolist()
+    risk_lists = {d: v.tolist() for d, v in arrays.risks.items()} if arrays.risks else {}
+    advice_cache: dict[tuple[str, ...], list[dict[str, str]]] = {}
+    out: list[Score] = []
+    for i, eid in enumerate(ids):
+        vr = values[i]
+        factors = []
+        for j, w in zip(order_rows[i], w_rows[i], strict=True):
+            if w <= 0:
+                break
+            name = FEATURES[j]
+            en, zh = FEATURE_LABELS[name]
+            v = vr[j]
+            factors.append(
+                {
+                    "feature": name,
+                    "contribution": w,
+                    "value": None if v != v else v,
+                    "label_en": en,
+                    "label_zh": zh,
+                }
+            )
+        key = tuple(f["feature"] for f in factors)
+        advice = advice_cache.get(key)
+        if advice is None:
+            advice = [{"kind": iv.kind, "en": iv.en, "zh": iv.zh} for iv in suggest(key)]
+            advice_cache[key] = advice
+        risk: dict[int, float | None] = (
+            {d: risk_lists[d][i] for d in risk_lists}
+            if risk_lists
+            else {30: None, 60: None, 90: None}
+        )
+        out.append(
+            Score(
+                employee_id=eid,
+                risk=risk,
+                band=band_l[i],
+                factors=factors,
+                interventions=advice,
+                rules_fired=[arrays.rule_names[j] for j, f in enumerate(fired_rows[i]) if f],
+                rules_band=rules_band_l[i],
+                features={FEATURES[j]: (None if v != v else v) for j, v in enumerate(vr)},
+            )
+        )
+    return out
 
 
 def score(
@@ -249,54 +393,12 @@ def score(
     bands: BandSettings,
     probation_days: int,
     top: int = 3,
+    explain: Literal["all", "flagged", "none"] = "all",
 ) -> list[Score]:
-    risks: dict[int, np.ndarray] | None = None
-    contrib: np.ndarray | None = None
-    if model is not None and len(ids):
-        risks = horizon_risks(model, x, probation_days)
-        contrib = model.contributions(x)
-    out: list[Score] = []
-    for i, eid in enumerate(ids):
-        r = evaluate(rows[i], rules)
-        rules_band = r.band(rules)
-        if risks is not None and contrib is not None:
-            p90 = float(risks[90][i])
-            band = band_of(p90, bands)
-            factors = top_factors(
-                contrib[i, : len(FEATURES)].tolist(), x[i].tolist(), FEATURES, n=top
-            )
-            risk: dict[int, float | None] = {d: float(risks[d][i]) for d in risks}
-        else:
-            band = rules_band
-            fired = {RULE_FACTOR[name] for name in r.fired}
-            weights = [1.0 if n in fired else 0.0 for n in FEATURES]
-            factors = top_factors(weights, x[i].tolist(), FEATURES, n=top)
-            risk = {30: None, 60: None, 90: None}
-        out.append(
-            Score(
-                employee_id=eid,
-                risk=risk,
-                band=band,
-                factors=[
-                    {
-                        "feature": f.feature,
-                        "contribution": round(f.contribution, 4),
-                        "value": None if f.value is None else round(f.value, 4),
-                        "label_en": f.en,
-                        "label_zh": f.zh,
-                    }
-                    for f in factors
-                ],
-                interventions=[
-                    {"kind": iv.kind, "en": iv.en, "zh": iv.zh}
-                    for iv in suggest([f.feature for f in factors])
-                ],
-                rules_fired=r.fired,
-                rules_band=rules_band,
-                features={
-                    n: (None if math.isnan(float(x[i, j])) else round(float(x[i, j]), 4))
-                    for j, n in enumerate(FEATURES)
-                },
-            )
-        )
-    return out
+    """``score_arrays`` then ``records`` (``rows``: the snapshots, unused: the matrix is
+    what is read)."""
+    del rows
+    arrays = score_arrays(
+        x, model, rules=rules, bands=bands, probation_days=probation_days, top=top
+    )
+    return records(ids, x, arrays)

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhanli_retention.core.advice import BandSettings
+from zhanli_retention.core.features import FEATURES
+from zhanli_retention.core.rules import RuleSettings
 from zhanli_retention.features import repository as features
 from zhanli_retention.modeling import pipeline
 from zhanli_retention.modeling import service as modeling
@@ -78,6 +83,7 @@ async def refresh(
         rules=rules,
         bands=bands,
         probation_days=settings.probation_days,
+        explain="flagged",
     )
     existing = (
         {
@@ -125,7 +131,7 @@ async def refresh(
                     org_path=list(person.org_path or []),
                     band=s.band,
                     previous_band=previous,
-                    probability_90d=s.risk[90],
+                    probability_90d=_dec(s.risk[90]),
                     basis=row.basis,
                     model_version=row.model_version,
                     factors=[
@@ -133,7 +139,7 @@ async def refresh(
                             feature=f["feature"],
                             label_en=f["label_en"],
                             label_zh=f["label_zh"],
-                            value=f["value"],
+                            value=_dec(f["value"]),
                         )
                         for f in s.factors
                     ],
@@ -156,6 +162,30 @@ async def refresh(
     await _upsert_history(session, history)
     await session.flush()
     return {"scored": len(scores), "alerts": alerts, "basis_model": int(model is not None)}
+
+
+async def _factors_now(session: AsyncSession, row: RetentionScore) -> list[dict[str, Any]]:
+    """A low-band person's factors, computed when read (the refresh explains the medium
+    and high bands only), from the features stored with the score."""
+    loaded = await modeling.load_model(session)
+    if loaded is None or loaded[0].version != row.model_version:
+        return []
+    x = np.array(
+        [[np.nan if row.features.get(n) is None else float(row.features[n]) for n in FEATURES]]
+    )
+    arrays = pipeline.score_arrays(
+        x,
+        loaded[1],
+        rules=RuleSettings(),
+        bands=BandSettings(),
+        probation_days=180,
+        explain="all",
+    )
+    return pipeline.records([row.employee_id], x, arrays)[0].factors
+
+
+def _dec(v: float | None) -> Decimal | None:
+    return None if v is None else Decimal(str(round(v, 4)))
 
 
 async def _upsert_history(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -194,6 +224,8 @@ async def score_of(
     if not allowed:
         raise Forbidden("Retention risk is visible to HR and the person's management chain only.")
     row = await session.get(RetentionScore, employee_id)
+    if row is not None and row.basis == "model" and not row.factors and row.band == "low":
+        row.factors = await _factors_now(session, row)
     if row is None:
         raise NotFound(
             f"no retention score for {employee_id} (not an active person with a hire date, "

@@ -7,7 +7,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zhanli_shared.events.contracts.base import EventContract
+from zhanli_shared.events.contracts.base import DecimalStr, EventContract
 
 
 class RiskFactor(BaseModel):
@@ -18,7 +18,7 @@ class RiskFactor(BaseModel):
     feature: str
     label_en: str
     label_zh: str
-    value: float | None = None
+    value: DecimalStr | None = Field(default=None, description="The signal's value")
 
 
 class RiskAlertRaised(EventContract):
@@ -37,7 +37,7 @@ class RiskAlertRaised(EventContract):
     org_path: list[str] = Field(default_factory=list)
     band: str = Field(description="high")
     previous_band: str | None = None
-    probability_90d: float | None = Field(
+    probability_90d: DecimalStr | None = Field(
         default=None, ge=0, le=1, description="Calibrated risk of leaving within 90 days"
     )
     basis: str = Field(description="model or rules")

@@ -356,3 +356,23 @@ def test_a_damaged_workbook_is_refused() -> None:
         with pytest.raises(Unprocessable) as err:
             read_table(xlsx[:cut], filename="a.xlsx")
         assert err.value.field == "file"
+
+
+def test_a_report_title_above_the_column_names_is_skipped() -> None:
+    text = "员工满意度调查 2024年\n导出时间: 2024-12-01\n\n工号,部门,是否离职\nA1,销售部,是\n\nA2,客服部,否\n"
+    raw = read_table(text.encode("gbk"), filename="survey.csv")
+    assert raw.headers == ["工号", "部门", "是否离职"] and raw.title_rows == 2
+    assert raw.rows == [["A1", "销售部", "是"], ["A2", "客服部", "否"]]
+    assert raw.row_numbers == [5, 7] and raw.blank_rows == 1
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    for row in (["候选人结果汇总"], [], ["编号", "笔试", "结果"], ["C1", 80, 1], ["C2", 70, 0]):
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    raw = read_table(buf.getvalue(), filename="x.xlsx")
+    assert raw.headers == ["编号", "笔试", "结果"] and raw.title_rows == 1
+    assert raw.rows == [["C1", 80, 1], ["C2", 70, 0]] and raw.row_numbers == [4, 5]

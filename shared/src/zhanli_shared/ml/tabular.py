@@ -20,7 +20,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -67,6 +67,7 @@ class RawTable:
     encoding: str | None = None
     rejections: list[Rejection] = field(default_factory=list)
     blank_rows: int = 0
+    title_rows: int = 0  # non-blank rows above the header (a report title) skipped
 
 
 def read_table(
@@ -206,18 +207,19 @@ def _read_csv(data: bytes, *, max_rows: int) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(first_line))
     table = RawTable(headers=[], rows=[], row_numbers=[], format="csv", encoding=encoding)
     try:
-        rows = iter(reader)
-        header: list[str] | None = None
-        for line in rows:
-            if any(cell.strip() for cell in line):
-                header = line
-                break
-        if header is None:
+        numbered = ((reader.line_num, line) for line in reader)
+        found, table.title_rows, replay = _find_header(numbered)
+        if found is None:
             raise Unprocessable("the file has no header row", field="file")
+        header = [str(c) for c in found[1]]
         keep = _set_headers(table, header)
         width = len(header)
-        for line in rows:
-            number = reader.line_num
+
+        def lines() -> Iterator[tuple[int, list[str]]]:
+            yield from replay
+            yield from numbered
+
+        for number, line in lines():
             if not any(cell.strip() for cell in line):
                 table.blank_rows += 1
                 continue
@@ -263,14 +265,22 @@ def _xlsx_table(workbook: Any, *, sheet: str | None, max_rows: int) -> RawTable:
         worksheet = workbook.worksheets[0]
     table = RawTable(headers=[], rows=[], row_numbers=[], format="xlsx")
     keep: list[int] | None = None
-    for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1):
-        cells = list(values)
-        blank = all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+    sheet_rows = (
+        (number, list(values))
+        for number, values in enumerate(worksheet.iter_rows(values_only=True), start=1)
+    )
+    found, table.title_rows, replay = _find_header(sheet_rows)
+    if found is not None:
+        keep = _set_headers(table, ["" if c is None else str(c) for c in found[1]])
+
+    def rest() -> Iterator[tuple[int, list[Any]]]:
+        yield from replay
+        yield from sheet_rows
+
+    for number, cells in rest():
+        blank = _blank_row(cells)
         if keep is None:
-            if blank:
-                continue
-            keep = _set_headers(table, ["" if c is None else str(c) for c in cells])
-            continue
+            break
         if blank:
             table.blank_rows += 1
             continue
@@ -282,6 +292,47 @@ def _xlsx_table(workbook: Any, *, sheet: str | None, max_rows: int) -> RawTable:
     if keep is None:
         raise Unprocessable("the sheet has no header row", field="file")
     return table
+
+
+HEADER_SEARCH_ROWS = 12
+
+
+def _blank_row(cells: Sequence[Any]) -> bool:
+    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+
+
+def _filled(cells: Sequence[Any]) -> int:
+    return sum(1 for c in cells if not (c is None or (isinstance(c, str) and not c.strip())))
+
+
+def _find_header(
+    rows: Iterator[tuple[int, list[Any]]],
+) -> tuple[tuple[int, list[Any]] | None, int, list[tuple[int, list[Any]]]]:
+    """(the header row, how many non-blank rows above it were skipped, the rows read after
+    it) from the first ``HEADER_SEARCH_ROWS`` non-blank rows."""
+    head: list[tuple[int, list[Any]]] = []
+    nonblank: list[int] = []
+    for number, cells in rows:
+        head.append((number, cells))
+        if not _blank_row(cells):
+            nonblank.append(len(head) - 1)
+            if len(nonblank) >= HEADER_SEARCH_ROWS:
+                break
+    if not nonblank:
+        return None, 0, []
+    at = _header_index([head[i][1] for i in nonblank])
+    return head[nonblank[at]], at, head[nonblank[at] + 1 :]
+
+
+def _header_index(rows: Sequence[Sequence[Any]]) -> int:
+    """The header is the first of the leading non-blank rows that fills at least half as
+    many cells as the fullest of them: a report title or a date line above the column
+    names (common in HR exports) is skipped."""
+    widest = max(_filled(r) for r in rows)
+    for index, row in enumerate(rows):
+        if _filled(row) >= max(2, widest / 2) or widest < 2:
+            return index
+    return 0
 
 
 def _set_headers(table: RawTable, header: Sequence[str]) -> list[int]:
@@ -572,6 +623,7 @@ class ImportReport:
     ignored_columns: list[str]
     rejections: list[Rejection]
     rejection_counts: dict[str, int]
+    title_rows: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -581,6 +633,7 @@ class ImportReport:
             "rows_accepted": self.rows_accepted,
             "rows_rejected": self.rows_rejected,
             "blank_rows": self.blank_rows,
+            "title_rows_skipped": self.title_rows,
             "positives": self.positives,
             "negatives": self.negatives,
             "positive_rate": round(self.positives / max(1, self.rows_accepted), 4),
@@ -898,6 +951,7 @@ def build_dataset(
         ],
         rejections=raw.rejections + all_rejections,
         rejection_counts=dict(counts.most_common()),
+        title_rows=raw.title_rows,
     )
     label_field = "mapping.label" if mapping.label else "mapping.exit_date"
     if accepted < limits.min_rows:

@@ -425,7 +425,7 @@ async def test_progress_quiz_and_completion_rate(learning) -> None:
     assert path["completed"] == 2 and Decimal(path["completion_rate"]) == Decimal("0.2857")
     other = learning.auth(uid("E"), ["salesperson"])
     r = await learning.client.get(f"/api/v1/learning/people/{rep}/path", headers=other)
-    assert r.status_code == 403
+    assert r.status_code == 404  # out of scope reads like an unknown id
     r = await learning.client.post(f"{base}/{item[w.c('IND')]['item_id']}/start", headers=other)
     assert r.status_code == 403
     assert "zhanli.learning.training_progressed.v1" in await topics_about(learning, rep)
@@ -491,11 +491,11 @@ async def test_mentor_capacity_week_tasks_evidence_and_submission(learning) -> N
         (me, 200),
         (learning.auth(a, ["salesperson"]), 200),
         (hr(learning), 200),
-        (learning.auth(uid("E"), ["salesperson"]), 403),
+        (learning.auth(uid("E"), ["salesperson"]), 404),  # out of scope: like an unknown id
     ):
         r = await learning.client.get(dl, headers=headers)
         assert r.status_code == status
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = await learning.client.get(dl, headers=me)
     assert r.content == JPEG and r.headers["x-content-type-options"] == "nosniff"
     # the mentor sees the mentee's learning

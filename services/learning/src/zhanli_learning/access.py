@@ -15,7 +15,7 @@ from zhanli_learning.mentoring.models import MentorAssignment
 from zhanli_shared.auth import Principal, Role
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import PeopleProjection, Person
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 
 people = PeopleProjection(people_table)
 HR = frozenset({Role.HR_ADMIN, Role.HR_BP})
@@ -42,9 +42,11 @@ async def can_see_learning(session: AsyncSession, principal: Principal, person: 
 
 
 async def visible_person(session: AsyncSession, principal: Principal, employee_id: str) -> Person:
+    """The person when the caller may see their learning; out of scope answers exactly like
+    an unknown id (404, no id enumeration)."""
     person = await person_or_404(session, employee_id)
     if not await can_see_learning(session, principal, person):
-        raise Forbidden("Outside your data scope.")
+        raise OutOfScope(f"Unknown person {employee_id!r}.")
     return person
 
 

@@ -41,7 +41,7 @@ from zhanli_learning.paths import repository as paths_repo
 from zhanli_learning.paths.service import DONE, OPEN
 from zhanli_learning.settings import learning_settings
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
-from zhanli_shared.errors import Forbidden, NotFound, Unprocessable
+from zhanli_shared.errors import Forbidden, NotFound, OutOfScope, Unprocessable
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/learning", tags=["learning mentors"])
@@ -323,7 +323,7 @@ async def download_evidence(
     if principal.subject != task.mentor_id:
         mentee = await person_or_404(session, task.mentee_id)
         if not principal.can_view_person(mentee.employee_id, mentee.org_path):
-            raise Forbidden("Outside your data scope.")
+            raise OutOfScope(f"Unknown evidence {evidence_id!r}.")
     return Response(
         content=evidence.content,
         media_type=evidence.media_type,

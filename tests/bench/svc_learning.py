@@ -19,6 +19,7 @@ from zhanli_learning.core.paths import Catalogue, Course, generate_path, naive_p
 NAME = "learning"
 COURSES = 2_000
 HIRES = 1_000
+NAIVE_HIRES = 200
 SKILLS = 40
 FAMILIES = 6
 START = dt.date(2026, 11, 2)
@@ -68,7 +69,7 @@ def run(var: pathlib.Path, pg_url: str | None) -> list[Result]:
     ]
     rounds = []
     sizes, hours, fits, open_gaps = [], [], 0, 0
-    for round_ in range(3):  # best of three (a busy machine)
+    for round_ in range(2):  # best of two (a busy machine)
         t0 = time.perf_counter()
         for family, assessed, agility in hires:
             path = generate_path(cat, family, profiles[family], assessed, START, agility=agility)
@@ -81,11 +82,12 @@ def run(var: pathlib.Path, pg_url: str | None) -> list[Result]:
         say(f"round {round_ + 1}: {rounds[-1]:,.0f} paths/s")
     naive_sizes, naive_fit = [], 0
     t0 = time.perf_counter()
-    for family, _, _ in hires:  # one round: it is ~10x slower
+    for family, _, _ in hires[:NAIVE_HIRES]:  # ~10x slower: a fifth of the hires
         naive = naive_path(cat, family, profiles[family], START)
         naive_sizes.append(len(naive.items))
         naive_fit += naive.fits_in_probation
-    naive_rounds = [HIRES / (time.perf_counter() - t0)]
+    naive_count = len(naive_sizes)
+    naive_rounds = [NAIVE_HIRES / (time.perf_counter() - t0)]
     say(f"naive: {naive_rounds[0]:,.0f} paths/s")
     baseline = Result(
         "learning.naive_paths_per_s",
@@ -93,8 +95,8 @@ def run(var: pathlib.Path, pg_url: str | None) -> list[Result]:
         "paths/s",
         True,
         notes=f"every course of the family in topological order: median "
-        f"{statistics.median(naive_sizes):.0f} courses, {naive_fit / HIRES:.0%} fit in the "
-        "probation",
+        f"{statistics.median(naive_sizes):.0f} courses, {naive_fit / naive_count:.0%} fit in "
+        f"the probation (measured on the first {NAIVE_HIRES} hires)",
     )
     main = Result(
         "learning.paths_per_s",
@@ -105,6 +107,6 @@ def run(var: pathlib.Path, pg_url: str | None) -> list[Result]:
         f"(catalogue compiled once in {compile_s * 1000:.0f} ms); median "
         f"{statistics.median(sizes):.0f} courses / {statistics.median(hours):.1f} h per path, "
         f"{fits / HIRES:.0%} fit in the 90-day probation, {open_gaps / HIRES:.0%} with a gap "
-        "the catalogue cannot close; best of 3 rounds (the naive path: one round)",
+        "the catalogue cannot close; best of 2 rounds",
     ).with_baseline(baseline)
     return [main, baseline]

@@ -49,9 +49,9 @@ for _endpoint in (
 ):
     for _role, _cells in _READ.items():
         TARGETED.append((_endpoint, _role, *_cells))
-for _role, (_own, _team, _other) in _READ.items():
+for _role, (_own, _team, _) in _READ.items():
     # only S-TEAM has a mentor: everyone else's answers 404 once the read is allowed
-    TARGETED.append(("learning.mentor.get", _role, NF, _team, _other))
+    TARGETED.append(("learning.mentor.get", _role, NF, _team, NF))
 for _role in _READ:
     hr = _role in _HR_ONLY
     nobody = "integration" == _role

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhanli_learning.dates import BusinessDate
+
 
 class AssessmentKind(StrEnum):
     INITIAL = "initial"
@@ -25,7 +27,7 @@ class AssessmentWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: AssessmentKind = AssessmentKind.REASSESSMENT
-    assessed_on: dt.date
+    assessed_on: BusinessDate
     scores: list[ScoreIn] = Field(min_length=1, max_length=50)
     source: str | None = Field(
         default=None, max_length=200, description="e.g. 行业知识测试 industry test v2"
@@ -39,7 +41,7 @@ class AssessmentRead(BaseModel):
     employee_id: str
     skill_id: str
     score: int
-    assessed_on: dt.date
+    assessed_on: BusinessDate
     kind: str
     source: str | None
     created_at: dt.datetime
@@ -59,7 +61,7 @@ class AssessmentResult(BaseModel):
 class SkillLevel(BaseModel):
     skill_id: str
     score: int
-    assessed_on: dt.date
+    assessed_on: BusinessDate
     required: int | None
 
 

@@ -14,6 +14,7 @@ from zhanli_learning.assessments import repository as assessments
 from zhanli_learning.catalogue.models import Course, JobFamily
 from zhanli_learning.core.mentoring import TASK_KINDS
 from zhanli_learning.core.progress import completion_rate, iso_week
+from zhanli_learning.dates import FIRST, LAST
 from zhanli_learning.mentoring import repository as mentoring_repo
 from zhanli_learning.mentoring import service as mentoring
 from zhanli_learning.onboarding.schemas import (
@@ -28,6 +29,7 @@ from zhanli_learning.paths import service as paths
 from zhanli_learning.settings import LearningSettings, learning_settings
 from zhanli_shared.auth import CurrentPrincipal, Role, require_roles
 from zhanli_shared.directory import Person
+from zhanli_shared.errors import Unprocessable
 from zhanli_shared.events.outbox import Publisher
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 
@@ -182,4 +184,6 @@ async def sweep(
     Runs by itself every ``sweep_interval_s``; each reminder is sent once."""
     settings = learning_settings(runtime)
     when = day or today(settings.timezone)
+    if not FIRST <= when <= LAST:
+        raise Unprocessable(f"A day between {FIRST} and {LAST}.", field="day")
     return SweepResult(day=when, counts=await run_sweep(session, publisher, settings, when))

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from zhanli_learning.dates import BusinessDate
+
 
 class PathItemRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -55,7 +57,7 @@ class PathRead(BaseModel):
 class PathGenerate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start_on: dt.date | None = Field(default=None, description="Default: the hire date")
+    start_on: BusinessDate | None = Field(default=None, description="Default: the hire date")
     regenerate: bool = Field(
         default=False, description="Plan again (only while no course has started)"
     )
@@ -65,14 +67,14 @@ class ItemAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     course_id: str = Field(min_length=1, max_length=64)
-    due_on: dt.date | None = None
+    due_on: BusinessDate | None = None
     note: str | None = Field(default=None, max_length=500)
 
 
 class ItemChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    due_on: dt.date | None = None
+    due_on: BusinessDate | None = None
     note: str | None = Field(default=None, max_length=500)
 
 

@@ -10,6 +10,8 @@ import uuid
 import zoneinfo
 
 from zhanli_retention.core.generator import generate, timelines
+from zhanli_shared.events.contracts.directory import EmployeeUpserted, EmploymentStatus
+from zhanli_shared.testing.plugin import eventually
 
 HR = ("hr-1", ["hr_admin"])
 
@@ -66,13 +68,30 @@ async def test_train_activate_score_and_roll_back(retention) -> None:
     assert "PIPL" in card["markdown"] or "Art. 24" in card["markdown"]
     assert all(f["name"] not in ("gender", "age_band") for f in card["card"]["features"])
 
-    # Scores now come from the model: calibrated risks growing with the horizon.
-    r = await retention.client.post("/api/v1/retention/scores/refresh", headers=h)
-    assert r.json()["basis"] == "model"
+    # Scores now come from the model, for the directory's people (history alone is not
+    # scored): calibrated risks growing with the horizon.
     alive = next(p for p in people if p.left_on is None)
-    s = (
-        await retention.client.get(f"/api/v1/retention/people/{alive.employee_id}/score", headers=h)
-    ).json()
+    await retention.publish(
+        EmployeeUpserted(
+            employee_id=alive.employee_id,
+            name="王芳",
+            org_unit_id="u-train",
+            org_path=["root", "u-train"],
+            job_role="salesperson",
+            status=EmploymentStatus.PROBATION,
+            hired_on=alive.hired_on,
+        )
+    )
+
+    async def scored():  # type: ignore[no-untyped-def]
+        r = await retention.client.post("/api/v1/retention/scores/refresh", headers=h)
+        assert r.json()["basis"] == "model"
+        got = await retention.client.get(
+            f"/api/v1/retention/people/{alive.employee_id}/score", headers=h
+        )
+        return got.json() if got.status_code == 200 else None
+
+    s = await eventually(scored, timeout_s=90)
     assert s["basis"] == "model" and 0 < s["risk_30"] <= s["risk_60"] <= s["risk_90"] < 1
     assert s["factors"] and all(f["contribution"] > 0 for f in s["factors"])
 

@@ -326,7 +326,6 @@ def data_leaks(dataset: Dataset, *, threshold: float = 0.97, seed: int = 7) -> l
                         f"filled in almost only for the {who}: recorded because of the outcome",
                     )
                 )
-                continue
         if present.sum() < 20 or y[present].min() == y[present].max():
             continue
         if feat.kind == "categorical":
@@ -347,8 +346,14 @@ def data_leaks(dataset: Dataset, *, threshold: float = 0.97, seed: int = 7) -> l
     return findings
 
 
-def refuse_data_leaks(dataset: Dataset, *, threshold: float = 0.97) -> None:
-    findings = data_leaks(dataset, threshold=threshold)
+def refuse_data_leaks(
+    dataset: Dataset, *, threshold: float = 0.97, findings: list[LeakFinding] | None = None
+) -> None:
+    """Raise ``Unprocessable`` naming the columns at or above ``threshold`` (``findings``:
+    already computed at a lower threshold, to look once)."""
+    if findings is None:
+        findings = data_leaks(dataset, threshold=threshold)
+    findings = [f for f in findings if f.auc >= threshold]
     if findings:
         kinds = {f.name: f.kind for f in dataset.spec.features}
         first = findings[0]
@@ -356,6 +361,6 @@ def refuse_data_leaks(dataset: Dataset, *, threshold: float = 0.97) -> None:
         raise Unprocessable(
             f"columns that leak the outcome: {detail}",
             field=f"mapping.{kinds[first.column]}",
-            columns=[f.column for f in findings],
+            columns=list(dict.fromkeys(f.column for f in findings)),
             leaks=[f.to_dict() for f in findings],
         )

@@ -690,10 +690,9 @@ def _train(
 
         report(0.0, "checking columns for leakage")
         sample = _sample(dataset, config.leakage_sample, config.seed)
-        refuse_data_leaks(sample, threshold=config.leakage_auc)
-        leakage_warnings = [
-            f.to_dict() for f in data_leaks(sample, threshold=min(0.9, config.leakage_auc))
-        ]
+        findings = data_leaks(sample, threshold=min(0.9, config.leakage_auc))
+        refuse_data_leaks(sample, threshold=config.leakage_auc, findings=findings)
+        leakage_warnings = [f.to_dict() for f in findings]
     params = config.lgb_params(spec, len(y))
     max_rounds = int(config.tree_settings(len(y))["max_rounds"])
     folds = make_folds(dataset, config)

@@ -636,3 +636,42 @@ async def test_overdue_courses_remind_then_escalate_and_the_onboarding_view(lear
     async with runtime.sessions() as session:
         again = await topics_about(learning, rep)
     assert again.count("zhanli.learning.reminder.v1") == len(rows) + 0
+
+
+async def test_a_leaver_ends_their_mentoring_and_a_mentor_who_left_opens_a_reassignment(
+    learning,
+) -> None:
+    w = await World(learning).build()
+    team = uid("T")
+    mentor = await w.hire(status="active", team=team, wait_path=False)
+    r = await learning.client.put(
+        f"/api/v1/learning/mentors/{mentor}", json={"capacity": 3}, headers=hr(learning)
+    )
+    assert r.status_code == 200
+    stays, goes = await w.hire(team=team), await w.hire(team=team)
+    for mentee in (stays, goes):
+        r = await learning.client.get(
+            f"/api/v1/learning/people/{mentee}/mentor", headers=hr(learning)
+        )
+        assert r.json()["mentor_id"] == mentor
+    await w.hire(goes, status="left", team=team, wait_path=True)
+
+    async def ended() -> bool:
+        r = await learning.client.get(
+            f"/api/v1/learning/people/{goes}/mentor", headers=hr(learning)
+        )
+        return r.status_code == 404
+
+    await eventually(ended, timeout_s=60)
+    bench = await learning.client.get(
+        f"/api/v1/learning/mentors/{mentor}/workbench", headers=hr(learning)
+    )
+    assert [m["employee_id"] for m in bench.json()["mentees"]] == [stays]
+    await w.hire(mentor, status="left", team=team, wait_path=False)
+
+    async def reassignment() -> dict | None:
+        r = await learning.client.get("/api/v1/learning/reassignments", headers=hr(learning))
+        return next((x for x in r.json() if x["mentor_id"] == mentor), None)
+
+    opened = await eventually(reassignment, timeout_s=60)
+    assert opened["mentees"] == [stays]

@@ -446,3 +446,45 @@ def this_week(day: dt.date) -> str:
 
 def week_monday(week: str) -> dt.date:
     return week_bounds(week)[0]
+
+
+async def on_leaver(
+    session: AsyncSession, publisher: Publisher, employee_id: str, day: dt.date
+) -> None:
+    """A person left: their mentoring ends (open tasks dropped); a mentor who left takes no
+    one new and their mentees need another mentor (a reassignment opens for HR)."""
+    current = await repository.active_assignment(session, employee_id)
+    if current is not None:
+        current.status, current.ended_on, current.end_reason = "ended", day, "mentee left"
+        for task in await repository.tasks(session, mentee_id=employee_id):
+            if task.assignment_id == current.assignment_id and task.status == "open":
+                await session.delete(task)
+    mentor = await session.get(Mentor, employee_id)
+    if mentor is not None and mentor.active:
+        mentor.active = False
+        mentor.updated_at = utcnow()
+        mentees = await repository.mentees_of(session, employee_id)
+        if mentees and await repository.open_reassignment(session, employee_id) is None:
+            now = utcnow()
+            reassignment = Reassignment(
+                reassignment_id=str(uuid.uuid4()),
+                mentor_id=employee_id,
+                status="open",
+                average="-",
+                opened_at=now,
+            )
+            session.add(reassignment)
+            await publisher.publish(
+                session,
+                LearningReminder(
+                    recipient_id="hr",
+                    about_employee_id=employee_id,
+                    kind="mentor_flagged",
+                    stage="notice",
+                    subject_id=reassignment.reassignment_id,
+                    text_zh=f"导师 {employee_id} 已离职，请为其 {len(mentees)} 名学员更换导师。",
+                    text_en=f"Mentor {employee_id} left: reassign their {len(mentees)} mentees.",
+                    occurred_at=now,
+                ),
+            )
+    await session.flush()

@@ -157,10 +157,13 @@ async def run_sweep(
     from zhanli_learning.db import people_table
 
     rows = (
-        await session.execute(select(people_table.c.employee_id, people_table.c.manager_id))
+        await session.execute(
+            select(people_table.c.employee_id, people_table.c.manager_id, people_table.c.status)
+        )
     ).all()
-    managers = {eid: mid for eid, mid in rows}
-    counts = await paths.sweep_overdue(session, publisher, settings, day, managers)
+    managers = {eid: mid for eid, mid, _ in rows}
+    left = {eid for eid, _, status in rows if status == "left"}
+    counts = await paths.sweep_overdue(session, publisher, settings, day, managers, left)
     counts.update(await mentoring.sweep(session, publisher, settings, day))
     return counts
 

@@ -33,6 +33,11 @@ def register(registry: HandlerRegistry, settings: LearningSettings, publisher: P
         session: AsyncSession, event: EmployeeUpserted, envelope: CloudEvent
     ) -> None:
         await people.on_employee_upserted(session, event, envelope)
+        if event.status.value == "left":
+            await mentoring.on_leaver(
+                session, publisher, event.employee_id, today(settings.timezone)
+            )
+            return
         if event.status.value != "probation":
             return
         if await repository.path_of(session, event.employee_id) is not None:

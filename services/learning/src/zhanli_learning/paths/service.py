@@ -474,12 +474,16 @@ async def sweep_overdue(
     settings: LearningSettings,
     day: dt.date,
     managers: dict[str, str | None],
+    left: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, int]:
     """Remind the learner of each overdue course once, then escalate to the manager once
-    ``escalate_after_days`` later. ``managers``: employee id -> manager id."""
+    ``escalate_after_days`` later (never about people who left). ``managers``: employee
+    id -> manager id."""
     counts = {"course_reminders": 0, "course_escalations": 0}
     now = utcnow()
     for item in await repository.open_items_due_before(session, day):
+        if item.employee_id in left:
+            continue
         stage = overdue_stage(item.due_on, day, False, settings.escalate_after_days)
         course = await session.get(Course, item.course_id)
         title_zh = course.title_zh if course else item.course_id

@@ -365,6 +365,22 @@ def _until_known(call: Any, timeout_s: float = 60.0) -> httpx.Response:
         time.sleep(0.2)
 
 
+def _prerequisites_first(courses: list[Any]) -> list[Any]:
+    """The courses in an order where each comes after its prerequisites (a write naming
+    an unknown course is refused)."""
+    done: set[str] = set()
+    out: list[Any] = []
+    pending = list(courses)
+    while pending:
+        ready = [c for c in pending if all(p in done for p in c[6])]
+        assert ready, "the demo catalogue has a prerequisite cycle"
+        for c in ready:
+            done.add(c[0])
+            out.append(c)
+        pending = [c for c in pending if c[0] not in done]
+    return out
+
+
 def load(http: httpx.Client, company: Any, progress: bool) -> dict[str, int]:
     rnd = random.Random(SEED)
     for sid, (zh, en, cat) in SKILLS.items():
@@ -374,7 +390,7 @@ def load(http: httpx.Client, company: Any, progress: bool) -> dict[str, int]:
                 json={"name_zh": zh, "name_en": en, "category": cat},
             )
         )
-    for cid, zh, en, fmt, minutes, gains, pre, required, quiz in COURSES:
+    for cid, zh, en, fmt, minutes, gains, pre, required, quiz in _prerequisites_first(COURSES):
         _ok(
             http.put(
                 f"/api/v1/learning/courses/{cid}",

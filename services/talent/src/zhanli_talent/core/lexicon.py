@@ -4,14 +4,14 @@ Every synonym group maps its variants (Chinese and English) to one canonical ter
 resume saying 拓客 and a profile asking for 客户开发 meet on the same token. The canonical
 terms are also the skills the keyword extraction reports. The stopwords are the standard
 Chinese list shipped with bm25s (841 words, the widely used merged list) plus English,
-minus the words that carry meaning in sales (增长, 发展 ...).
+minus the words that carry meaning in sales (增长, 发展 ...); the list is read from
+``stopwords.txt`` beside this module (a copy, so importing the tokenizer stays light).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
-
-from bm25s.stopwords import STOPWORDS_CHINESE, STOPWORDS_EN_PLUS
 
 # canonical term -> variants (lower-case for English). Variants with spaces are phrases
 # matched in the text before segmentation.
@@ -153,8 +153,9 @@ DOMAIN_TERMS: tuple[str, ...] = (
 # Stopwords that are sales meaning, never dropped.
 _KEEP = frozenset({"增长", "发展", "开发", "管理", "达到", "提高", "成功", "完成", "合作", "转化"})
 
+_LISTED = (Path(__file__).with_name("stopwords.txt")).read_text(encoding="utf-8").splitlines()
 STOPWORDS: frozenset[str] = frozenset(
-    w.lower() for w in (*STOPWORDS_CHINESE, *STOPWORDS_EN_PLUS) if w not in _KEEP
+    w.strip().lower() for w in _LISTED if w.strip() and not w.startswith("#") and w not in _KEEP
 ) | frozenset({"负责", "工作", "经验", "公司", "能力", "具有", "相关", "良好", "以上"})
 
 

@@ -147,7 +147,7 @@ def load(http: httpx.Client, company: Any, progress: bool) -> dict[str, int]:
     candidates = 0
     applications: list[tuple[str, float]] = []
     today = dt.datetime.now(TZ).date()
-    for i in range(40):
+    for i in range(24):
         name = rnd.choice(SURNAMES) + rnd.choice(GIVEN) + rnd.choice(GIVEN)
         ability = rnd.random()
         family = "freight_sales" if i % 2 == 0 else "saas_sales"

@@ -6,10 +6,28 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 Identifier = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:\-]+$")]
 Family = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_\-]+$")]
+
+
+def _plausible_time(value: dt.datetime) -> dt.datetime:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
+
+
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+
+
+def _plausible_day(value: dt.date) -> dt.date:
+    if not 2000 <= value.year <= 2100:
+        raise ValueError("must be between the years 2000 and 2100")
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_plausible_day)]
 
 
 class Stage(StrEnum):
@@ -124,14 +142,14 @@ class TransitionWrite(BaseModel):
     to: Literal["screened", "interview", "offer", "rejected", "withdrawn"]
     reason: str | None = Field(default=None, max_length=1000)
     next_step: str | None = Field(default=None, max_length=200, examples=["电话面试"])
-    next_step_due: AwareDatetime | None = None
+    next_step_due: Moment | None = None
 
 
 class HireWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     employee_id: Identifier = Field(examples=["E2031"])
-    hired_on: dt.date
+    hired_on: Day
     org_unit_id: Identifier | None = Field(default=None, description="Default: the requisition's")
     manager_id: Identifier | None = Field(
         default=None, description="Default: the requisition's first hiring manager"
@@ -142,7 +160,7 @@ class InterviewWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interviewer_id: Identifier
-    scheduled_at: AwareDatetime
+    scheduled_at: Moment
 
 
 class FeedbackWrite(BaseModel):

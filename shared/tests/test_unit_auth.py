@@ -283,11 +283,11 @@ def test_a_kid_that_is_a_path_sql_or_url_is_refused_before_any_key_lookup(
     )
     looked_up: list[str] = []
 
-    def key_for(token: str) -> Any:
+    def keys_for(token: str, kid: Any) -> Any:
         looked_up.append(token)
         raise AssertionError("the key look-up must not run")
 
-    verifier.issuers[TEST_ISSUER].key_for = key_for  # type: ignore[method-assign]
+    verifier.issuers[TEST_ISSUER].keys_for = keys_for  # type: ignore[method-assign]
     header = {"alg": "RS256", "typ": "JWT", "kid": kid}
     signing_input = (
         b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims()).encode())

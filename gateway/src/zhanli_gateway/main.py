@@ -57,8 +57,11 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
             .decode()
         )
         idp = bool(settings.auth_jwks_url or settings.auth_discovery)
+        previous = settings.previous_public_keys()
+        # During a signing-key rotation the keys rotated out stay trusted (and published).
+        trusted_own = "".join([own_public_pem, *previous.values()])
         if not public_pem and not idp:
-            settings.auth_public_key = public_pem = own_public_pem
+            settings.auth_public_key = public_pem = trusted_own
         local = settings.local_issuer or settings.auth_issuer
         if local != settings.auth_issuer:
             # Next to the IdP, the gateway trusts the tokens it signs itself (API keys,
@@ -67,7 +70,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
             # point there).
             settings.auth_extra_issuers = [
                 *(t for t in settings.auth_extra_issuers if t.issuer != local),
-                TrustedIssuer(issuer=local, public_key=own_public_pem),
+                TrustedIssuer(issuer=local, public_key=trusted_own),
             ]
         elif idp and local == settings.auth_issuer:
             log.warning(
@@ -132,6 +135,7 @@ def create_app(settings: GatewaySettings | None = None, mode: Mode = Mode.SERVE)
     api.state.public_key_pem = own_public_pem or public_pem
     api.state.local_issuer = settings.local_issuer or settings.auth_issuer
     api.state.key_id = settings.auth_key_id
+    api.state.previous_keys = settings.previous_public_keys() if private_pem else {}
     if mode in (Mode.SERVE, Mode.API):  # /api/v1/me: the mobile app's own view (BFF)
         from zhanli_gateway.me.router import build_router as me_router
 

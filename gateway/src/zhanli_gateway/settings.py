@@ -52,6 +52,13 @@ class GatewaySettings(ServiceSettings):
     auth_private_key: SecretStr | None = None
     auth_private_key_file: str | None = None
     auth_key_id: str = "zhanli-local-1"
+    auth_previous_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="Signing-key rotation: kid -> public key (PEM text or a file path) of "
+        "keys this gateway no longer signs with; still published in the JWKS and trusted "
+        "until the tokens they signed have expired. JSON, e.g. "
+        '\'{"zhanli-local-1": "/var/lib/zhanli/keys/jwt-public-1.pem"}\'',
+    )
     local_issuer: str | None = Field(
         default=None,
         description="'iss' of the tokens this gateway signs (API keys, client credentials; "
@@ -123,6 +130,13 @@ class GatewaySettings(ServiceSettings):
         super().model_post_init(__context)
         if not self.local_issuer:
             self.local_issuer = self.auth_issuer
+
+    def previous_public_keys(self) -> dict[str, str]:
+        """kid -> PEM of the keys rotated out (still published and trusted)."""
+        out = {}
+        for kid, value in self.auth_previous_keys.items():
+            out[kid] = value if "-----BEGIN" in value else Path(value).read_text()
+        return out
 
     def private_key_pem(self) -> str | None:
         if self.auth_private_key:

@@ -12,22 +12,32 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from fastapi import APIRouter, Request
 from jwt.algorithms import RSAAlgorithm
 
-from zhanli_shared.auth import Role
+from zhanli_shared.auth import Role, split_pem
 
 router = APIRouter(tags=["identity"])
 
 
-@router.get("/.well-known/jwks.json", include_in_schema=False)
-async def jwks(request: Request) -> dict[str, Any]:
-    public_pem: str | None = request.app.state.public_key_pem
-    if not public_pem:
-        return {"keys": []}
+def _jwk(public_pem: str, kid: str) -> dict[str, Any]:
     key = load_pem_public_key(public_pem.encode())
     if not isinstance(key, RSAPublicKey):
         raise TypeError("the gateway signs with RS256: its public key must be RSA")
-    jwk = json.loads(RSAAlgorithm.to_jwk(key))
-    jwk.update({"kid": request.app.state.key_id, "use": "sig", "alg": "RS256"})
-    return {"keys": [jwk]}
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key))
+    jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
+    return jwk
+
+
+@router.get("/.well-known/jwks.json", include_in_schema=False)
+async def jwks(request: Request) -> dict[str, Any]:
+    """The signing key, then the keys rotated out that still verify (a rotation's overlap:
+    tokens they signed stay valid until they expire)."""
+    public_pem: str | None = request.app.state.public_key_pem
+    if not public_pem:
+        return {"keys": []}
+    current = split_pem(public_pem)[0]
+    keys = [_jwk(current, request.app.state.key_id)]
+    previous: dict[str, str] = getattr(request.app.state, "previous_keys", {})
+    keys += [_jwk(pem, kid) for kid, pem in previous.items() if kid != request.app.state.key_id]
+    return {"keys": keys}
 
 
 @router.get("/.well-known/openid-configuration", include_in_schema=False)

@@ -77,6 +77,15 @@ class Principal:
         return employee_id == self.subject or self.has_any(PAY_READERS) or self.manages(org_path)
 
 
+_PEM_BLOCK = re.compile(r"-----BEGIN PUBLIC KEY-----.+?-----END PUBLIC KEY-----", re.DOTALL)
+
+
+def split_pem(text: str) -> list[str]:
+    """The public keys of a PEM text holding one or several (a rotation's overlap)."""
+    blocks = _PEM_BLOCK.findall(text)
+    return [b + "\n" for b in blocks] if blocks else [text]
+
+
 DISCOVERY_PATH = "/.well-known/openid-configuration"
 _discovered: dict[str, dict[str, Any]] = {}  # discovery URL -> document (one fetch a process)
 
@@ -119,25 +128,29 @@ class IssuerKeys:
         public_key: str | None = None,
         jwks_url: str | None = None,
         discovery: bool = False,
+        jwks_cache_s: float = 300,
     ) -> None:
         if not public_key and not jwks_url and not discovery:
             raise ValueError(f"issuer {issuer!r}: configure a public key, a JWKS URL or discovery")
+        self.jwks_cache_s = jwks_cache_s
         self.issuer = issuer
         self.public_key = public_key
+        self.pem_keys: list[str] = split_pem(public_key) if public_key else []
+        self.named_keys: dict[str, str] = {}
         self.jwks: jwt.PyJWKClient | None = None
         self._discover = discovery and not jwks_url and not public_key
         if self._discover and not issuer.startswith(("https://", "http://")):
             raise ValueError(f"OIDC discovery needs an http(s) issuer URL, not {issuer!r}")
         self._next_try = 0.0
         if jwks_url:
-            self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300)
+            self.jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=jwks_cache_s)
         elif self._discover:
             self._try_discovery()
 
     def _try_discovery(self) -> None:
         try:
             self.jwks = jwt.PyJWKClient(
-                discover(self.issuer)["jwks_uri"], cache_keys=True, lifespan=300
+                discover(self.issuer)["jwks_uri"], cache_keys=True, lifespan=self.jwks_cache_s
             )
         except (OSError, ValueError) as exc:
             import structlog
@@ -148,12 +161,20 @@ class IssuerKeys:
             self._next_try = time.monotonic() + self.RETRY_DISCOVERY_S
 
     def key_for(self, token: str) -> Any:
+        return self.keys_for(token, None)[0]
+
+    def keys_for(self, token: str, kid: str | None) -> list[Any]:
+        """The keys to try for ``token``: the JWKS key of its ``kid``; or, with PEM keys, the
+        one of that kid when named (``named_keys``) else each configured key (a PEM file may
+        hold several: during a signing-key rotation, the new and the old public key)."""
         if self.jwks is None and self._discover and time.monotonic() >= self._next_try:
             self._try_discovery()
         if self.jwks is not None:
-            return self.jwks.get_signing_key_from_jwt(token).key
+            return [self.jwks.get_signing_key_from_jwt(token).key]
         if self.public_key:
-            return self.public_key
+            if kid is not None and kid in self.named_keys:
+                return [self.named_keys[kid]]
+            return self.pem_keys
         raise Unauthorized(f"The keys of issuer {self.issuer!r} are not reachable yet.")
 
 
@@ -174,6 +195,7 @@ class TokenVerifier:
         leeway_s: int = 30,
         discovery: bool = False,
         extra_issuers: Sequence[IssuerKeys] = (),
+        jwks_cache_s: float = 300,
     ) -> None:
         algs = [a for a in algorithms if a in ASYMMETRIC]
         if not algs:
@@ -181,7 +203,13 @@ class TokenVerifier:
         if not public_key and not jwks_url and not discovery:
             raise ValueError("configure auth_public_key(_file), auth_jwks_url or auth_discovery")
         self.issuer, self.audience, self.algorithms = issuer, audience, algs
-        primary = IssuerKeys(issuer, public_key=public_key, jwks_url=jwks_url, discovery=discovery)
+        primary = IssuerKeys(
+            issuer,
+            public_key=public_key,
+            jwks_url=jwks_url,
+            discovery=discovery,
+            jwks_cache_s=jwks_cache_s,
+        )
         self.issuers: dict[str, IssuerKeys] = {issuer: primary}
         for extra in extra_issuers:
             if extra.issuer in self.issuers:
@@ -204,6 +232,7 @@ class TokenVerifier:
                 public_key=t.public_key_pem(),
                 jwks_url=t.jwks_url,
                 discovery=t.discovery,
+                jwks_cache_s=s.auth_jwks_cache_s,
             )
             for t in s.auth_extra_issuers
         ]
@@ -216,6 +245,7 @@ class TokenVerifier:
             leeway_s=s.auth_leeway_s,
             discovery=s.auth_discovery,
             extra_issuers=[*extras, *extra_issuers],
+            jwks_cache_s=s.auth_jwks_cache_s,
         )
 
     def verify(self, token: str) -> Principal:
@@ -253,20 +283,29 @@ class TokenVerifier:
             if source is None:
                 raise Unauthorized(f"The token's issuer {iss!r} is not trusted.")
         try:
-            key: Any = source.key_for(token)
-            claims = jwt.decode(
-                token,
-                key=key,
-                algorithms=self.algorithms,
-                audience=self.audience,
-                issuer=source.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("The bearer token has expired.") from exc
+            keys: list[Any] = source.keys_for(token, kid)
         except jwt.PyJWTError as exc:
             raise Unauthorized(f"The bearer token is not valid: {exc}") from exc
+        claims: dict[str, Any] = {}
+        for i, key in enumerate(keys):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key=key,
+                    algorithms=self.algorithms,
+                    audience=self.audience,
+                    issuer=source.issuer,
+                    leeway=self.leeway,
+                    options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+                )
+                break
+            except jwt.ExpiredSignatureError as exc:
+                raise Unauthorized("The bearer token has expired.") from exc
+            except jwt.InvalidSignatureError as exc:
+                if i == len(keys) - 1:  # another key of the set may have signed it
+                    raise Unauthorized(f"The bearer token is not valid: {exc}") from exc
+            except jwt.PyJWTError as exc:
+                raise Unauthorized(f"The bearer token is not valid: {exc}") from exc
         roles = claims.get("roles", [])
         org_units = claims.get("org_units", [])
         if not isinstance(roles, list) or not isinstance(org_units, list):

@@ -14,6 +14,7 @@ from typing import TypeVar
 from starlette.types import ASGIApp
 
 from zhanli_shared.migrations import new_revision, upgrade
+from zhanli_shared.rekey import EncryptedField
 from zhanli_shared.runtime import Mode
 from zhanli_shared.settings import ServiceSettings
 
@@ -27,13 +28,16 @@ def service_main(
     app_factory: Callable[[S, Mode], ASGIApp],
     migrations_dir: Path,
     argv: Sequence[str] | None = None,
+    encrypted_fields: Callable[[], Sequence[EncryptedField]] | None = None,
 ) -> None:
+    """``encrypted_fields``: where the service keeps encrypted personal data (``rekey``
+    re-wraps it under the data key ring's active key)."""
     parser = argparse.ArgumentParser(prog=prog, description=f"Run the {prog} service.")
     parser.add_argument(
         "command",
         nargs="?",
         default="serve",
-        choices=[m.value for m in Mode] + ["migrate", "revision", "outbox"],
+        choices=[m.value for m in Mode] + ["migrate", "revision", "outbox", "rekey"],
     )
     parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     parser.add_argument("--host")
@@ -56,6 +60,10 @@ def service_main(
         upgrade(settings, migrations_dir, args.revision)
         print(f"{prog}: migrated to {args.revision}")
         return
+    if args.command == "rekey":
+        from zhanli_shared.rekey import rekey_command
+
+        sys.exit(rekey_command(settings, encrypted_fields or (lambda: ()), prog))
     if args.command == "outbox":
         from zhanli_shared.events.outbox_admin import outbox_command
 

@@ -166,6 +166,13 @@ class ServiceSettings(BaseSettings):
         '[{"issuer": "zhanli-gateway", "jwks_url": "http://gateway:8000/.well-known/jwks.json"}]',
     )
     auth_leeway_s: int = 30
+    auth_jwks_cache_s: float = Field(
+        default=300,
+        gt=0,
+        description="How long a fetched JWKS is trusted before it is read again. A signing-key "
+        "rotation publishes the new key, waits this long (every verifier then knows it), and "
+        "only then signs with it: PyJWT refetches for an unknown kid at most every 30 s",
+    )
     auth_status_refresh_s: float = Field(
         default=1.0,
         gt=0,

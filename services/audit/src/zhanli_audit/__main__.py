@@ -9,6 +9,7 @@ from pathlib import Path
 from zhanli_audit.main import create_app
 from zhanli_audit.settings import AuditSettings
 from zhanli_shared.cli import service_main
+from zhanli_shared.rekey import EncryptedField
 
 
 def main() -> None:
@@ -25,7 +26,23 @@ def main() -> None:
         settings_factory=AuditSettings,
         app_factory=create_app,
         migrations_dir=Path(__file__).parent / "migrations",
+        encrypted_fields=encrypted_fields,
     )
+
+
+def encrypted_fields() -> list[EncryptedField]:
+    """Where the audit service keeps encrypted secrets (``rekey``): webhook secrets."""
+    from zhanli_audit.webhooks.models import WebhookSubscription
+    from zhanli_audit.webhooks.service import secret_context
+    from zhanli_shared.db import table_of
+
+    subs = table_of(WebhookSubscription)
+    return [
+        EncryptedField(subs, "id", "secret_enc", lambda sid: secret_context(sid)),
+        EncryptedField(
+            subs, "id", "previous_secret_enc", lambda sid: secret_context(sid, "previous_secret")
+        ),
+    ]
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from zl_evkit import ItemEvent, Svc, new_contract, open_service, read_topic
 
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
 from zhanli_shared.events.envelope import CloudEvent
-from zhanli_shared.events.kafka import dead_letter_topic, ensure_topics
+from zhanli_shared.events.kafka import BrokerEpoch, dead_letter_topic, ensure_topics, make_producer
 from zhanli_shared.events.relay import OutboxRelay
 from zhanli_shared.testing.broker import TansuBroker
 from zhanli_shared.testing.plugin import DatabaseTarget, eventually
@@ -164,3 +164,79 @@ async def test_the_same_stream_without_a_fault_is_counted_exactly(
     # below pytest's own timeout, so that a hang fails where it hangs (the traceback)
     async with asyncio.timeout(100):
         await _stream(db_target, tmp_path, kill=False)
+
+
+async def test_rows_sent_again_wait_for_their_topic_on_the_new_broker(
+    db_target: DatabaseTarget, tmp_path: Path
+) -> None:
+    """Tansu acknowledges a record for a topic it does not have (sent straight to a
+    partition by a producer whose metadata still holds the old broker's topics), and that
+    record can never be read. A restarted memory broker has no topic until the supervisor
+    creates them again; a relay that found the new epoch in that moment (another client
+    wrote it) marked the rows it sent again as sent under the new epoch: lost for good
+    (the two payments of 240 a loaded CI run never counted). Now a row waits for its topic
+    on the new broker, and every row goes out once the topic exists."""
+    async with asyncio.timeout(100):
+        own = TansuBroker(log_path=tmp_path / "tansu.log").start()
+        # the relay looks at the epoch only when told to (the test decides when)
+        svc = await open_service(
+            db_target.url, db_target.schema, own.bootstrap, relay_epoch_check_interval_s=3600
+        )
+        contract = new_contract("late_topic")
+        topic = contract.topic_name()
+        relay = OutboxRelay(svc.settings, svc.engine, svc.sessions, svc.tables)
+        other = None
+        try:
+            await ensure_topics(svc.settings, [topic])
+            published = await svc.publish(*(contract(item_id="k", seq=i) for i in range(10)))
+            await relay._follow_epoch()
+            assert await relay.drain_once() == 10
+            old_epoch = relay.epoch
+            producer = relay._producer
+            assert producer is not None and old_epoch is not None
+
+            assert own.proc is not None
+            own.proc.kill()
+            own.proc.wait(5)
+            own.stop()
+            # while the broker is away the producer's metadata cannot be refreshed: it keeps
+            # the old broker's topics and partitions (as after any restart slower than its
+            # one refresh attempt)
+            assert not await producer.client.force_metadata_update()
+            own.start()  # empty, and its topics not created again yet
+            # another client (a consumer, another service's relay) writes the new epoch
+            other = make_producer(svc.settings)
+            await other.start()
+            reader = BrokerEpoch(svc.settings)
+            try:
+                new_epoch = await reader.read(other)
+            finally:
+                await reader.close()
+            assert new_epoch != old_epoch
+            relay._epoch_poke.set()
+            await eventually(lambda: relay._observed_epoch == new_epoch, 30, 0.05)
+
+            published += await svc.publish(*(contract(item_id="k", seq=i) for i in range(10, 20)))
+            await relay._follow_epoch()
+            assert relay.epoch == new_epoch and relay.republished_total == 10
+            assert await relay.drain_once() == 0, "nothing is sent to a topic the broker lacks"
+            assert relay.waiting_for_topics > 0
+
+            await ensure_topics(svc.settings, [topic])  # as the supervisor does, a moment late
+
+            async def drained() -> bool:
+                await relay.drain_once()
+                return (
+                    await svc.count(svc.tables.outbox, svc.tables.outbox.c.sent_at.is_(None)) == 0
+                )
+
+            await eventually(drained, 30, 0.1)
+            records = await read_topic(own.bootstrap, topic)
+            found = {CloudEvent.from_json(r.value).id for r in records}
+            assert found == {e.id for e in published}, "every row readable on the new broker"
+        finally:
+            if other is not None:
+                await other.stop()
+            await relay.stop()
+            own.stop()
+            await svc.close()

@@ -120,6 +120,12 @@ class ServiceSettings(BaseSettings):
         description="How often the relay asks the broker which incarnation it is (a broker "
         "that forgot its log gets again what it had acknowledged)",
     )
+    relay_new_broker_grace_s: float = Field(
+        default=120.0,
+        description="After the relay finds a new broker, a topic that broker does not have "
+        "yet (the supervisor or an operator is still creating the topics) holds its rows "
+        "without costing them attempts for this long",
+    )
     outbox_sent_retention_s: float = Field(
         default=3 * 86400,
         description="Sent outbox rows are kept this long (re-sent to a broker that forgot "

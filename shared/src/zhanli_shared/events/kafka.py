@@ -139,6 +139,13 @@ async def broker_reachable(settings: ServiceSettings, timeout_s: float = 2.0) ->
 # --- the broker's incarnation ------------------------------------------------------------
 
 EPOCH_TOPIC = "zhanli.broker-epoch"
+CLOSE_TIMEOUT_S = 5.0
+_closing: set[asyncio.Future[None]] = set()  # stops still finishing after their bound
+
+
+def _consume_outcome(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # retrieved: a failed background stop is not an error to log
 
 
 class BrokerEpoch:
@@ -154,10 +161,21 @@ class BrokerEpoch:
         self._tp = TopicPartition(EPOCH_TOPIC, 0)
 
     async def close(self) -> None:
+        """Stop the reader, waiting at most ``CLOSE_TIMEOUT_S``: aiokafka's fetcher, cancelled
+        while it cancels a fetch of an assignment just dropped, swallows its cancellation
+        and the consumer's ``stop()`` then took about 100 s after a broker restart (a relay
+        or consumer closing its reader stalled that long). Past the bound the stop finishes
+        in the background."""
         if self._consumer is not None:
             consumer, self._consumer = self._consumer, None
+            stopping = asyncio.ensure_future(consumer.stop())
+            _closing.add(stopping)
+            stopping.add_done_callback(_closing.discard)
+            stopping.add_done_callback(_consume_outcome)
             try:
-                await consumer.stop()
+                await asyncio.wait_for(asyncio.shield(stopping), CLOSE_TIMEOUT_S)
+            except TimeoutError:
+                pass
             except asyncio.CancelledError:
                 # aiokafka's fetcher can end in CancelledError when the broker is away;
                 # a cancellation of this task itself goes on

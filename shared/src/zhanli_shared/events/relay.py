@@ -17,6 +17,15 @@ backwards), every retained row acknowledged by an older epoch becomes unsent aga
 goes out again, in id order, before newer rows; consumers' inboxes skip the ones they had
 already applied.
 
+A row goes only to a topic the broker it is sent to lists. Tansu acknowledges a record for
+a topic it does not have (a producer whose metadata still holds the old broker's topics
+sends straight to a partition) and that record can never be read; on a restarted memory
+broker every topic is missing until the supervisor creates them again. So the relay's list
+of the broker's topics (an all-topics metadata request, which creates nothing) is read
+again whenever it finds a new epoch or opens a new producer, and a row whose topic is
+missing there waits, without costing attempts while the broker is new
+(``relay_new_broker_grace_s``): marked sent under the new epoch it would never go again.
+
 A row the broker refuses (too large, unknown topic) while it accepts others costs one
 attempt (``attempts``, ``last_error``); after ``relay_max_attempts`` it is parked
 (``parked_at``) and the relay goes on. Later rows of the same topic and key wait behind a
@@ -149,6 +158,8 @@ class OutboxRelay:
         self._epoch_poke = asyncio.Event()
         self._last_offsets: dict[TopicPartition, int] = {}
         self._topics: set[str] = set()
+        self._new_broker_at = 0.0  # when the relay last found a new broker (monotonic)
+        self.waiting_for_topics = 0  # rows held in the last drain: their topic is missing
         self._refusal_streak = 0
         self._purged_at = 0.0
 
@@ -195,6 +206,8 @@ class OutboxRelay:
                 await self._epoch_reader.close()
                 raise
             self._producer = producer
+            # Maybe another broker than the one the topic list came from.
+            self._topics = set()
             self._epoch_task = asyncio.create_task(self._watch_epoch(producer), name="relay-epoch")
             self.connected = True
         return self._producer
@@ -343,8 +356,14 @@ class OutboxRelay:
             self.republished_total += count
         elif self.epoch is not None:
             log.info("relay.new_broker_epoch", previous=self.epoch, epoch=observed)
-        self.epoch = observed
+        previous, self.epoch = self.epoch, observed
         self._last_offsets.clear()
+        # The new broker's topics, not the old one's: a row sent to a topic it does not
+        # have yet is acknowledged and lost, and marked sent under the new epoch it would
+        # never go again.
+        self._topics = set()
+        if previous is not None:  # not at start-up: a broker that came back
+            self._new_broker_at = time.monotonic()
 
     async def _known_topics(self, producer: AIOKafkaProducer) -> set[str]:
         metadata = await producer.client.fetch_all_metadata()
@@ -370,12 +389,20 @@ class OutboxRelay:
         blocked: set[tuple[str, str]] = set()  # a key whose earlier row failed waits
         pending = []
         refreshed = False
+        waiting = 0
+        new_broker = time.monotonic() - self._new_broker_at < self.settings.relay_new_broker_grace_s
         for row in rows:
             if row.key is not None and (row.topic, row.key) in blocked:
                 continue
             if row.topic not in self._topics and not refreshed:
                 await self._known_topics(producer)
                 refreshed = True
+            if row.topic not in self._topics and new_broker:
+                # a new broker whose topics are being created: the row waits, unsent
+                waiting += 1
+                if row.key is not None:
+                    blocked.add((row.topic, row.key))
+                continue
             try:
                 if row.topic not in self._topics:
                     raise UnknownTopicOrPartitionError(f"the broker has no topic {row.topic}")
@@ -439,6 +466,9 @@ class OutboxRelay:
                     )
                     metrics.outbox_parked_total.labels(service).inc()
             await session.commit()
+        if waiting:
+            log.info("relay.waiting_for_topics", rows=waiting)
+        self.waiting_for_topics = waiting
         self.sent_total += len(sent_ids)
         self.refused_total += len(refused)
         self._refusal_streak = self._refusal_streak + 1 if refused else 0

@@ -3,7 +3,7 @@
 Candidates' data (the candidate, the resume, assessments, applications, the ranking) is
 visible only to HR (hr_admin, hr_bp), recruiters and the requisition's hiring managers
 (the security company's requisition names the sales manager); nobody else, executives
-included. HR and recruiters run the pipeline; a hiring manager moves their own
+included (404: an out-of-scope record reads like an unknown one). HR and recruiters run the pipeline; a hiring manager moves their own
 requisition's candidates and schedules interviews. Profiles: HR edits, recruiting staff,
 sales managers and executives read. Models and reports: HR.
 """
@@ -24,7 +24,10 @@ TARGETED: list[tuple[str, str, Any, Any, Any]] = []
 # roles in ROLES order: hr_admin, hr_bp, recruiter, sales_manager, mentor, salesperson,
 # finance, executive, it_ops, integration
 STAFF = (OK, OK, OK, NO, NO, NO, NO, NO, NO, NO)
-SEES_CANDIDATE = (OK, OK, OK, OK, NO, NO, NO, NO, NO, NO)  # + the hiring manager
+# + the hiring manager; out of scope reads like an unknown id (404: no id enumeration)
+SEES_CANDIDATE = (OK, OK, OK, OK, NF, NF, NF, NF, NF, NF)
+# a write allowed to staff and sales managers by role, then scoped like a read
+MOVES = (OK, OK, OK, OK, NO, NO, NO, NO, NO, NO)
 READ_PROFILES = (OK, OK, OK, OK, NO, NO, NO, OK, NO, NO)
 EDIT = (OK, OK, NO, NO, NO, NO, NO, NO, NO, NO)
 HR = EDIT
@@ -57,9 +60,9 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "talent.applications.post": _only(CF, STAFF),  # the seeded candidate already applied
     "talent.ranking.get": SEES_CANDIDATE,
     "talent.application.get": SEES_CANDIDATE,
-    "talent.application.transition": _only(UN, SEES_CANDIDATE),  # applied -> offer: 422
+    "talent.application.transition": _only(UN, MOVES),  # applied -> offer: 422
     "talent.application.hire": _only(UN, STAFF),  # not at the offer stage: 422
-    "talent.interviews.post": SEES_CANDIDATE,
+    "talent.interviews.post": MOVES,
     "talent.interviews.list": SEES_CANDIDATE,
     "talent.interview.feedback": (NF,) * 10,  # an unknown interview
     "talent.rescore_job.get": _only(NF, STAFF),

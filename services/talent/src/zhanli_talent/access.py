@@ -1,5 +1,7 @@
 """Who sees recruiting data: HR and recruiters see every candidate; a hiring manager sees
-the requisitions naming them and the candidates in those requisitions; nobody else."""
+the requisitions naming them and the candidates in those requisitions; nobody else. A
+record out of the caller's scope is answered like an unknown one (404, no id enumeration;
+the gateway audits it as a denial)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zhanli_shared.auth import Principal, Role
-from zhanli_shared.errors import Forbidden
+from zhanli_shared.errors import OutOfScope
 from zhanli_talent.requisitions.models import Application, Requisition
 
 RECRUITING_STAFF = frozenset({Role.HR_ADMIN, Role.HR_BP, Role.RECRUITER})
@@ -26,7 +28,7 @@ def can_see_requisition(principal: Principal, req: Requisition) -> bool:
 
 def require_requisition(principal: Principal, req: Requisition) -> None:
     if not can_see_requisition(principal, req):
-        raise Forbidden("Only HR, recruiters and the requisition's hiring managers see it.")
+        raise OutOfScope(f"Unknown requisition {req.id!r}.")
 
 
 async def require_candidate(session: AsyncSession, principal: Principal, candidate_id: str) -> None:
@@ -41,4 +43,4 @@ async def require_candidate(session: AsyncSession, principal: Principal, candida
     for (managers,) in rows:
         if principal.subject in (managers or []):
             return
-    raise Forbidden("Only HR, recruiters and the hiring managers of its requisitions see it.")
+    raise OutOfScope(f"Unknown candidate {candidate_id!r}.")

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from zhanli_shared.auth import CurrentPrincipal, Role, require_roles
-from zhanli_shared.errors import Forbidden, NotFound
+from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
 from zhanli_talent.access import RECRUITING_STAFF, is_staff, require_requisition
 from zhanli_talent.candidates import repository as candidates_repo
@@ -249,7 +249,7 @@ async def submit_feedback(
     if interview is None:
         raise NotFound(f"Unknown interview {interview_id!r}.")
     if interview.interviewer_id != principal.subject and not is_staff(principal):
-        raise Forbidden("Only the interviewer, HR or a recruiter give this feedback.")
+        raise OutOfScope(f"Unknown interview {interview_id!r}.")
     interview = await service.submit_feedback(
         session, publisher, interview_id, body, actor=principal
     )

@@ -11,6 +11,8 @@ import pytest
 
 from zhanli_shared.ml import synthetic
 
+# Trainings on a busy 2-core machine: more than the default per-test timeout.
+pytestmark = pytest.mark.timeout(600)
 HR = ("hr-1", ["hr_admin"])
 URL = "/api/v1/retention/history/imports"
 

@@ -9,10 +9,14 @@ import datetime as dt
 import uuid
 import zoneinfo
 
+import pytest
+
 from zhanli_retention.core.generator import generate, timelines
 from zhanli_shared.events.contracts.directory import EmployeeUpserted, EmploymentStatus
 from zhanli_shared.testing.plugin import eventually
 
+# Trainings on a busy 2-core machine: more than the default per-test timeout.
+pytestmark = pytest.mark.timeout(600)
 HR = ("hr-1", ["hr_admin"])
 
 

@@ -675,3 +675,52 @@ async def test_a_leaver_ends_their_mentoring_and_a_mentor_who_left_opens_a_reass
 
     opened = await eventually(reassignment, timeout_s=60)
     assert opened["mentees"] == [stays]
+
+
+async def test_training_far_along_while_the_kpi_lags_alerts_hr_once(learning) -> None:
+    from zhanli_shared.events.contracts.kpi import KpiScoreUpdated
+
+    w = await World(learning).build()
+    rep = await w.hire()
+    me = learning.auth(rep, ["salesperson"])
+    await learning.publish(
+        KpiScoreUpdated(
+            employee_id=rep,
+            period="2026-11",
+            score=Decimal("0.55"),
+            calculated_at=dt.datetime.now(dt.UTC),
+        )
+    )
+
+    async def scored() -> dict | None:
+        r = await learning.client.get(f"/api/v1/learning/people/{rep}/onboarding", headers=me)
+        return r.json() if r.json()["kpi_score"] is not None else None
+
+    view = await eventually(scored, timeout_s=60)
+    assert Decimal(view["kpi_score"]) == Decimal("0.55") and view["kpi_period"] == "2026-11"
+    path = await path_of(learning, rep, me)
+    base = f"/api/v1/learning/people/{rep}/path/items"
+    for item in path["items"]:  # in order: prerequisites first
+        r = await learning.client.post(
+            f"{base}/{item['item_id']}/complete", json={"quiz_score": 90}, headers=me
+        )
+        assert r.status_code == 200, r.text
+
+    async def alerts() -> list[str]:
+        runtime = learning.runtime
+        async with runtime.sessions() as session:
+            from sqlalchemy import select
+
+            outbox = runtime.tables.outbox
+            rows = (
+                await session.execute(
+                    select(outbox.c.payload).where(
+                        outbox.c.topic == "zhanli.learning.reminder.v1",
+                        outbox.c.payload.contains(rep),
+                        outbox.c.payload.contains("onboarding_alert"),
+                    )
+                )
+            ).scalars()
+            return list(rows)
+
+    assert len(await alerts()) == 1  # at 80 % done (6 of 7), once

@@ -18,6 +18,7 @@ from zhanli_learning.catalogue.router import router as catalogue_router
 from zhanli_learning.db import event_tables, metadata
 from zhanli_learning.mentoring import models as _mentoring  # noqa: F401
 from zhanli_learning.mentoring.router import router as mentoring_router
+from zhanli_learning.onboarding import models as _onboarding  # noqa: F401
 from zhanli_learning.onboarding.router import router as onboarding_router
 from zhanli_learning.onboarding.router import run_sweep
 from zhanli_learning.paths import handlers as path_handlers

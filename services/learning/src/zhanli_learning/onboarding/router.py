@@ -17,6 +17,7 @@ from zhanli_learning.core.progress import completion_rate, iso_week
 from zhanli_learning.dates import FIRST, LAST
 from zhanli_learning.mentoring import repository as mentoring_repo
 from zhanli_learning.mentoring import service as mentoring
+from zhanli_learning.onboarding import watch
 from zhanli_learning.onboarding.schemas import (
     Deadline,
     MentorBrief,
@@ -115,7 +116,10 @@ async def onboarding_of(
         k: {"score": latest[k].score if k in latest else None, "required": required.get(k)}
         for k in sorted(set(required) | set(latest))
     }
+    kpi = await watch.latest_score(session, person.employee_id)
     return Onboarding(
+        kpi_score=kpi.score if kpi else None,
+        kpi_period=kpi.period if kpi else None,
         employee_id=person.employee_id,
         name=person.name,
         status=person.status,

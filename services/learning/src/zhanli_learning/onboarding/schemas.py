@@ -48,6 +48,10 @@ class Onboarding(BaseModel):
     mentor: MentorBrief | None
     mentor_week: WeekTasks | None
     next_deadlines: list[Deadline]
+    kpi_score: Decimal | None = Field(
+        default=None, description="The latest monthly KPI score (1 = 100 %), from KPI"
+    )
+    kpi_period: str | None = None
     skills: dict[str, dict[str, int | None]] = Field(
         description="skill -> {score, required}: where the person stands"
     )

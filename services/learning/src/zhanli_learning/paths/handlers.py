@@ -13,12 +13,13 @@ from zhanli_learning.catalogue import service as catalogue
 from zhanli_learning.catalogue.models import Course
 from zhanli_learning.mentoring import service as mentoring
 from zhanli_learning.mentoring.auto import pick_mentor
+from zhanli_learning.onboarding import watch
 from zhanli_learning.paths import repository, service
 from zhanli_learning.settings import LearningSettings
 from zhanli_shared.db import utcnow
 from zhanli_shared.events.consumer import HandlerRegistry
 from zhanli_shared.events.contracts.directory import EmployeeUpserted
-from zhanli_shared.events.contracts.kpi import TrainingRecommended
+from zhanli_shared.events.contracts.kpi import KpiScoreUpdated, TrainingRecommended
 from zhanli_shared.events.contracts.learning import LearningReminder
 from zhanli_shared.events.contracts.talent import CandidateHired
 from zhanli_shared.events.envelope import CloudEvent
@@ -86,6 +87,13 @@ def register(registry: HandlerRegistry, settings: LearningSettings, publisher: P
                 today(settings.timezone),
                 reason="on hire",
             )
+
+    @registry.on(KpiScoreUpdated)
+    async def on_kpi_score(
+        session: AsyncSession, event: KpiScoreUpdated, envelope: CloudEvent
+    ) -> None:
+        await watch.record_score(session, event.employee_id, event.period, event.score)
+        await watch.check(session, publisher, event.employee_id)
 
     @registry.on(TrainingRecommended)
     async def on_recommendation(

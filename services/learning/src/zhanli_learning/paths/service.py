@@ -465,6 +465,9 @@ async def complete(
     item.quiz_score = quiz_score
     await session.flush()
     await publish_progress(session, publisher, settings, path, item)
+    from zhanli_learning.onboarding import watch
+
+    await watch.check(session, publisher, path.employee_id)
     return item
 
 

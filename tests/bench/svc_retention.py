@@ -92,7 +92,7 @@ def run(var: Path, pg_url: str | None) -> list[Result]:
     pipeline.records(ids, x, flagged)
     records_s = time.perf_counter() - t0
     high = int((arrays.band == "high").sum())
-    explained = int((arrays.band != "low").sum())
+    explained = high
     results.append(
         Result(
             "retention.score_100k_s",
@@ -101,7 +101,7 @@ def run(var: Path, pg_url: str | None) -> list[Result]:
             False,
             notes=f"{fitted.chosen.kind}: calibrated 30/60/90-day risks (hazard at 5 tenure "
             f"points, interpolated, chained), bands, rules; {high:,} in the high band. "
-            f"With LightGBM contributions and top factors for the {explained:,} medium/high "
+            f"With LightGBM contributions and top factors for the {explained:,} high-band "
             f"rows (what the refresh does): {flagged_s:.2f} s; building the per-person JSON "
             f"records {records_s:.2f} s more; DB writes not included; load average "
             f"{os.getloadavg()[0]:.1f}",

@@ -286,8 +286,8 @@ def score_arrays(
 ) -> ScoreArrays:
     """The rules, the horizon risks, the bands, the contributions and the top factors of
     every row at once. LightGBM contributions (TreeSHAP) cost several times the risks:
-    ``explain="flagged"`` computes them for the medium and high bands only (the people in
-    lists and alerts; a low-band person's factors are computed when their score is read),
+    ``explain="flagged"`` computes them for the high band only (the alerts; anyone else's
+    factors are computed when their score is read),
     ``"none"`` for nobody."""
     n, p = x.shape[0], len(FEATURES)
     fired, rule_names = rule_flags(x, rules)
@@ -306,7 +306,7 @@ def score_arrays(
         rows = (
             np.arange(n)
             if explain == "all"
-            else np.flatnonzero(band != "low")
+            else np.flatnonzero(band == "high")
             if explain == "flagged"
             else np.arange(0)
         )

@@ -165,8 +165,8 @@ async def refresh(
 
 
 async def _factors_now(session: AsyncSession, row: RetentionScore) -> list[dict[str, Any]]:
-    """A low-band person's factors, computed when read (the refresh explains the medium
-    and high bands only), from the features stored with the score."""
+    """A person's factors computed when read (the refresh explains the high band only),
+    from the features stored with the score."""
     loaded = await modeling.load_model(session)
     if loaded is None or loaded[0].version != row.model_version:
         return []
@@ -224,7 +224,7 @@ async def score_of(
     if not allowed:
         raise Forbidden("Retention risk is visible to HR and the person's management chain only.")
     row = await session.get(RetentionScore, employee_id)
-    if row is not None and row.basis == "model" and not row.factors and row.band == "low":
+    if row is not None and row.basis == "model" and not row.factors:
         row.factors = await _factors_now(session, row)
     if row is None:
         raise NotFound(

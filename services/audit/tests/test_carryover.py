@@ -229,8 +229,18 @@ async def test_the_carried_chain_verifies_with_every_hash_unchanged_and_continue
     report = await carry(old_gateway.engine, engine)
     assert report.found and report.entries == ENTRIES and not report.already_carried
     assert report.subscriptions == 1 and report.deliveries == 2
-    assert report.source_verified == {"ok": True, "checked": ENTRIES, "first_bad_sequence": None}
-    assert report.verified == {"ok": True, "checked": ENTRIES, "first_bad_sequence": None}
+    assert report.source_verified == {
+        "ok": True,
+        "checked": ENTRIES,
+        "first_bad_sequence": None,
+        "fault": None,
+    }
+    assert report.verified == {
+        "ok": True,
+        "checked": ENTRIES,
+        "first_bad_sequence": None,
+        "fault": None,
+    }
     sessions = session_factory(engine)
     async with sessions() as session:
         carried = (
@@ -357,4 +367,4 @@ async def test_the_command_line_carries_once_and_says_so(
     second = await asyncio.to_thread(subprocess.run, argv, env=env, capture_output=True, text=True)
     assert second.returncode == 0 and "the chain was carried before" in second.stdout
     result = await audit_service.verify(session_factory(engine))
-    assert result == {"ok": True, "checked": ENTRIES, "first_bad_sequence": None}
+    assert result == {"ok": True, "checked": ENTRIES, "first_bad_sequence": None, "fault": None}

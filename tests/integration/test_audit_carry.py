@@ -100,6 +100,7 @@ async def test_an_old_gateway_chain_is_carried_then_dropped_and_verifies(
             "ok": True,
             "checked": ENTRIES,
             "first_bad_sequence": None,
+            "fault": None,
         }
         async with sessions() as session:
             found = await session.execute(sa.text("SELECT hash FROM audit_log ORDER BY sequence"))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,12 +43,17 @@ class HistoryImportList(BaseModel):
     items: list[HistoryImportRead]
 
 
+EARLIEST, LATEST = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+# Dates outside this range are refused (date arithmetic on them would overflow).
+Day = Annotated[dt.date, Field(ge=EARLIEST, le=LATEST)]
+
+
 class SignalIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=40)
     value: float = Field(allow_inf_nan=False)
-    observed_on: dt.date
+    observed_on: Day
 
 
 class TimelineIn(BaseModel):
@@ -58,8 +63,8 @@ class TimelineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     employee_id: str = Field(min_length=1, max_length=64)
-    hired_on: dt.date
-    left_on: dt.date | None = None
+    hired_on: Day
+    left_on: Day | None = None
     exit_reason: str | None = Field(default=None, max_length=40)
     mentor_id: str | None = Field(default=None, max_length=64)
     org_path: list[str] = Field(default_factory=list, max_length=20)

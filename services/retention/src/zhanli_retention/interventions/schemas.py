@@ -16,7 +16,9 @@ class InterventionCreate(BaseModel):
     kind: Kind
     note: str = Field(default="", max_length=2000)
     owner_id: str | None = Field(default=None, max_length=64, description="Who carries it out")
-    started_on: dt.date | None = Field(default=None, description="Default: today")
+    started_on: dt.date | None = Field(
+        default=None, ge=dt.date(1970, 1, 1), le=dt.date(2199, 12, 31), description="Default: today"
+    )
 
 
 class OutcomeUpdate(BaseModel):

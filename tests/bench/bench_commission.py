@@ -237,6 +237,7 @@ class ServiceProcs:
     var: Path
     consumers: int = 1
     port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     remembered: dict[int, int] = field(default_factory=dict)
 
@@ -256,6 +257,7 @@ class ServiceProcs:
                 "ZHANLI_COMMISSION_PORT": str(self.port),
             }
         )
+        env.update(self.extra_env)
         return env
 
     def start(self) -> None:
@@ -417,13 +419,19 @@ class Setup:
 
 
 @contextlib.asynccontextmanager
-async def commission_stack(backend: str, var: Path, pg_url: str | None, consumers: int):
+async def commission_stack(
+    backend: str,
+    var: Path,
+    pg_url: str | None,
+    consumers: int,
+    extra_env: dict[str, str] | None = None,
+):
     """A fresh broker, database and commission service; always torn down."""
     db = Database(backend, var, pg_url)
     broker = TansuBroker(log_path=var / f"commission-{backend}-broker.log")
     broker.start()
     say(f"Tansu broker on {broker.bootstrap}")
-    svc = ServiceProcs(db, broker.bootstrap, var, consumers=consumers)
+    svc = ServiceProcs(db, broker.bootstrap, var, consumers=consumers, extra_env=extra_env or {})
     producer = None
     calc = None
     try:

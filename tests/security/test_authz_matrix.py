@@ -219,6 +219,11 @@ UNTARGETED: dict[str, tuple[Any, ...]] = {
     "audit.verify.get": (OK, NO, NO, NO, NO, NO, NO, OK, OK, NO),
     "commission.deals.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
     "commission.payments.post": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    # batches: the writers of the single routes; 200 with a result per item
+    "commission.deals.batch": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    "commission.payments.batch": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    "commission.refunds.batch": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
+    "commission.cancellations.batch": (OK, NO, NO, NO, NO, NO, OK, NO, NO, OK),
     # Refunds and cancellations: the writers of sales facts (an unknown deal: 422 / 404)
     "commission.refunds.post": (UN, NO, NO, NO, NO, NO, UN, NO, NO, UN),
     "commission.deal.cancel": (NF, NO, NO, NO, NO, NO, NF, NO, NO, NF),
@@ -309,6 +314,10 @@ ROUTES: dict[str, tuple[str, str]] = {
     "audit.verify.get": ("GET", "/api/v1/audit/verify"),
     "commission.deals.post": ("POST", "/api/v1/commission/deals"),
     "commission.payments.post": ("POST", "/api/v1/commission/payments"),
+    "commission.deals.batch": ("POST", "/api/v1/commission/deals:batch"),
+    "commission.payments.batch": ("POST", "/api/v1/commission/payments:batch"),
+    "commission.refunds.batch": ("POST", "/api/v1/commission/refunds:batch"),
+    "commission.cancellations.batch": ("POST", "/api/v1/commission/cancellations:batch"),
     "commission.statements.get": (
         "GET",
         "/api/v1/commission/people/{employee_id}/statements/{period}",
@@ -528,6 +537,34 @@ def request_for(endpoint: str, role: str, target: str | None) -> tuple[str, str,
             "paid_at": "2026-11-05T10:00:00+08:00",
         }
         return "POST", "/api/v1/commission/payments", body
+    if endpoint.endswith(".batch") and endpoint.startswith("commission."):
+        # one item the rules refuse (an unknown deal): the answer is still 200, per item
+        items = {
+            "commission.deals.batch": {
+                "deal_id": f"D-SXB-{tag}",
+                "salesperson_id": "NOBODY",
+                "customer_name": "矩阵测试",
+                "amount": "1.00",
+                "closed_at": "2026-11-05T10:00:00+08:00",
+            },
+            "commission.payments.batch": {
+                "payment_id": f"P-SXB-{tag}",
+                "deal_id": "D-NONE",
+                "amount": "1.00",
+                "paid_at": "2026-11-05T10:00:00+08:00",
+            },
+            "commission.refunds.batch": {
+                "refund_id": f"R-SXB-{tag}",
+                "deal_id": "D-NONE",
+                "amount": "1.00",
+                "refunded_at": "2026-11-05T10:00:00+08:00",
+            },
+            "commission.cancellations.batch": {
+                "deal_id": "D-NONE",
+                "cancelled_at": "2026-11-05T10:00:00+08:00",
+            },
+        }
+        return "POST", ROUTES[endpoint][1], {"items": [items[endpoint]]}
     if endpoint == "commission.what_if.post":
         return "POST", f"/api/v1/commission/people/{t}/what-if", {"amount": "1000.00"}
     if endpoint == "commission.quota.get":

@@ -24,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from zhanli_shared.auth import SubjectStatus, TokenVerifier
 from zhanli_shared.crypto import FieldCipher
-from zhanli_shared.db import create_engine, ping, session_factory
+from zhanli_shared.db import (
+    create_engine,
+    create_read_engine,
+    ping,
+    read_session_factory,
+    session_factory,
+)
 from zhanli_shared.errors import Conflict, install_problem_handlers
 from zhanli_shared.events.consumer import ConsumerRunner, HandlerRegistry
 from zhanli_shared.events.contracts.directory import EmploymentStatus
@@ -76,6 +82,9 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
     metrics_listener: MetricsListener | None = None
+    # Read sessions (ReadSessionDep): SQLite WAL readers beside the one writer connection,
+    # PostgreSQL autocommit on the same pool. None: reads use ``sessions``.
+    read_sessions: async_sessionmaker[AsyncSession] | None = None
     _broker_cache: tuple[float, bool] = (0.0, False)
     _parked_cache: tuple[float, int] = (0.0, 0)
 
@@ -133,6 +142,20 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One read-only session per request: for routes that only read (GET of an entity, a
+    statement, a board). On SQLite it never takes the write lock and never waits for the
+    writer (a WAL snapshot); on PostgreSQL it opens no transaction (no BEGIN/COMMIT round
+    trips). A flush or DML through it raises ``ReadOnlyViolation``: writes take SessionDep."""
+    runtime: Runtime = request.app.state.runtime
+    factory = runtime.read_sessions or runtime.sessions
+    async with factory() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 async def get_publisher(request: Request) -> Publisher:
@@ -245,6 +268,12 @@ def create_service_app(
             echo=settings.database_echo,
         )
         sessions = session_factory(engine)
+        read_engine = create_read_engine(
+            settings.database_url,
+            engine,
+            pool_size=settings.database_pool_size,
+            echo=settings.database_echo,
+        )
         verifier = None
         if settings.auth_configured():
             verifier = TokenVerifier.from_settings(settings)
@@ -259,6 +288,7 @@ def create_service_app(
             publisher=Publisher(tables, source=f"zhanli/{settings.service_name}"),
             verifier=verifier,
             cipher=cipher,
+            read_sessions=read_session_factory(read_engine),
         )
         app.state.runtime = runtime
         app.state.verifier = verifier
@@ -307,6 +337,8 @@ def create_service_app(
                 await bounded_stop(f"consumer {runner.group_id}", runner.stop(), limit)
             if runtime.relay is not None:
                 await bounded_stop("relay", runtime.relay.stop(), limit)
+            if read_engine.pool is not engine.pool:  # SQLite readers: a pool of their own
+                await bounded_stop("read engine", read_engine.dispose(), limit)
             await bounded_stop("database engine", engine.dispose(), limit)
             if runtime.metrics_listener is not None:
                 runtime.metrics_listener.close()

@@ -17,7 +17,7 @@ from zhanli_commission.statements.schemas import (
 )
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal
-from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
+from zhanli_shared.runtime import PublisherDep, ReadSessionDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["statements and payouts"])
 
@@ -48,7 +48,7 @@ async def raise_dispute(
 async def list_disputes(
     employee_id: str,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^(open|accepted|rejected)$")] = None,
 ) -> DisputeList:
@@ -58,7 +58,7 @@ async def list_disputes(
 
 @router.get("/disputes/{dispute_id}", response_model=DisputeRead)
 async def read_dispute(
-    dispute_id: str, principal: CurrentPrincipal, session: SessionDep
+    dispute_id: str, principal: CurrentPrincipal, session: ReadSessionDep
 ) -> DisputeRead:
     return DisputeRead.model_validate(await service.visible_dispute(session, principal, dispute_id))
 

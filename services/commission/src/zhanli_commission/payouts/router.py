@@ -26,7 +26,7 @@ from zhanli_commission.statements.schemas import (
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import Principal, Role, require_roles
 from zhanli_shared.errors import Unprocessable
-from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
+from zhanli_shared.runtime import PublisherDep, ReadSessionDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["statements and payouts"])
 
@@ -122,7 +122,7 @@ def _rows(batch: PayoutBatch, items: list[PayoutItem]) -> list[list[object]]:
     responses={200: {"content": {"text/csv": {}}}},
 )
 async def export_payout_csv(
-    batch_id: str, principal: PayoutReader, session: SessionDep
+    batch_id: str, principal: PayoutReader, session: ReadSessionDep
 ) -> StreamingResponse:
     """The batch for payroll: UTF-8 with a byte order mark (Excel shows Chinese names)."""
     batch, items = await service.get_batch(session, batch_id)
@@ -152,7 +152,7 @@ async def export_payout_csv(
     "/payouts/{batch_id}.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}}
 )
 async def export_payout_xlsx(
-    batch_id: str, principal: PayoutReader, session: SessionDep
+    batch_id: str, principal: PayoutReader, session: ReadSessionDep
 ) -> Response:
     """The batch as an Excel workbook (amounts as numbers with two decimals)."""
     from openpyxl import Workbook
@@ -185,7 +185,7 @@ async def export_payout_xlsx(
 @router.get("/payouts", response_model=PayoutBatchList)
 async def list_payouts(
     principal: PayoutReader,
-    session: SessionDep,
+    session: ReadSessionDep,
     period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     status: Annotated[str | None, Query(pattern=r"^(created|paid)$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -210,7 +210,7 @@ async def list_payouts(
 
 @router.get("/payouts/{batch_id}", response_model=PayoutBatchRead)
 async def read_payout(
-    batch_id: str, principal: PayoutReader, session: SessionDep
+    batch_id: str, principal: PayoutReader, session: ReadSessionDep
 ) -> PayoutBatchRead:
     """A payout batch: finance, HR and integrations (payroll) read it."""
     return _batch_read(*(await service.get_batch(session, batch_id)))

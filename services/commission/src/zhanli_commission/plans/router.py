@@ -24,7 +24,7 @@ from zhanli_commission.settings import commission_settings
 from zhanli_shared.audit import client_ip
 from zhanli_shared.auth import CurrentPrincipal, Principal, Role, require_roles
 from zhanli_shared.errors import Forbidden, NotFound, OutOfScope
-from zhanli_shared.runtime import PublisherDep, RuntimeDep, SessionDep
+from zhanli_shared.runtime import PublisherDep, ReadSessionDep, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["commission plans"])
 
@@ -65,7 +65,7 @@ async def create_plan(
 
 
 @router.get("/plans/{plan_id}", response_model=PlanRead)
-async def read_plan(plan_id: str, principal: PlanReader, session: SessionDep) -> PlanRead:
+async def read_plan(plan_id: str, principal: PlanReader, session: ReadSessionDep) -> PlanRead:
     return await _read(session, plan_id)
 
 
@@ -137,7 +137,7 @@ async def assign_plan(
 
 @router.get("/plan-assignments", response_model=list[AssignmentRead])
 async def list_assignments(
-    principal: PlanReader, session: SessionDep, plan_id: str | None = None
+    principal: PlanReader, session: ReadSessionDep, plan_id: str | None = None
 ) -> list[AssignmentRead]:
     return [AssignmentRead.model_validate(r) for r in await service.assignments(session, plan_id)]
 
@@ -178,7 +178,7 @@ async def read_quota(
     employee_id: str,
     period: Period,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
 ) -> QuotaRead:
     person = await people.get(session, employee_id)

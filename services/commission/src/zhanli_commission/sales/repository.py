@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zhanli_commission.db import people_table
 from zhanli_commission.sales.models import Deal, DealSplit, Payment, Refund
 from zhanli_shared.db import bulk_insert, one_of, table_of
 
@@ -122,8 +123,70 @@ async def store_facts(
         )
 
 
+async def deal_facts(
+    session: AsyncSession, ids: Sequence[str]
+) -> dict[str, tuple[str, Decimal, str, dt.datetime]]:
+    """(salesperson, amount, currency, closed_at) of the stored deals of ``ids``: what a
+    deal sent again is compared with."""
+    columns = ("deal_id", "salesperson_id", "amount", "currency", "closed_at")
+    rows = await _rows_by_id(session, _DEAL, "deal_id", columns, ids)
+    return {
+        k: (r["salesperson_id"], r["amount"], r["currency"], r["closed_at"])
+        for k, r in rows.items()
+    }
+
+
 async def get_payment(session: AsyncSession, payment_id: str) -> Payment | None:
     return await session.get(Payment, payment_id)
+
+
+_SPLITS = table_of(DealSplit)
+# One statement, built once, for the read of a deal: the deal, its salesperson's org path
+# (the authorisation check) and its splits (a row each, in order), Core rows, no ORM.
+_DEAL_VIEW = (
+    select(
+        *_DEAL.c,
+        people_table.c.org_path.label("person_org_path"),
+        people_table.c.employee_id.label("person_id"),
+        _SPLITS.c.salesperson_id.label("split_salesperson_id"),
+        _SPLITS.c.share.label("split_share"),
+    )
+    .select_from(
+        _DEAL.outerjoin(
+            people_table, people_table.c.employee_id == _DEAL.c.salesperson_id
+        ).outerjoin(_SPLITS, _SPLITS.c.deal_id == _DEAL.c.deal_id)
+    )
+    .where(_DEAL.c.deal_id == bindparam("b_deal_id", type_=String()))
+    .order_by(_SPLITS.c.position)
+)
+_DEAL_COLUMNS = tuple(c.name for c in _DEAL.c)
+
+
+@dataclass(slots=True)
+class DealView:
+    """A deal as read back: its columns, its salesperson's org path (None when the person
+    is not in the directory projection) and its splits (salesperson, share) in order."""
+
+    deal: dict[str, Any]
+    org_path: list[str] | None
+    splits: list[tuple[str, Decimal]]
+
+
+async def deal_view(session: AsyncSession, deal_id: str) -> DealView | None:
+    conn = await session.connection()
+    rows = (await conn.execute(_DEAL_VIEW, {"b_deal_id": deal_id})).mappings().all()
+    if not rows:
+        return None
+    first = rows[0]
+    return DealView(
+        deal={c: first[c] for c in _DEAL_COLUMNS},
+        org_path=list(first["person_org_path"]) if first["person_id"] is not None else None,
+        splits=[
+            (r["split_salesperson_id"], r["split_share"])
+            for r in rows
+            if r["split_salesperson_id"] is not None
+        ],
+    )
 
 
 async def splits_of(session: AsyncSession, deal_id: str) -> list[DealSplit]:

@@ -116,3 +116,10 @@ class DealCancel(BaseModel):
     cancelled_at: AwareDatetime
     reason: str | None = Field(default=None, max_length=500)
     source: str = Field(default="api", pattern=r"^(api|crm|erp|finance|import)$")
+
+
+class CancellationCreate(DealCancel):
+    """A cancellation in a batch: the deal it cancels, and the body of
+    ``POST /deals/{deal_id}/cancel``."""
+
+    deal_id: Identifier

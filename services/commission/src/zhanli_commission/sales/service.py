@@ -25,8 +25,9 @@ from zhanli_commission.core.splits import SplitError, check_shares
 from zhanli_commission.db import people_table
 from zhanli_commission.sales import repository
 from zhanli_commission.sales.models import Deal, DealSplit, Payment, Refund
-from zhanli_commission.sales.repository import LockedDeal
+from zhanli_commission.sales.repository import DealView, LockedDeal
 from zhanli_commission.sales.schemas import (
+    CancellationCreate,
     DealCancel,
     DealCreate,
     DealRead,
@@ -35,12 +36,12 @@ from zhanli_commission.sales.schemas import (
     SplitIn,
 )
 from zhanli_commission.settings import CommissionSettings
-from zhanli_shared import audit
+from zhanli_shared import audit, batch
 from zhanli_shared.audit import build as audit_event
 from zhanli_shared.auth import Principal
 from zhanli_shared.db import utcnow
 from zhanli_shared.directory import PeopleProjection
-from zhanli_shared.errors import Conflict, NotFound, Unprocessable
+from zhanli_shared.errors import Conflict, NotFound, ProblemError, Unprocessable
 from zhanli_shared.events.contracts.base import EventContract
 from zhanli_shared.events.contracts.sales import (
     DealCancelled,
@@ -679,3 +680,226 @@ async def deal_read(session: AsyncSession, deal: Deal) -> DealRead:
     return read.model_copy(
         update={"splits": [SplitIn(salesperson_id=s.salesperson_id, share=s.share) for s in splits]}
     )
+
+
+def deal_view_read(view: DealView) -> DealRead:
+    """The API shape of a deal read in one statement (``repository.deal_view``)."""
+    return DealRead.model_validate(
+        {
+            **{k: v for k, v in view.deal.items() if k in DealRead.model_fields},
+            "splits": [SplitIn(salesperson_id=p, share=share) for p, share in view.splits],
+        }
+    )
+
+
+# --- the batch door (POST .../payments:batch, refunds:batch, cancellations:batch) ----------
+
+AUDIT_CHUNK = 200  # facts per audit event of a batch (an event stays well under 1 MB)
+
+
+@dataclass(frozen=True)
+class FactOutcome:
+    """What a batch made of one fact: ``created``, ``exists`` (the same fact again), or
+    ``refused`` with the problem the single route answers."""
+
+    status: str
+    problem: ProblemError | None = None
+
+
+async def record_fact_batch(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    items: Sequence[tuple[int, PaymentCreate | RefundCreate | CancellationCreate]],
+    *,
+    actor: Principal | str,
+    source_ip: str | None = None,
+) -> dict[int, FactOutcome]:
+    """Payments, refunds and cancellations of one batch, checked one by one by the single
+    routes' rules against their deals (read once, locked in id order), the accepted ones
+    written together: a fixed number of statements whatever the number of items. A
+    refused item writes nothing and moves no deal; an item already stored with the same
+    facts (same source id) is ``exists``. Each new fact gets the event the single route
+    publishes; the audit gets one fact per ``AUDIT_CHUNK`` facts of the batch."""
+    deals = await repository.lock_deals(session, sorted({i.deal_id for _, i in items}))
+    payments = await repository.payments_by_id(
+        session, [i.payment_id for _, i in items if isinstance(i, PaymentCreate)]
+    )
+    refunds = await repository.refunds_by_id(
+        session, [i.refund_id for _, i in items if isinstance(i, RefundCreate)]
+    )
+    out: dict[int, FactOutcome] = {}
+    facts: list[dict[str, Any]] = []
+    events: list[EventContract] = []
+    new_payments: list[dict[str, Any]] = []
+    new_refunds: list[dict[str, Any]] = []
+    moved: dict[str, LockedDeal] = {}
+
+    def fact(action: str, entity_type: str, entity_id: str, before: Any, after: Any) -> None:
+        facts.append(
+            {
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+            }
+        )
+
+    for index, item in items:
+        try:
+            if isinstance(item, PaymentCreate):
+                stored = payments.get(item.payment_id)
+                if stored is not None:
+                    same = (stored["deal_id"], stored["amount"], stored["paid_at"]) == (
+                        item.deal_id,
+                        item.amount,
+                        item.paid_at,
+                    )
+                    if not same:
+                        raise Conflict(
+                            f"Payment {item.payment_id!r} already exists.", field="payment_id"
+                        )
+                    out[index] = FactOutcome("exists")
+                    continue
+                deal = deals.get(item.deal_id)
+                if deal is None:
+                    raise Unprocessable(
+                        f"Unknown deal {item.deal_id!r}: record the deal first.", field="deal_id"
+                    )
+                row, before = _take_payment(deal, item)
+                new_payments.append(row)
+                payments[item.payment_id] = row
+                moved[deal.deal_id] = deal
+                events.append(
+                    PaymentReceived(salesperson_id=deal.salesperson_id, **item.model_dump())
+                )
+                fact(
+                    "sales.payment.recorded",
+                    "payment",
+                    item.payment_id,
+                    before,
+                    _payment_after(deal, row),
+                )
+            elif isinstance(item, RefundCreate):
+                stored = refunds.get(item.refund_id)
+                if stored is not None:
+                    same = (stored["deal_id"], stored["amount"], stored["refunded_at"]) == (
+                        item.deal_id,
+                        item.amount,
+                        item.refunded_at,
+                    )
+                    if not same:
+                        raise Conflict(
+                            f"Refund {item.refund_id!r} already exists.", field="refund_id"
+                        )
+                    out[index] = FactOutcome("exists")
+                    continue
+                deal = deals.get(item.deal_id)
+                if deal is None:
+                    raise Unprocessable(f"Unknown deal {item.deal_id!r}.", field="deal_id")
+                row, refunded_before = _take_refund(deal, item)
+                new_refunds.append(row)
+                refunds[item.refund_id] = row
+                moved[deal.deal_id] = deal
+                events.append(RefundIssued(salesperson_id=deal.salesperson_id, **item.model_dump()))
+                fact(
+                    "sales.refund.recorded",
+                    "refund",
+                    item.refund_id,
+                    {"deal_refunded": refunded_before},
+                    _refund_after(deal, row),
+                )
+            else:
+                deal = deals.get(item.deal_id)
+                if deal is None:
+                    raise NotFound(f"Deal {item.deal_id!r} not found.")
+                if deal.status == "cancelled" and deal.cancelled_at == item.cancelled_at:
+                    out[index] = FactOutcome("exists")
+                    continue
+                unpaid = _take_cancellation(deal, item.cancelled_at)
+                moved[deal.deal_id] = deal
+                events.append(
+                    DealCancelled(
+                        deal_id=deal.deal_id,
+                        salesperson_id=deal.salesperson_id,
+                        cancelled_at=item.cancelled_at,
+                        unpaid_amount=unpaid,
+                        reason=item.reason,
+                        source=item.source,
+                    )
+                )
+                fact(
+                    "sales.deal.cancelled",
+                    "deal",
+                    deal.deal_id,
+                    {"status": "open", "unpaid": unpaid},
+                    {
+                        "status": "cancelled",
+                        "cancelled_at": item.cancelled_at,
+                        "reason": item.reason,
+                    },
+                )
+        except ProblemError as exc:
+            out[index] = FactOutcome("refused", exc)
+            continue
+        out[index] = FactOutcome("created")
+    await repository.store_facts(session, new_payments, new_refunds, list(moved.values()))
+    audits: list[EventContract] = [
+        audit_event(
+            **_batch_audit(facts[i : i + AUDIT_CHUNK]),
+            actor=actor,
+            service=SERVICE,
+            source_ip=source_ip,
+        )
+        for i in range(0, len(facts), AUDIT_CHUNK)
+    ]
+    await publisher.publish_many(session, [*events, *audits])
+    return out
+
+
+def _batch_audit(facts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One fact audited as the single route audits it; several as one entry listing each."""
+    if len(facts) == 1:
+        return facts[0]
+    return {
+        "action": "sales.facts.recorded",
+        "entity_type": "sales_facts",
+        "entity_id": f"{facts[0]['entity_id']}+{len(facts) - 1}",
+        "before": None,
+        "after": {"count": len(facts), "facts": facts},
+    }
+
+
+async def record_deal_batch(
+    session: AsyncSession,
+    publisher: Publisher,
+    settings: CommissionSettings,
+    items: Sequence[tuple[int, DealCreate]],
+    *,
+    actor: Principal | str,
+    source_ip: str | None = None,
+) -> dict[int, FactOutcome]:
+    """Deals of one batch, each recorded by the single route's use case in a savepoint of
+    the request's transaction (a refused deal leaves nothing behind). A deal id already
+    stored with the same facts (salesperson, amount, currency, close) is ``exists``."""
+    stored = await repository.deal_facts(session, [d.deal_id for _, d in items])
+    out: dict[int, FactOutcome] = {}
+    for index, data in items:
+        facts = (data.salesperson_id, data.amount, data.currency, data.closed_at)
+        if stored.get(data.deal_id) == facts:
+            out[index] = FactOutcome("exists")
+            continue
+
+        async def write(data: DealCreate = data) -> Deal:
+            return await record_deal(
+                session, publisher, settings, data, actor=actor, source_ip=source_ip
+            )
+
+        done = await batch.in_savepoint(session, write)
+        if isinstance(done, ProblemError):
+            out[index] = FactOutcome("refused", done)
+        else:
+            stored[data.deal_id] = facts
+            out[index] = FactOutcome("created")
+    return out

@@ -37,7 +37,7 @@ from zhanli_shared.db import utcnow
 from zhanli_shared.directory import Person
 from zhanli_shared.errors import NotFound, OutOfScope
 from zhanli_shared.money import business_month
-from zhanli_shared.runtime import PublisherDep, Runtime, RuntimeDep, SessionDep
+from zhanli_shared.runtime import PublisherDep, ReadSessionDep, Runtime, RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/commission", tags=["statements and payouts"])
 
@@ -69,7 +69,7 @@ async def read_statement(
     employee_id: str,
     period: PeriodPath,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
 ) -> StatementRead:
     """A person's statement of a period: every line explained, status and approvals, draw
@@ -205,7 +205,7 @@ LivePeriod = Annotated[
 async def read_live_position(
     employee_id: str,
     principal: CurrentPrincipal,
-    session: SessionDep,
+    session: ReadSessionDep,
     runtime: RuntimeDep,
     period: LivePeriod = None,
 ) -> LivePosition:

@@ -10,9 +10,13 @@ asyncio + aiohttp closed loop with N keep-alive connections, each sending its ne
 when the previous answer is read, so the client never shares the gateway's event loop.
 
 Figures: gateway.direct_throughput (requests/s, the baseline), gateway.throughput
-(requests/s through the gateway, ratio to the baseline), gateway.p99_added_ms (p99 through
-the gateway minus p99 direct, of the runs kept). Notes carry p50s, p99s, every run and the
-CPU split between client, gateway and service.
+(requests/s through the gateway, ratio to the baseline), both closed loop; then
+gateway.p99_added_ms from an open loop (``bench_load.py --rate``) at half the direct
+capacity, direct and through the gateway alternated, the gateway pinned to core 0 and the
+commission service to core 1, the load process unpinned: p99 through the gateway minus p99
+direct, of the quieter run of each (p50 and p99.9 added in the notes). A closed loop
+saturates both sides, so its p99 difference swung by tens of ms from run to run. Notes
+carry p50s, p99s, every run and the CPU split between client, gateway and service.
 """
 
 from __future__ import annotations

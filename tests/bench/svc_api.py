@@ -19,6 +19,8 @@ import bench_api
 from bench_common import Result
 
 NAME = "api"
+# figures whose baseline is measured by another part of the same `make bench` run
+BASELINES = {"api.bulk_payments_per_s_pg": "commission.throughput_pg"}
 
 
 def run(var: Path, pg_url: str | None) -> list[Result]:

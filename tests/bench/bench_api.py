@@ -154,9 +154,15 @@ async def load(
 
 
 def run_text(label: str, r: dict[str, Any]) -> str:
+    # the service's CPU per request, and the rate one free core would give at that cost:
+    # steadier than the rate itself on a shared machine
+    per = ""
+    if r["rps"] and r["cpu"].get("service"):
+        us = r["cpu"]["service"] / r["rps"] * 1e6
+        per = f"; service {us:,.0f} us CPU per request, {1e6 / us:,.0f}/s on a free core"
     return (
         f"{label} {r['rps']:,.0f}/s (p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
-        f"p99.9 {r['p999_ms']:.1f} ms; CPU {cpu_text(r['cpu'])})"
+        f"p99.9 {r['p999_ms']:.1f} ms; CPU {cpu_text(r['cpu'])}{per})"
     )
 
 
@@ -378,6 +384,8 @@ async def bulk_phase(
     mine = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1)
     used["rest of the machine"] = max(0.0, (busy1 - busy0 - mine) / wall)
     lat = sorted(latencies)
+    service_cpu = sum(cpu1[k] - cpu0.get(k, 0.0) for k in cpu1)  # the commission processes
+    per_payment_us = service_cpu / payments * 1e6
     notes = (
         f"{payments:,} payments over {reps:,} deals in POST /payments:batch of {batch_size} "
         f"({in_flight} in flight) straight to the commission service (serve + "
@@ -385,7 +393,9 @@ async def bulk_phase(
         f"payment's commission line is committed: {wall:.1f}s; the API answered all batches "
         f"after {t_posted - t0:.1f}s ({payments / (t_posted - t0):,.0f} payments/s accepted; "
         f"batch p50 {lat[len(lat) // 2] * 1000:.0f} ms, max {lat[-1] * 1000:.0f} ms); "
-        f"{verified}; CPU over the run: {cpu_text(used)}"
+        f"{verified}; CPU over the run: {cpu_text(used)}; the commission processes spent "
+        f"{per_payment_us:,.0f} us CPU per payment (API, consumer, relay), "
+        f"{2e6 / per_payment_us:,.0f} payments/s on two free cores"
     )
     say(f"  bulk: {payments / wall:,.0f} payments/s end to end; " + notes)
     return [

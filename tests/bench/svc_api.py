@@ -25,10 +25,10 @@ BASELINES = {"api.bulk_payments_per_s_pg": "commission.throughput_pg"}
 
 def run(var: Path, pg_url: str | None) -> list[Result]:
     out: list[Result] = []
-    out += asyncio.run(bench_api.read_phase("sqlite", var, None, duration_s=8.0))
+    out += asyncio.run(bench_api.read_phase("sqlite", var, None, duration_s=6.0))
     if pg_url:
         out += asyncio.run(
-            bench_api.read_phase("postgres", var, pg_url, duration_s=8.0, single_payments=True)
+            bench_api.read_phase("postgres", var, pg_url, duration_s=6.0, single_payments=True)
         )
-        out += asyncio.run(bench_api.bulk_phase(var, pg_url, payments=20_000))
+        out += asyncio.run(bench_api.bulk_phase(var, pg_url, payments=10_000))
     return out

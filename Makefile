@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 UV := $(PYTHON) -m uv
 MEMBERS := shared gateway services/people services/talent services/learning services/kpi services/commission services/retention services/audit
 
-.PHONY: help dev run test test-quarantine test-sqlite test-isolated lint fmt bench lock clean topics
+.PHONY: help dev run test test-quarantine test-sqlite test-isolated lint fmt bench soak lock clean topics
 
 help:
 	@echo "make run     - start the whole platform (Tansu + SQLite + 6 services + gateway) with demo data"
 	@echo "make test    - run the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)"
 	@echo "make lint    - ruff on everything, mypy on every member (shared, gateway, services)"
 	@echo "make bench   - benchmarks, written to var/bench/results.json"
+	@echo "make soak    - the platform under faults (own PostgreSQL, killed processes), 3 seeds"
 	@echo "make lock    - re-pin every environment (hashes, no addresses)"
 
 $(VENV)/.stamp: requirements/dev.txt $(addsuffix /pyproject.toml,$(MEMBERS))
@@ -49,6 +50,12 @@ fmt: dev
 
 bench: dev
 	$(PY) tests/bench/run.py
+
+# The whole platform under faults on a PostgreSQL cluster of its own (tests/soak/run.py):
+# 20,000 events, every fault three times, three seeds; exit 1 on any anomaly.
+SOAK_ARGS ?= --events 20000 --rounds 3 --seed 1 --seed 2 --seed 3
+soak: dev
+	$(PY) tests/soak/run.py $(SOAK_ARGS) --json var/soak/report.json
 
 lock:
 	scripts/lock.sh

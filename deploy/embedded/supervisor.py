@@ -333,7 +333,11 @@ class Platform:
             say(last)
 
     def start_services(self, env: dict[str, str]) -> None:
+        split = set(getattr(self.args, "split", None) or [])
         for name in [*SERVICES, "gateway"]:
+            if name in split:
+                self.start_split(name, env)
+                continue
             child = Child(
                 name,
                 [self.python, "-m", f"zhanli_{name}", "serve"],
@@ -342,6 +346,26 @@ class Platform:
             )
             child.start()
             self.children[name] = child
+
+    def start_split(self, name: str, env: dict[str, str]) -> None:
+        """A service scaled as a customer would: the API (on the service's port, behind
+        the gateway), the outbox relay and the event consumer as three processes, each
+        restarted on its own. The relay and consumer get ports of their own (health and
+        metrics)."""
+        for mode in ("api", "relay", "consume"):
+            child_env = dict(env)
+            if mode != "api":
+                child_env[f"ZHANLI_{name.upper()}_PORT"] = str(_free_port())
+                child_env[f"ZHANLI_{name.upper()}_METRICS_PORT"] = str(_free_port())
+            child_name = name if mode == "api" else f"{name}-{mode}"
+            child = Child(
+                child_name,
+                [self.python, "-m", f"zhanli_{name}", mode],
+                child_env,
+                self.var / "log" / f"{child_name}.log",
+            )
+            child.start()
+            self.children[child_name] = child
 
     def wait_ready(self, timeout: float) -> dict:
         url = f"http://127.0.0.1:{self.args.gateway_port}/health/ready"
@@ -501,6 +525,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schema-prefix", default="zhanli_")
     parser.add_argument("--ready-timeout", type=float, default=60.0)
     parser.add_argument("--no-demo", action="store_true", help="do not load the demo data")
+    parser.add_argument(
+        "--split",
+        action="append",
+        choices=list(SERVICES),
+        help="run this service as three processes (api, relay, consume) instead of one "
+        "`serve` (repeatable)",
+    )
     args = parser.parse_args(argv)
     platform = Platform(args)
 

@@ -261,7 +261,7 @@ class Platform:
         }
         failed = []
         for name, proc in procs.items():
-            out, _ = proc.communicate(timeout=120)
+            out, _ = proc.communicate(timeout=600)  # a busy machine: migrations queue for the CPU
             if proc.returncode != 0:
                 failed.append(name)
                 say(f"migration of {name} failed:\n{out.decode(errors='replace')[-2000:]}")

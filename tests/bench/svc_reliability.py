@@ -41,7 +41,10 @@ def run(var: pathlib.Path, pg_url: str | None) -> list[Result]:
         ["--events", str(EVENTS), "--rate", "40", "--scratch", str(var), "--settle-s", "120"]
     )
     args.seed = 1
-    report = soak.soak(args)
+    try:
+        report = soak.soak(args)
+    except SystemExit as exc:  # the soak could not set up (PostgreSQL, the platform)
+        raise BenchError(f"reliability: the soak did not run: {exc}") from None
     faults = "; ".join(
         f"{f['kind']}@{f['at']} {f['recovery_s'] if f['recovery_s'] is None else round(f['recovery_s'], 1)}s"
         for f in report["faults"]

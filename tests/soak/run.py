@@ -314,6 +314,7 @@ class Soak:
         self.now = dt.datetime.now(TZ).replace(microsecond=0)
         self.period = f"{self.now.year:04d}-{self.now.month:02d}"
         self.db: asyncpg.Pool | None = None
+        self.last_ok = 0.0  # the last write the gateway accepted
 
     # -- setup --
 
@@ -437,6 +438,7 @@ class Soak:
                 await asyncio.sleep(0.5)
                 continue
             if r.status_code in (201, 200, 409):
+                self.last_ok = time.monotonic()
                 return True
             if r.status_code >= 500:
                 self.state.http_5xx += 1
@@ -529,7 +531,10 @@ class Soak:
                 await self.inject(f)
 
         faults = asyncio.create_task(fault_runner())
-        for i in range(n):
+        i = 0
+        # The stream goes on past ``n`` until the last fault has recovered: a recovery is
+        # the next line committed, so it needs traffic.
+        while i < n or not faults.done():
             self.offered = i
             due = t0 + i / rate
             delay = due - time.monotonic()
@@ -546,11 +551,12 @@ class Soak:
                     f"{len(self.state.accepted):,} payments accepted, {lines:,} commission lines, "
                     f"5xx {self.state.http_5xx}, faults {sum(1 for f in self.faults if f.injected_at)}"
                 )
-        self.offered = n
+            i += 1
+        self.offered = i
         if tasks:
             await asyncio.gather(*tasks)
         await faults
-        say(f"stream done: {n:,} events offered in {time.monotonic() - t0:.0f}s")
+        say(f"stream done: {i:,} events offered in {time.monotonic() - t0:.0f}s")
 
     # -- faults --
 
@@ -592,6 +598,14 @@ class Soak:
                 new = await self.wait_pid(lambda: p.commission_pid(f.kind), old)
                 f.back_at = time.monotonic()
                 f.detail = f"commission {f.kind} pid {old} SIGKILL -> pid {new}"
+                if f.kind == "api":  # the gateway path: the first write accepted again
+                    deadline = time.monotonic() + 180
+                    while self.last_ok < f.back_at and time.monotonic() < deadline:
+                        await asyncio.sleep(0.1)
+                    f.detail += (
+                        f"; the gateway accepted writes again {self.last_ok - f.injected_at:.1f}s "
+                        "after the kill"
+                    )
             elif f.kind == "postgres":
                 await asyncio.to_thread(self.pg.restart)
                 f.back_at = time.monotonic()
@@ -662,7 +676,7 @@ class Soak:
         )
         await consumer.start()
         seen: set[str] = set()
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 90
         try:
             while time.monotonic() < deadline and not set(keys) <= seen:
                 batches = await consumer.getmany(timeout_ms=500)
@@ -777,27 +791,27 @@ class Soak:
         return out
 
     async def consumer_lag(self) -> int | None:
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap_servers)
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.settings.kafka_bootstrap_servers)
+        """Records of the payments topic beyond the commission group's committed offsets
+        (read with OffsetFetch from a client that never joins the group)."""
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=GROUP,
+            enable_auto_commit=False,
+        )
         try:
-            await admin.start()
             await consumer.start()
             deadline = time.monotonic() + 60
             while True:
-                committed = await admin.list_consumer_group_offsets(GROUP)
-                parts = [tp for tp in committed if tp.topic == PAYMENTS]
-                if not parts:
-                    parts = [
-                        TopicPartition(PAYMENTS, p)
-                        for p in consumer.partitions_for_topic(PAYMENTS) or []
-                    ]
+                await consumer.topics()
+                parts = [
+                    TopicPartition(PAYMENTS, p)
+                    for p in sorted(consumer.partitions_for_topic(PAYMENTS) or [])
+                ]
                 ends = await consumer.end_offsets(parts)
-                lag = sum(
-                    max(0, ends[tp] - (committed[tp].offset if tp in committed else 0))
-                    for tp in parts
-                )
+                lag = 0
+                for tp in parts:
+                    committed = await consumer.committed(tp)
+                    lag += max(0, ends[tp] - (committed or 0))
                 if lag == 0 or time.monotonic() > deadline:
                     return lag
                 await asyncio.sleep(1)
@@ -805,9 +819,8 @@ class Soak:
             say(f"consumer lag: not readable ({type(exc).__name__}: {exc})")
             return None
         finally:
-            for c in (admin, consumer):
-                with contextlib.suppress(Exception):
-                    await (c.close() if c is admin else c.stop())  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                await consumer.stop()
 
     async def reorderings(self) -> tuple[int, int]:
         """The connector's events of one rep were sent in order, one at a time: their
@@ -930,7 +943,11 @@ class Soak:
 def soak(args: argparse.Namespace) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="zhanli-soak-", dir=args.scratch))
     os.chmod(root, 0o755)
-    pg = PgCluster(root)
+    # PostgreSQL's files go where its unprivileged user can reach them (the scratch dir may
+    # sit under a directory only root can enter).
+    pg_root = Path(tempfile.mkdtemp(prefix="zhanli-soak-pg-"))
+    os.chmod(pg_root, 0o755)
+    pg = PgCluster(pg_root)
     platform = Platform(root, pg)
     t0 = time.monotonic()
     try:
@@ -946,9 +963,10 @@ def soak(args: argparse.Namespace) -> dict[str, Any]:
         platform.stop()
         pg.stop()
         if args.keep:
-            say(f"kept {root}")
+            say(f"kept {root} and {pg_root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(pg_root, ignore_errors=True)
 
 
 def parser() -> argparse.ArgumentParser:

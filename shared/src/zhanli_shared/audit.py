@@ -29,6 +29,21 @@ from zhanli_shared.observability import current_request_id
 def jsonable(value: Any) -> Any:
     """A JSON value with exact money: Decimal as a string, times as ISO 8601, enums by
     value, sets sorted. Floats are refused (they would not round-trip money exactly)."""
+    # The exact common types first (a run of bus facts is one audit fact of thousands of
+    # values); anything else, subclasses included, takes the general path below.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is Decimal:
+        return str(value)
+    if kind is dict:
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [jsonable(v) for v in value]
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, Enum):

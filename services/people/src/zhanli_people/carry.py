@@ -89,7 +89,17 @@ async def carry(
         rows_of: dict[str, list[dict]] = {}
         async with source.connect() as conn:
             for table in tables:
-                result = await conn.execute(select(table))
+                # The gateway's copy has the columns of the day it stopped owning the table:
+                # read those (columns added since take their defaults in the people service).
+                had = await conn.run_sync(
+                    lambda c, name=table.name: {
+                        col["name"]
+                        for col in inspect(c).get_columns(
+                            name, schema=source_schema if c.dialect.name == "postgresql" else None
+                        )
+                    }
+                )
+                result = await conn.execute(select(*[c for c in table.columns if c.name in had]))
                 rows_of[table.name] = [dict(r) for r in result.mappings()]
         copied: dict[str, int] = {}
         async with target.begin() as conn:  # one transaction: all rows or none

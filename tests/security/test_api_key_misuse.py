@@ -40,13 +40,19 @@ def _key_client(world: World, key: str) -> httpx.Client:
 
 
 def _read_cells() -> list[Any]:
-    """The matrix's read cells of the integration role."""
+    """The matrix's read cells of the integration role. Its ``own`` cells are left out: the
+    integration user's ``own`` is its username in the path (``sub`` matches it, and a
+    service that lets the subject itself in then finds no such person: 404), while a key's
+    subject is the key, so the same path is someone else's to it (403 or 404 by the no-
+    enumeration rule): the two are not the same question."""
     cells = []
     role = "integration"
     for endpoint, r, *expected in TARGETED:
-        if r != role:
+        if r != role or request_for(endpoint, role, "team")[0] != "GET":
             continue
         for target, want in zip(TARGETS, expected, strict=True):
+            if target == "own":
+                continue
             cells.append(pytest.param(endpoint, target, want, id=f"{endpoint}-{target}"))
     for endpoint, row in UNTARGETED.items():
         want = row[COLUMNS.index(role)]
@@ -83,8 +89,11 @@ def test_an_integration_key_gets_the_integration_roles_answers(
 def test_an_integration_key_cannot_reach_what_integration_cannot(
     world: World, crm: dict[str, Any], method: str, url: str, body: Any
 ) -> None:
+    # A read of someone's pay out of scope is answered like an unknown person (404, no id
+    # enumeration); the administrators' endpoints refuse (403).
+    want = 404 if url.startswith("/api/v1/commission/people/") else 403
     with _key_client(world, crm["api_key"]) as client:
-        check_status(client.request(method, url, json=body), 403)
+        check_status(client.request(method, url, json=body), want)
 
 
 def test_keys_never_mint_keys_and_it_ops_grants_no_people_roles(world: World) -> None:

